@@ -1,0 +1,370 @@
+//! Typed configuration: command-line flags, then `NEXTPANEL_BILL_*` environment
+//! variables, then an optional TOML file, then defaults. Validated once at start-up.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+use crate::service::auth::AuthPolicy;
+
+/// Default listen address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8001";
+/// Default database: an SQLite file in the working directory.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://nextpanel-bill.db";
+/// Default email of the admin created on first start.
+pub const DEFAULT_ADMIN_EMAIL: &str = "admin@example.com";
+
+/// Why the configuration is unusable.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The TOML file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// File path.
+        path: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// The TOML file is malformed or has unknown keys.
+    #[error("config file {path} is invalid: {message}")]
+    Parse {
+        /// File path.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A value is out of range.
+    #[error("invalid setting `{key}`: {message}")]
+    Invalid {
+        /// Setting name.
+        key: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Settings as given in the TOML file, flags or environment; every key optional.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Layer {
+    /// Listen address.
+    pub listen: Option<String>,
+    /// Database URL.
+    pub database_url: Option<String>,
+    /// Email of the admin created on first start.
+    pub admin_email: Option<String>,
+    /// Password of the admin created on first start.
+    pub admin_password: Option<String>,
+    /// Whether customers may register themselves.
+    pub allow_registration: Option<bool>,
+    /// Access-token lifetime in seconds.
+    pub access_token_ttl_secs: Option<i64>,
+    /// Refresh-token lifetime in seconds.
+    pub refresh_token_ttl_secs: Option<i64>,
+    /// Failed logins allowed per account in the window.
+    pub login_max_failures_per_account: Option<i64>,
+    /// Failed logins allowed per client address in the window.
+    pub login_max_failures_per_client: Option<i64>,
+    /// The failed-login window in seconds.
+    pub login_failure_window_secs: Option<i64>,
+    /// `pretty` or `json`.
+    pub log_format: Option<String>,
+}
+
+impl Layer {
+    /// Reads a TOML file.
+    pub fn from_file(path: &Path) -> Result<Layer, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Fills every unset key of `self` from `lower`.
+    pub fn or(self, lower: Layer) -> Layer {
+        Layer {
+            listen: self.listen.or(lower.listen),
+            database_url: self.database_url.or(lower.database_url),
+            admin_email: self.admin_email.or(lower.admin_email),
+            admin_password: self.admin_password.or(lower.admin_password),
+            allow_registration: self.allow_registration.or(lower.allow_registration),
+            access_token_ttl_secs: self.access_token_ttl_secs.or(lower.access_token_ttl_secs),
+            refresh_token_ttl_secs: self.refresh_token_ttl_secs.or(lower.refresh_token_ttl_secs),
+            login_max_failures_per_account: self
+                .login_max_failures_per_account
+                .or(lower.login_max_failures_per_account),
+            login_max_failures_per_client: self
+                .login_max_failures_per_client
+                .or(lower.login_max_failures_per_client),
+            login_failure_window_secs: self
+                .login_failure_window_secs
+                .or(lower.login_failure_window_secs),
+            log_format: self.log_format.or(lower.log_format),
+        }
+    }
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The effective, validated configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Address the HTTP server binds.
+    pub listen: SocketAddr,
+    /// Database URL (may hold a password: print only [`Settings::masked`]).
+    pub database_url: SecretString,
+    /// Email of the admin created on first start.
+    pub admin_email: String,
+    /// Password of that admin; random and printed once when unset.
+    pub admin_password: Option<SecretString>,
+    /// Token lifetimes, registration and login throttling.
+    pub auth: AuthPolicy,
+    /// Log format.
+    pub log_format: LogFormat,
+}
+
+fn positive(key: &'static str, value: Option<i64>, default: i64) -> Result<i64, ConfigError> {
+    let v = value.unwrap_or(default);
+    if v < 1 {
+        return Err(ConfigError::Invalid {
+            key,
+            message: "must be 1 or more".to_owned(),
+        });
+    }
+    Ok(v)
+}
+
+impl Settings {
+    /// Validates a merged layer, filling defaults.
+    pub fn from_layer(layer: Layer) -> Result<Settings, ConfigError> {
+        let listen_raw = layer.listen.unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
+        let listen = listen_raw.parse().map_err(|_| ConfigError::Invalid {
+            key: "listen",
+            message: format!("'{listen_raw}' is not an address like 127.0.0.1:8001"),
+        })?;
+        let database_url = layer
+            .database_url
+            .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+        if !["sqlite:", "postgres://", "postgresql://"]
+            .iter()
+            .any(|p| database_url.starts_with(p))
+        {
+            return Err(ConfigError::Invalid {
+                key: "database_url",
+                message: "must start with sqlite:// or postgres://".to_owned(),
+            });
+        }
+        let log_format = match layer.log_format.as_deref() {
+            None | Some("pretty") => LogFormat::Pretty,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    key: "log_format",
+                    message: format!("'{other}' is not pretty or json"),
+                })
+            }
+        };
+        if let Some(p) = &layer.admin_password {
+            crate::domain::customer::NewPassword::parse("admin_password", p).map_err(|e| {
+                ConfigError::Invalid {
+                    key: "admin_password",
+                    message: e.message,
+                }
+            })?;
+        }
+        let admin_email = layer
+            .admin_email
+            .unwrap_or_else(|| DEFAULT_ADMIN_EMAIL.to_owned());
+        crate::domain::customer::Email::parse(&admin_email).map_err(|e| ConfigError::Invalid {
+            key: "admin_email",
+            message: e.message,
+        })?;
+        let defaults = AuthPolicy::default();
+        let auth = AuthPolicy {
+            access_ttl: chrono::Duration::seconds(positive(
+                "access_token_ttl_secs",
+                layer.access_token_ttl_secs,
+                defaults.access_ttl.num_seconds(),
+            )?),
+            refresh_ttl: chrono::Duration::seconds(positive(
+                "refresh_token_ttl_secs",
+                layer.refresh_token_ttl_secs,
+                defaults.refresh_ttl.num_seconds(),
+            )?),
+            allow_registration: layer
+                .allow_registration
+                .unwrap_or(defaults.allow_registration),
+            max_failures_per_account: positive(
+                "login_max_failures_per_account",
+                layer.login_max_failures_per_account,
+                defaults.max_failures_per_account,
+            )?,
+            max_failures_per_client: positive(
+                "login_max_failures_per_client",
+                layer.login_max_failures_per_client,
+                defaults.max_failures_per_client,
+            )?,
+            failure_window: chrono::Duration::seconds(positive(
+                "login_failure_window_secs",
+                layer.login_failure_window_secs,
+                defaults.failure_window.num_seconds(),
+            )?),
+        };
+        Ok(Settings {
+            listen,
+            database_url: SecretString::from(database_url),
+            admin_email,
+            admin_password: layer.admin_password.map(SecretString::from),
+            auth,
+            log_format,
+        })
+    }
+
+    /// The effective configuration as TOML, with passwords replaced by `********`.
+    pub fn masked(&self) -> String {
+        #[derive(Serialize)]
+        struct Shown<'a> {
+            listen: String,
+            database_url: String,
+            admin_email: &'a str,
+            admin_password: &'a str,
+            allow_registration: bool,
+            access_token_ttl_secs: i64,
+            refresh_token_ttl_secs: i64,
+            login_max_failures_per_account: i64,
+            login_max_failures_per_client: i64,
+            login_failure_window_secs: i64,
+            log_format: LogFormat,
+        }
+        let shown = Shown {
+            listen: self.listen.to_string(),
+            database_url: mask_url_password(self.database_url.expose_secret()),
+            admin_email: &self.admin_email,
+            admin_password: if self.admin_password.is_some() {
+                "********"
+            } else {
+                "(random on first start)"
+            },
+            allow_registration: self.auth.allow_registration,
+            access_token_ttl_secs: self.auth.access_ttl.num_seconds(),
+            refresh_token_ttl_secs: self.auth.refresh_ttl.num_seconds(),
+            login_max_failures_per_account: self.auth.max_failures_per_account,
+            login_max_failures_per_client: self.auth.max_failures_per_client,
+            login_failure_window_secs: self.auth.failure_window.num_seconds(),
+            log_format: self.log_format,
+        };
+        toml::to_string(&shown).unwrap_or_else(|e| format!("# cannot render configuration: {e}\n"))
+    }
+}
+
+/// Replaces the password of `scheme://user:password@host/...` with `********`.
+pub fn mask_url_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((userinfo, host)) = rest.split_once('@') else {
+        return url.to_owned();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:********@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_merge_in_order() -> Result<(), ConfigError> {
+        let flags = Layer {
+            listen: Some("127.0.0.1:9000".into()),
+            ..Layer::default()
+        };
+        let file: Layer = toml::from_str("listen = \"0.0.0.0:1\"\nallow_registration = false\n")
+            .map_err(|e| ConfigError::Parse {
+                path: "t".into(),
+                message: e.to_string(),
+            })?;
+        let s = Settings::from_layer(flags.or(file))?;
+        assert_eq!(s.listen.to_string(), "127.0.0.1:9000");
+        assert!(!s.auth.allow_registration);
+        assert_eq!(s.database_url.expose_secret(), DEFAULT_DATABASE_URL);
+        Ok(())
+    }
+
+    #[test]
+    fn unknown_file_keys_are_refused() {
+        assert!(toml::from_str::<Layer>("lisen = \"x\"").is_err());
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let err = Settings::from_layer(Layer {
+            listen: Some("nope".into()),
+            ..Layer::default()
+        });
+        assert!(matches!(
+            err,
+            Err(ConfigError::Invalid { key: "listen", .. })
+        ));
+        let err = Settings::from_layer(Layer {
+            admin_password: Some("short".into()),
+            ..Layer::default()
+        });
+        assert!(matches!(
+            err,
+            Err(ConfigError::Invalid {
+                key: "admin_password",
+                ..
+            })
+        ));
+        let err = Settings::from_layer(Layer {
+            database_url: Some("mysql://x".into()),
+            ..Layer::default()
+        });
+        assert!(matches!(
+            err,
+            Err(ConfigError::Invalid {
+                key: "database_url",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn masking_hides_passwords() -> Result<(), ConfigError> {
+        assert_eq!(
+            mask_url_password("postgres://bill:s3cret@db:5432/bill"),
+            "postgres://bill:********@db:5432/bill"
+        );
+        assert_eq!(
+            mask_url_password("postgres://postgres@127.0.0.1/test"),
+            "postgres://postgres@127.0.0.1/test"
+        );
+        let s = Settings::from_layer(Layer {
+            database_url: Some("postgres://bill:s3cret@db/bill".into()),
+            admin_password: Some("very-secret-password".into()),
+            ..Layer::default()
+        })?;
+        let shown = s.masked();
+        assert!(!shown.contains("s3cret"));
+        assert!(!shown.contains("very-secret-password"));
+        assert!(shown.contains("listen = \"127.0.0.1:8001\""));
+        Ok(())
+    }
+}

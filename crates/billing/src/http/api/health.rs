@@ -1,0 +1,64 @@
+//! `/health` and `/ready`: liveness with a real database round trip.
+
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::app::AppState;
+
+/// Health of the service and its database.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// `healthy` or `unhealthy`.
+    pub status: &'static str,
+    /// Version of nextpanel-bill.
+    pub version: &'static str,
+    /// `connected` or `unreachable`.
+    pub database: &'static str,
+    /// `sqlite` or `postgres`.
+    pub engine: &'static str,
+}
+
+async fn check(state: &AppState) -> (StatusCode, Json<Health>) {
+    let ping = tokio::time::timeout(Duration::from_secs(3), state.db.ping()).await;
+    let up = matches!(ping, Ok(Ok(())));
+    if let Ok(Err(e)) = &ping {
+        tracing::warn!(error = %e, "database ping failed");
+    }
+    let engine = match state.db.engine() {
+        crate::store::Engine::Sqlite => "sqlite",
+        crate::store::Engine::Postgres => "postgres",
+    };
+    let body = Health {
+        status: if up { "healthy" } else { "unhealthy" },
+        version: env!("CARGO_PKG_VERSION"),
+        database: if up { "connected" } else { "unreachable" },
+        engine,
+    };
+    (
+        if up {
+            StatusCode::OK
+        } else {
+            StatusCode::SERVICE_UNAVAILABLE
+        },
+        Json(body),
+    )
+}
+
+/// Liveness: is the process up and its database reachable.
+#[utoipa::path(get, path = "/health", tag = "health",
+    responses((status = 200, body = Health), (status = 503, description = "database unreachable", body = Health)))]
+pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
+    check(&state).await
+}
+
+/// Readiness: may this instance take traffic.
+#[utoipa::path(get, path = "/ready", tag = "health",
+    responses((status = 200, body = Health), (status = 503, description = "not ready", body = Health)))]
+pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
+    check(&state).await
+}

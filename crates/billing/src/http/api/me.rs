@@ -1,0 +1,56 @@
+//! `/api/v1/me`: a logged-in user's own profile and licenses. Other people's records are 404.
+
+use axum::extract::{Path, State};
+use axum::Json;
+
+use super::PageQuery;
+use crate::app::AppState;
+use crate::http::error::{ApiError, ErrorBody};
+use crate::http::extract::{Auth, Body, Params};
+use crate::service::customers::{self, ProfilePatch};
+use crate::service::licenses::{self, License};
+use crate::service::users::User;
+use crate::service::Paginated;
+
+/// The caller's profile.
+#[utoipa::path(get, path = "/api/v1/me", tag = "me", security(("bearer" = [])),
+    responses((status = 200, body = User), (status = 401, body = ErrorBody)))]
+pub async fn get(State(state): State<AppState>, Auth(actor): Auth) -> Result<Json<User>, ApiError> {
+    Ok(Json(customers::me(&state.db, &actor).await?))
+}
+
+/// Changes the caller's name, company, phone or password.
+#[utoipa::path(patch, path = "/api/v1/me", tag = "me", security(("bearer" = [])), request_body = ProfilePatch,
+    responses((status = 200, body = User), (status = 422, body = ErrorBody)))]
+pub async fn update(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Body(patch): Body<ProfilePatch>,
+) -> Result<Json<User>, ApiError> {
+    Ok(Json(customers::update_me(&state.db, &actor, patch).await?))
+}
+
+/// The caller's licenses.
+#[utoipa::path(get, path = "/api/v1/me/licenses", tag = "me", security(("bearer" = [])), params(PageQuery),
+    responses((status = 200, body = Paginated<License>)))]
+pub async fn list_licenses(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Params(q): Params<PageQuery>,
+) -> Result<Json<Paginated<License>>, ApiError> {
+    Ok(Json(
+        licenses::list_mine(&state.db, &actor, q.page()?).await?,
+    ))
+}
+
+/// One of the caller's licenses.
+#[utoipa::path(get, path = "/api/v1/me/licenses/{id}", tag = "me", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "license id")),
+    responses((status = 200, body = License), (status = 404, body = ErrorBody)))]
+pub async fn get_license(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Path(id): Path<i64>,
+) -> Result<Json<License>, ApiError> {
+    Ok(Json(licenses::get_mine(&state.db, &actor, id).await?))
+}

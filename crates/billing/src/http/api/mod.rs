@@ -1,0 +1,61 @@
+//! JSON API handlers under `/api/v1`: each parses input, calls one service function, maps the result.
+
+pub mod api_keys;
+pub mod audit;
+pub mod auth;
+pub mod customers;
+pub mod health;
+pub mod licenses;
+pub mod me;
+pub mod plans;
+pub mod users;
+
+use axum::http::StatusCode;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::error::ApiError;
+use crate::store::Page;
+
+/// Largest page size a list returns.
+pub const MAX_PER_PAGE: i64 = 200;
+
+/// `?page=&per_page=` of list endpoints.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// 1-based page number (default 1).
+    pub page: Option<i64>,
+    /// Items per page, 1 to 200 (default 50).
+    pub per_page: Option<i64>,
+}
+
+impl PageQuery {
+    /// Validates into a [`Page`].
+    pub fn page(&self) -> Result<Page, ApiError> {
+        page_of(self.page, self.per_page)
+    }
+}
+
+/// Validates page parameters (shared by list queries that carry their own filters).
+pub fn page_of(page: Option<i64>, per_page: Option<i64>) -> Result<Page, ApiError> {
+    let page = page.unwrap_or(1);
+    let per_page = per_page.unwrap_or(50);
+    if page < 1 {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "page must be 1 or more",
+        )
+        .with_field("page"));
+    }
+    if !(1..=MAX_PER_PAGE).contains(&per_page) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            format!("per_page must be between 1 and {MAX_PER_PAGE}"),
+        )
+        .with_field("per_page"));
+    }
+    Ok(Page { page, per_page })
+}

@@ -1,0 +1,269 @@
+//! Request extractors: JSON bodies and query strings that name the bad field,
+//! bearer authentication with the role a route needs, and the client address.
+
+use std::net::SocketAddr;
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, OptionalFromRequest, Request};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use serde::de::DeserializeOwned;
+
+use super::error::ApiError;
+use crate::app::AppState;
+use crate::service::{self, Actor};
+
+/// A JSON body whose errors name the field: 400 for malformed JSON, 422 for wrong types or missing fields.
+pub struct Body<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = body_bytes(req, state).await?;
+        parse_json(&bytes).map(Body)
+    }
+}
+
+/// An optional JSON body: an empty body is `None`, anything else must parse.
+impl<T: DeserializeOwned, S: Send + Sync> OptionalFromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Option<Self>, Self::Rejection> {
+        let bytes = body_bytes(req, state).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(None);
+        }
+        parse_json(&bytes).map(|v| Some(Body(v)))
+    }
+}
+
+/// Reads the raw body, refusing non-JSON content types and oversized bodies.
+async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    if let Some(ct) = req.headers().get(header::CONTENT_TYPE) {
+        let json = ct
+            .to_str()
+            .ok()
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|m| {
+                m.trim().eq_ignore_ascii_case("application/json") || m.trim().ends_with("+json")
+            });
+        if !json {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "the body must be JSON (Content-Type: application/json)",
+            ));
+        }
+    }
+    let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+        let status = rejection.status();
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(status, "payload_too_large", "the request body is too large")
+        } else {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                rejection.body_text(),
+            )
+        }
+    })?;
+    Ok(bytes)
+}
+
+/// Parses JSON, naming the field at fault in the error.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "the request body is empty; send a JSON object",
+        ));
+    }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    match serde_path_to_error::deserialize::<_, T>(&mut de) {
+        Ok(value) => Ok(value),
+        Err(err) => {
+            let path = err.path().to_string();
+            let inner = err.into_inner();
+            if inner.is_syntax() || inner.is_eof() {
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "bad_request",
+                    format!("malformed JSON: {inner}"),
+                ));
+            }
+            let field = if path == "." {
+                missing_field(&inner.to_string())
+            } else {
+                Some(path)
+            };
+            let message = match &field {
+                Some(f) => format!("{f}: {inner}"),
+                None => inner.to_string(),
+            };
+            let err = ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                message,
+            );
+            Err(match field {
+                Some(f) => err.with_field(f),
+                None => err,
+            })
+        }
+    }
+}
+
+/// serde reports a missing field at the parent path; pull the name out of its message.
+fn missing_field(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("missing field `")?;
+    rest.split('`').next().map(str::to_owned)
+}
+
+/// Query-string parameters whose errors name the parameter (400).
+pub struct Params<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Params<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or("");
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize::<_, T>(de)
+            .map(Params)
+            .map_err(|err| {
+                let path = err.path().to_string();
+                let inner = err.into_inner().to_string();
+                let field = if path == "." {
+                    missing_field(&inner)
+                } else {
+                    Some(path)
+                };
+                let err = ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "bad_request",
+                    format!("invalid query string: {inner}"),
+                );
+                match field {
+                    Some(f) => err.with_field(f),
+                    None => err,
+                }
+            })
+    }
+}
+
+/// The address of the client (the TCP peer).
+pub struct ClientIp(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip().to_string())
+            .unwrap_or_else(|| "unknown".to_owned());
+        Ok(ClientIp(ip))
+    }
+}
+
+/// Reads and checks `Authorization: Bearer ...`.
+async fn bearer_actor(parts: &Parts, state: &AppState) -> Result<Option<Actor>, ApiError> {
+    let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let text = value.to_str().map_err(|_| {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "the Authorization header is not valid text",
+        )
+    })?;
+    let token = text
+        .split_once(' ')
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "use Authorization: Bearer <token>",
+            )
+        })?;
+    let (actor, _user) = service::auth::authenticate(&state.db, token).await?;
+    Ok(Some(actor))
+}
+
+fn missing_credentials() -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        "authentication required: send Authorization: Bearer <token>",
+    )
+}
+
+/// Any authenticated caller.
+pub struct Auth(pub Actor);
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        bearer_actor(parts, state)
+            .await?
+            .map(Auth)
+            .ok_or_else(missing_credentials)
+    }
+}
+
+/// A caller who may read admin data (admin or staff).
+pub struct StaffAuth(pub Actor);
+
+impl FromRequestParts<AppState> for StaffAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Auth(actor) = Auth::from_request_parts(parts, state).await?;
+        actor.require_staff()?;
+        Ok(StaffAuth(actor))
+    }
+}
+
+/// A caller who may change admin data (admin).
+pub struct AdminAuth(pub Actor);
+
+impl FromRequestParts<AppState> for AdminAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Auth(actor) = Auth::from_request_parts(parts, state).await?;
+        actor.require_admin()?;
+        Ok(AdminAuth(actor))
+    }
+}
+
+/// An optional caller, for public routes that show more to staff; a bad token is still 401.
+pub struct MaybeAuth(pub Option<Actor>);
+
+impl FromRequestParts<AppState> for MaybeAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(MaybeAuth(bearer_actor(parts, state).await?))
+    }
+}

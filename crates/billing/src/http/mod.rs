@@ -1,0 +1,107 @@
+//! HTTP: the axum router, the OpenAPI document and the docs page.
+//!
+//! Routes are registered through utoipa-axum, so a handler is in the OpenAPI
+//! document exactly when it is routed; the role test walks that document.
+
+use axum::extract::DefaultBodyLimit;
+use axum::middleware::map_response;
+use axum::Router;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::app::AppState;
+
+pub mod api;
+pub mod envelope;
+pub mod error;
+pub mod extract;
+
+/// Largest request body accepted.
+const BODY_LIMIT: usize = 256 * 1024;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "nextpanel-bill",
+        description = "Billing and hosting-account provisioning for NextPanel servers. \
+            Authenticate with `POST /api/v1/auth/login` (or an API key) and send `Authorization: Bearer <token>`. \
+            Errors are `{\"error\": {\"code\", \"message\", \"field\"}}`. Money is integer minor units plus an ISO-4217 currency."
+    ),
+    modifiers(&BearerScheme),
+    tags(
+        (name = "health", description = "Liveness and readiness"),
+        (name = "auth", description = "Login, tokens, registration"),
+        (name = "me", description = "The caller's own profile and licenses"),
+        (name = "customers", description = "Customer records (admin)"),
+        (name = "plans", description = "Hosting plans"),
+        (name = "licenses", description = "Licenses (admin)"),
+        (name = "api-keys", description = "API keys for automation (admin)"),
+        (name = "users", description = "Admins and staff (admin)"),
+        (name = "audit", description = "Audit log (admin, staff)"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerScheme;
+
+impl Modify for BearerScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// All routes with their OpenAPI description.
+pub fn api_routes() -> OpenApiRouter<AppState> {
+    use api::{api_keys, audit, auth, customers, health, licenses, me, plans, users};
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(health::health))
+        .routes(routes!(health::ready))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::refresh))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::me))
+        .routes(routes!(auth::register))
+        .routes(routes!(me::get, me::update))
+        .routes(routes!(me::list_licenses))
+        .routes(routes!(me::get_license))
+        .routes(routes!(customers::create, customers::list))
+        .routes(routes!(customers::get, customers::update))
+        .routes(routes!(customers::deactivate))
+        .routes(routes!(customers::activate))
+        .routes(routes!(customers::issue_license, customers::list_licenses))
+        .routes(routes!(plans::list, plans::create))
+        .routes(routes!(plans::get, plans::update))
+        .routes(routes!(licenses::list))
+        .routes(routes!(licenses::get, licenses::update))
+        .routes(routes!(licenses::cancel))
+        .routes(routes!(api_keys::create, api_keys::list))
+        .routes(routes!(api_keys::revoke))
+        .routes(routes!(users::create, users::list))
+        .routes(routes!(audit::list))
+}
+
+/// The OpenAPI document, as served at `/api/openapi.json`.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api_routes().into_openapi()
+}
+
+/// The whole HTTP application.
+pub fn router(state: AppState) -> Router {
+    let (api, openapi) = api_routes().split_for_parts();
+    api.merge(SwaggerUi::new("/docs").url("/api/openapi.json", openapi))
+        .fallback(envelope::not_found)
+        .layer(map_response(envelope::json_errors))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(CatchPanicLayer::new())
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}

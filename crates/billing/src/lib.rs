@@ -1,0 +1,11 @@
+//! nextpanel-bill: billing and hosting-account provisioning for NextPanel servers.
+//!
+//! The library holds the whole application; the `nextpanel-bill` binary only parses
+//! the command line and calls into [`app`].
+
+pub mod app;
+pub mod config;
+pub mod domain;
+pub mod http;
+pub mod service;
+pub mod store;

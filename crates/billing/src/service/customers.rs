@@ -1,0 +1,338 @@
+//! Customers: the admin's view (create, list, update, deactivate) and the customer's own profile.
+
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::audit::{self, Change};
+use super::users::{email_taken, insert_user, User, UserDraft};
+use super::{nullable, passwords, Actor, Paginated, ServiceError};
+use crate::domain::customer::{self, Email, NewPassword};
+use crate::domain::role::Role;
+use crate::domain::Invalid;
+use crate::store::users::{UserFilter, UserRow};
+use crate::store::{self, AsConn, Db, Page};
+
+/// Body of `POST /api/v1/customers`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewCustomer {
+    /// Login and contact email.
+    pub email: String,
+    /// Full name.
+    pub full_name: String,
+    /// Company.
+    pub company_name: Option<String>,
+    /// Phone.
+    pub phone: Option<String>,
+    /// Password for the billing portal; without one the customer cannot log in yet.
+    pub password: Option<String>,
+}
+
+/// Body of `PATCH /api/v1/customers/{id}`: only the fields present change; `null` clears.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerPatch {
+    /// New email.
+    pub email: Option<String>,
+    /// New full name.
+    pub full_name: Option<String>,
+    /// New company (`null` clears).
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub company_name: Option<Option<String>>,
+    /// New phone (`null` clears).
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub phone: Option<Option<String>>,
+    /// New password (ends every session of the customer).
+    pub password: Option<String>,
+}
+
+/// Body of `PATCH /api/v1/me`: a customer's own changes.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProfilePatch {
+    /// New full name.
+    pub full_name: Option<String>,
+    /// New company (`null` clears).
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub company_name: Option<Option<String>>,
+    /// New phone (`null` clears).
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub phone: Option<Option<String>>,
+    /// New password; needs `current_password`.
+    pub new_password: Option<String>,
+    /// The current password, required to set a new one.
+    pub current_password: Option<String>,
+}
+
+/// Creates a customer (admin only).
+pub async fn create(db: &Db, actor: &Actor, body: NewCustomer) -> Result<User, ServiceError> {
+    actor.require_admin()?;
+    let draft = UserDraft {
+        email: Email::parse(&body.email)?,
+        role: Role::Customer,
+        full_name: customer::full_name(&body.full_name)?,
+        company_name: customer::company_name(body.company_name.as_deref())?,
+        phone: customer::phone(body.phone.as_deref())?,
+        password: body
+            .password
+            .as_deref()
+            .map(|p| NewPassword::parse("password", p))
+            .transpose()?,
+    };
+    let row = insert_user(db, actor, draft, "customer.created").await?;
+    Ok(User::from(&row))
+}
+
+/// Lists customers with an optional search over email, name and company (admin and staff).
+pub async fn list(
+    db: &Db,
+    actor: &Actor,
+    search: Option<&str>,
+    include_inactive: bool,
+    page: Page,
+) -> Result<Paginated<User>, ServiceError> {
+    actor.require_staff()?;
+    if let Some(s) = search {
+        crate::domain::text::bounded("search", s, 0, 200)?;
+    }
+    let mut conn = db.conn().await?;
+    let filter = UserFilter {
+        roles: &["customer"],
+        search: search.map(str::trim).filter(|s| !s.is_empty()),
+        include_inactive,
+    };
+    let (rows, total) = store::users::list(&mut conn, &filter, page).await?;
+    Ok(Paginated {
+        items: rows.iter().map(User::from).collect(),
+        page: page.page,
+        per_page: page.per_page,
+        total,
+    })
+}
+
+/// Loads a customer by id, or "customer not found".
+pub async fn load(conn: &mut impl AsConn, id: i64) -> Result<UserRow, ServiceError> {
+    store::users::find_with_role(conn, id, Role::Customer.as_str())
+        .await?
+        .ok_or(ServiceError::NotFound("customer"))
+}
+
+/// One customer (admin and staff).
+pub async fn get(db: &Db, actor: &Actor, id: i64) -> Result<User, ServiceError> {
+    actor.require_staff()?;
+    let mut conn = db.conn().await?;
+    Ok(User::from(&load(&mut conn, id).await?))
+}
+
+/// Applies an admin's changes to a customer.
+pub async fn update(
+    db: &Db,
+    actor: &Actor,
+    id: i64,
+    patch: CustomerPatch,
+) -> Result<User, ServiceError> {
+    actor.require_admin()?;
+    let email = patch.email.as_deref().map(Email::parse).transpose()?;
+    let full_name = patch
+        .full_name
+        .as_deref()
+        .map(customer::full_name)
+        .transpose()?;
+    let company = patch
+        .company_name
+        .map(|c| customer::company_name(c.as_deref()))
+        .transpose()?;
+    let phone = patch
+        .phone
+        .map(|p| customer::phone(p.as_deref()))
+        .transpose()?;
+    let password = patch
+        .password
+        .as_deref()
+        .map(|p| NewPassword::parse("password", p))
+        .transpose()?;
+    let password_hash = match password {
+        Some(p) => Some(passwords::hash(p.expose().to_owned()).await?),
+        None => None,
+    };
+    let mut tx = db.begin().await?;
+    let before = load(&mut tx, id).await?;
+    let mut after = before.clone();
+    if let Some(email) = email {
+        if email.as_str() != before.email {
+            if store::users::find_by_email(&mut tx, email.as_str())
+                .await?
+                .is_some()
+            {
+                return Err(email_taken());
+            }
+            after.email = email.into_string();
+        }
+    }
+    if let Some(name) = full_name {
+        after.full_name = name;
+    }
+    if let Some(company) = company {
+        after.company_name = company;
+    }
+    if let Some(phone) = phone {
+        after.phone = phone;
+    }
+    let now = store::now();
+    if let Some(hash) = password_hash {
+        after.password_hash = Some(hash);
+        store::sessions::revoke_all_for_user(&mut tx, id, now).await?;
+    }
+    after.updated_at = now;
+    let saved = store::users::update(&mut tx, &after).await?;
+    let (before_view, after_view) = (User::from(&before), User::from(&saved));
+    audit::record(
+        &mut tx,
+        actor,
+        Change {
+            action: "customer.updated",
+            entity_type: "user",
+            entity_id: Some(id),
+            before: Some(&before_view),
+            after: Some(&after_view),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(after_view)
+}
+
+/// Deactivates or reactivates a customer; deactivation ends every session.
+pub async fn set_active(
+    db: &Db,
+    actor: &Actor,
+    id: i64,
+    active: bool,
+) -> Result<User, ServiceError> {
+    actor.require_admin()?;
+    let mut tx = db.begin().await?;
+    let before = load(&mut tx, id).await?;
+    if before.is_active == active {
+        return Ok(User::from(&before));
+    }
+    let now = store::now();
+    let mut after = before.clone();
+    after.is_active = active;
+    after.updated_at = now;
+    let saved = store::users::update(&mut tx, &after).await?;
+    if !active {
+        store::sessions::revoke_all_for_user(&mut tx, id, now).await?;
+    }
+    let action = if active {
+        "customer.activated"
+    } else {
+        "customer.deactivated"
+    };
+    let (before_view, after_view) = (User::from(&before), User::from(&saved));
+    audit::record(
+        &mut tx,
+        actor,
+        Change {
+            action,
+            entity_type: "user",
+            entity_id: Some(id),
+            before: Some(&before_view),
+            after: Some(&after_view),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(after_view)
+}
+
+/// The caller's own profile.
+pub async fn me(db: &Db, actor: &Actor) -> Result<User, ServiceError> {
+    let id = actor.user_id.ok_or(ServiceError::NotFound("user"))?;
+    let mut conn = db.conn().await?;
+    let row = store::users::find(&mut conn, id)
+        .await?
+        .ok_or(ServiceError::NotFound("user"))?;
+    Ok(User::from(&row))
+}
+
+/// Applies the caller's changes to their own profile.
+pub async fn update_me(db: &Db, actor: &Actor, patch: ProfilePatch) -> Result<User, ServiceError> {
+    let id = actor.user_id.ok_or(ServiceError::NotFound("user"))?;
+    let full_name = patch
+        .full_name
+        .as_deref()
+        .map(customer::full_name)
+        .transpose()?;
+    let company = patch
+        .company_name
+        .map(|c| customer::company_name(c.as_deref()))
+        .transpose()?;
+    let phone = patch
+        .phone
+        .map(|p| customer::phone(p.as_deref()))
+        .transpose()?;
+    let new_password = patch
+        .new_password
+        .as_deref()
+        .map(|p| NewPassword::parse("new_password", p))
+        .transpose()?;
+    let mut conn = db.conn().await?;
+    let before = store::users::find(&mut conn, id)
+        .await?
+        .ok_or(ServiceError::NotFound("user"))?;
+    drop(conn);
+    let new_hash = match new_password {
+        Some(p) => {
+            let current = patch.current_password.ok_or_else(|| {
+                Invalid::new("current_password", "is required to set a new password")
+            })?;
+            if !passwords::verify(current, before.password_hash.clone()).await? {
+                return Err(
+                    Invalid::new("current_password", "is not your current password").into(),
+                );
+            }
+            Some(passwords::hash(p.expose().to_owned()).await?)
+        }
+        None => None,
+    };
+    let mut tx = db.begin().await?;
+    let mut after = store::users::find(&mut tx, id)
+        .await?
+        .ok_or(ServiceError::NotFound("user"))?;
+    if let Some(name) = full_name {
+        after.full_name = name;
+    }
+    if let Some(company) = company {
+        after.company_name = company;
+    }
+    if let Some(phone) = phone {
+        after.phone = phone;
+    }
+    let now = store::now();
+    if let Some(hash) = new_hash {
+        after.password_hash = Some(hash);
+        // Every session ends, the caller's too: whoever knew the old password is locked out.
+        store::sessions::revoke_all_for_user(&mut tx, id, now).await?;
+    }
+    after.updated_at = now;
+    let saved = store::users::update(&mut tx, &after).await?;
+    let (before_view, after_view) = (User::from(&before), User::from(&saved));
+    audit::record(
+        &mut tx,
+        actor,
+        Change {
+            action: "profile.updated",
+            entity_type: "user",
+            entity_id: Some(id),
+            before: Some(&before_view),
+            after: Some(&after_view),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(after_view)
+}

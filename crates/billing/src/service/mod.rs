@@ -1,0 +1,158 @@
+//! Application services: one function per use case. Each parses its input into
+//! domain types, applies the rules, writes through `store` in one transaction
+//! together with its audit entry, and returns a view. No HTTP here.
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::domain::role::Role;
+use crate::domain::Invalid;
+use crate::store::StoreError;
+
+pub mod api_keys;
+pub mod audit;
+pub mod auth;
+pub mod customers;
+pub mod licenses;
+pub mod passwords;
+pub mod plans;
+pub mod tokens;
+pub mod users;
+
+/// Why a use case did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// Input broke a rule.
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+    /// The record does not exist, or the caller may not know it does.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The request clashes with existing data.
+    #[error("{message}")]
+    Conflict {
+        /// The input field that clashes.
+        field: Option<String>,
+        /// What clashes.
+        message: String,
+    },
+    /// No valid credentials were presented.
+    #[error("{0}")]
+    Unauthenticated(&'static str),
+    /// The caller is known but not allowed.
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// Too many failed attempts; retry after this many seconds.
+    #[error("too many failed login attempts; try again in {retry_after_secs} seconds")]
+    RateLimited {
+        /// Seconds until the window frees up.
+        retry_after_secs: u64,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Store(StoreError),
+    /// Something that should not happen (randomness, hashing) failed.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Duplicate { field } => ServiceError::Conflict {
+                message: format!(
+                    "a record with this {} already exists",
+                    field.as_deref().unwrap_or("value")
+                ),
+                field,
+            },
+            other => ServiceError::Store(other),
+        }
+    }
+}
+
+/// Who is acting: a logged-in user, an API key, or the system itself.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    /// How the actor authenticated.
+    pub kind: ActorKind,
+    /// The user behind the actor (the key's creator for API keys).
+    pub user_id: Option<i64>,
+    /// For the audit log: email, key name or `system`.
+    pub label: String,
+    /// What the actor may do.
+    pub role: Role,
+}
+
+/// How an [`Actor`] authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActorKind {
+    /// A user's session (the id of the session).
+    Session(i64),
+    /// An API key (its id).
+    ApiKey(i64),
+    /// nextpanel-bill itself (seeding, jobs).
+    System,
+}
+
+impl Actor {
+    /// The system actor, for start-up seeding and background work.
+    pub fn system() -> Actor {
+        Actor {
+            kind: ActorKind::System,
+            user_id: None,
+            label: "system".to_owned(),
+            role: Role::Admin,
+        }
+    }
+
+    /// Fails unless the actor may change admin data.
+    pub fn require_admin(&self) -> Result<(), ServiceError> {
+        if self.role.can_write_admin_data() {
+            Ok(())
+        } else {
+            Err(ServiceError::Forbidden("this action needs the admin role"))
+        }
+    }
+
+    /// Fails unless the actor may read admin data.
+    pub fn require_staff(&self) -> Result<(), ServiceError> {
+        if self.role.can_read_admin_data() {
+            Ok(())
+        } else {
+            Err(ServiceError::Forbidden(
+                "this action needs the admin or staff role",
+            ))
+        }
+    }
+}
+
+/// One page of a list, with the total count.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Paginated<T> {
+    /// The items of this page.
+    pub items: Vec<T>,
+    /// 1-based page number.
+    pub page: i64,
+    /// Page size.
+    pub per_page: i64,
+    /// Items across all pages.
+    pub total: i64,
+}
+
+/// Fills `len` bytes from the operating system's CSPRNG.
+pub fn random_bytes<const N: usize>() -> Result<[u8; N], ServiceError> {
+    let mut bytes = [0u8; N];
+    getrandom::getrandom(&mut bytes)
+        .map_err(|e| ServiceError::Internal(format!("random source failed: {e}")))?;
+    Ok(bytes)
+}
+
+/// Serde helper for PATCH bodies: tells "absent" (`None`) from "null" (`Some(None)`).
+pub fn nullable<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    serde::Deserialize::deserialize(deserializer).map(Some)
+}

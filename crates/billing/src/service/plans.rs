@@ -1,0 +1,383 @@
+//! Hosting plans: admins write them, everyone reads the active ones.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::audit::{self, Change};
+use super::{nullable, Actor, ServiceError};
+use crate::domain::money::Currency;
+use crate::domain::plan::{self, AccountType, BillingCycle, PriceList, Quotas};
+use crate::domain::Invalid;
+use crate::store::plans::PlanRow;
+use crate::store::{self, AsConn, Db};
+
+/// A plan as the API shows it. Prices are integer minor units of `currency`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Plan {
+    /// Plan id.
+    pub id: i64,
+    /// Unique name.
+    pub name: String,
+    /// Description for customers.
+    pub description: String,
+    /// ISO-4217 code of every price.
+    pub currency: String,
+    /// Price per billing cycle offered, in minor units (cents).
+    #[schema(value_type = BTreeMap<String, i64>)]
+    pub prices: BTreeMap<BillingCycle, i64>,
+    /// One-off setup fee in minor units.
+    pub setup_fee: i64,
+    /// Resource limits; -1 is unlimited.
+    pub quotas: Quotas,
+    /// Kind of NextPanel account created.
+    pub account_type: AccountType,
+    /// NextPanel package id.
+    pub package_id: Option<i64>,
+    /// Server group new accounts go to.
+    pub server_group: Option<String>,
+    /// Location new accounts go to.
+    pub location: Option<String>,
+    /// Whether it can be bought.
+    pub is_active: bool,
+    /// Display order.
+    pub sort_order: i64,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&PlanRow> for Plan {
+    fn from(r: &PlanRow) -> Self {
+        let prices = [
+            (BillingCycle::Monthly, r.price_monthly),
+            (BillingCycle::Quarterly, r.price_quarterly),
+            (BillingCycle::Semiannual, r.price_semiannual),
+            (BillingCycle::Annual, r.price_annual),
+        ]
+        .into_iter()
+        .filter_map(|(cycle, price)| price.map(|p| (cycle, p)))
+        .collect();
+        Plan {
+            id: r.id,
+            name: r.name.clone(),
+            description: r.description.clone(),
+            currency: r.currency.clone(),
+            prices,
+            setup_fee: r.setup_fee,
+            quotas: quotas_of(r),
+            account_type: AccountType::parse(&r.account_type).unwrap_or(AccountType::Panel),
+            package_id: r.package_id,
+            server_group: r.server_group.clone(),
+            location: r.location.clone(),
+            is_active: r.is_active,
+            sort_order: r.sort_order,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+/// The quotas stored on a plan row.
+pub fn quotas_of(r: &PlanRow) -> Quotas {
+    Quotas {
+        max_accounts: r.max_accounts,
+        max_domains: r.max_domains,
+        max_databases: r.max_databases,
+        max_emails: r.max_emails,
+        storage_mb: r.storage_mb,
+        bandwidth_mb: r.bandwidth_mb,
+    }
+}
+
+/// The price list stored on a plan row.
+pub fn prices_of(r: &PlanRow) -> Result<PriceList, ServiceError> {
+    let currency = Currency::parse(&r.currency)?;
+    let prices: Vec<(BillingCycle, i64)> = Plan::from(r).prices.into_iter().collect();
+    Ok(PriceList::new(currency, &prices, r.setup_fee)?)
+}
+
+/// Body of `POST /api/v1/plans`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewPlan {
+    /// Unique name, 1 to 100 characters.
+    pub name: String,
+    /// Description (up to 2000 characters).
+    #[serde(default)]
+    pub description: String,
+    /// ISO-4217 code, e.g. `USD`.
+    pub currency: String,
+    /// Price per billing cycle in minor units, e.g. `{"monthly": 999, "annual": 9990}`.
+    #[schema(value_type = BTreeMap<String, i64>)]
+    pub prices: BTreeMap<BillingCycle, i64>,
+    /// One-off setup fee in minor units.
+    #[serde(default)]
+    pub setup_fee: i64,
+    /// Resource limits; -1 is unlimited.
+    pub quotas: Quotas,
+    /// Kind of account; default `panel`.
+    pub account_type: Option<AccountType>,
+    /// NextPanel package id.
+    pub package_id: Option<i64>,
+    /// Server group new accounts go to.
+    pub server_group: Option<String>,
+    /// Location new accounts go to.
+    pub location: Option<String>,
+    /// Whether it can be bought; default true.
+    pub is_active: Option<bool>,
+    /// Display order; default 0.
+    pub sort_order: Option<i64>,
+}
+
+/// Body of `PATCH /api/v1/plans/{id}`: only fields present change; `null` clears the optional ones.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlanPatch {
+    /// New name.
+    pub name: Option<String>,
+    /// New description.
+    pub description: Option<String>,
+    /// New currency (applies to all prices).
+    pub currency: Option<String>,
+    /// Replaces the whole price list.
+    #[schema(value_type = Option<BTreeMap<String, i64>>)]
+    pub prices: Option<BTreeMap<BillingCycle, i64>>,
+    /// New setup fee.
+    pub setup_fee: Option<i64>,
+    /// Replaces the quotas (existing licenses keep theirs).
+    pub quotas: Option<Quotas>,
+    /// New account type.
+    pub account_type: Option<AccountType>,
+    /// New package id (`null` clears).
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<i64>)]
+    pub package_id: Option<Option<i64>>,
+    /// New server group (`null` clears).
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub server_group: Option<Option<String>>,
+    /// New location (`null` clears).
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub location: Option<Option<String>>,
+    /// Activate or retire the plan.
+    pub is_active: Option<bool>,
+    /// New display order.
+    pub sort_order: Option<i64>,
+}
+
+/// Validates a complete plan row: every rule of the domain at once.
+fn validate(row: &PlanRow) -> Result<(), ServiceError> {
+    plan::name(&row.name)?;
+    plan::description(&row.description)?;
+    prices_of(row)?;
+    quotas_of(row).validate()?;
+    plan::package_id(row.package_id)?;
+    plan::placement("server_group", row.server_group.as_deref())?;
+    plan::placement("location", row.location.as_deref())?;
+    Ok(())
+}
+
+fn set_prices(row: &mut PlanRow, prices: &BTreeMap<BillingCycle, i64>) {
+    let get = |c| prices.get(&c).copied();
+    row.price_monthly = get(BillingCycle::Monthly);
+    row.price_quarterly = get(BillingCycle::Quarterly);
+    row.price_semiannual = get(BillingCycle::Semiannual);
+    row.price_annual = get(BillingCycle::Annual);
+}
+
+fn set_quotas(row: &mut PlanRow, q: Quotas) {
+    row.max_accounts = q.max_accounts;
+    row.max_domains = q.max_domains;
+    row.max_databases = q.max_databases;
+    row.max_emails = q.max_emails;
+    row.storage_mb = q.storage_mb;
+    row.bandwidth_mb = q.bandwidth_mb;
+}
+
+fn name_taken() -> ServiceError {
+    ServiceError::Conflict {
+        field: Some("name".to_owned()),
+        message: "a plan with this name already exists".to_owned(),
+    }
+}
+
+/// Creates a plan (admin only).
+pub async fn create(db: &Db, actor: &Actor, body: NewPlan) -> Result<Plan, ServiceError> {
+    actor.require_admin()?;
+    let currency = Currency::parse(&body.currency)?;
+    let now = store::now();
+    let mut row = PlanRow {
+        id: 0,
+        name: plan::name(&body.name)?,
+        description: plan::description(&body.description)?,
+        currency: currency.code().to_owned(),
+        price_monthly: None,
+        price_quarterly: None,
+        price_semiannual: None,
+        price_annual: None,
+        setup_fee: body.setup_fee,
+        max_accounts: 0,
+        max_domains: 0,
+        max_databases: 0,
+        max_emails: 0,
+        storage_mb: 0,
+        bandwidth_mb: 0,
+        account_type: body
+            .account_type
+            .unwrap_or(AccountType::Panel)
+            .as_str()
+            .to_owned(),
+        package_id: body.package_id,
+        server_group: plan::placement("server_group", body.server_group.as_deref())?,
+        location: plan::placement("location", body.location.as_deref())?,
+        is_active: body.is_active.unwrap_or(true),
+        sort_order: body.sort_order.unwrap_or(0),
+        created_at: now,
+        updated_at: now,
+    };
+    set_prices(&mut row, &body.prices);
+    set_quotas(&mut row, body.quotas);
+    validate(&row)?;
+    let mut tx = db.begin().await?;
+    if name_exists(&mut tx, &row.name, None).await? {
+        return Err(name_taken());
+    }
+    let saved = store::plans::insert(&mut tx, &row).await?;
+    let view = Plan::from(&saved);
+    audit::record(
+        &mut tx,
+        actor,
+        Change::<(), _> {
+            action: "plan.created",
+            entity_type: "plan",
+            entity_id: Some(saved.id),
+            before: None,
+            after: Some(&view),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(view)
+}
+
+async fn name_exists(
+    conn: &mut impl AsConn,
+    name: &str,
+    except: Option<i64>,
+) -> Result<bool, ServiceError> {
+    let plans = store::plans::list(conn, true).await?;
+    Ok(plans
+        .iter()
+        .any(|p| p.name.eq_ignore_ascii_case(name) && Some(p.id) != except))
+}
+
+/// Changes a plan (admin only). Licenses already issued keep their quotas.
+pub async fn update(
+    db: &Db,
+    actor: &Actor,
+    id: i64,
+    patch: PlanPatch,
+) -> Result<Plan, ServiceError> {
+    actor.require_admin()?;
+    let mut tx = db.begin().await?;
+    let before = store::plans::find(&mut tx, id)
+        .await?
+        .ok_or(ServiceError::NotFound("plan"))?;
+    let mut row = before.clone();
+    if let Some(name) = patch.name {
+        row.name = plan::name(&name)?;
+        if name_exists(&mut tx, &row.name, Some(id)).await? {
+            return Err(name_taken());
+        }
+    }
+    if let Some(d) = patch.description {
+        row.description = d;
+    }
+    if let Some(c) = patch.currency {
+        row.currency = Currency::parse(&c)?.code().to_owned();
+    }
+    if let Some(prices) = &patch.prices {
+        set_prices(&mut row, prices);
+    }
+    if let Some(fee) = patch.setup_fee {
+        row.setup_fee = fee;
+    }
+    if let Some(q) = patch.quotas {
+        set_quotas(&mut row, q);
+    }
+    if let Some(t) = patch.account_type {
+        row.account_type = t.as_str().to_owned();
+    }
+    if let Some(p) = patch.package_id {
+        row.package_id = p;
+    }
+    if let Some(g) = patch.server_group {
+        row.server_group = g;
+    }
+    if let Some(l) = patch.location {
+        row.location = l;
+    }
+    if let Some(a) = patch.is_active {
+        row.is_active = a;
+    }
+    if let Some(o) = patch.sort_order {
+        row.sort_order = o;
+    }
+    row.description = plan::description(&row.description)?;
+    row.server_group = plan::placement("server_group", row.server_group.as_deref())?;
+    row.location = plan::placement("location", row.location.as_deref())?;
+    validate(&row)?;
+    row.updated_at = store::now();
+    let saved = store::plans::update(&mut tx, &row).await?;
+    let (before_view, after_view) = (Plan::from(&before), Plan::from(&saved));
+    audit::record(
+        &mut tx,
+        actor,
+        Change {
+            action: "plan.updated",
+            entity_type: "plan",
+            entity_id: Some(id),
+            before: Some(&before_view),
+            after: Some(&after_view),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(after_view)
+}
+
+/// Lists plans: active ones for everybody, all of them for admin and staff who ask.
+pub async fn list(
+    db: &Db,
+    actor: Option<&Actor>,
+    include_inactive: bool,
+) -> Result<Vec<Plan>, ServiceError> {
+    let may_see_inactive = actor.is_some_and(|a| a.role.can_read_admin_data());
+    if include_inactive && !may_see_inactive {
+        return Err(Invalid::new(
+            "include_inactive",
+            "only admin and staff may list inactive plans",
+        )
+        .into());
+    }
+    let mut conn = db.conn().await?;
+    let rows = store::plans::list(&mut conn, include_inactive).await?;
+    Ok(rows.iter().map(Plan::from).collect())
+}
+
+/// One plan; inactive plans only for admin and staff.
+pub async fn get(db: &Db, actor: Option<&Actor>, id: i64) -> Result<Plan, ServiceError> {
+    let mut conn = db.conn().await?;
+    let row = store::plans::find(&mut conn, id)
+        .await?
+        .ok_or(ServiceError::NotFound("plan"))?;
+    if !row.is_active && !actor.is_some_and(|a| a.role.can_read_admin_data()) {
+        return Err(ServiceError::NotFound("plan"));
+    }
+    Ok(Plan::from(&row))
+}

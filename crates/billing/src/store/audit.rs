@@ -1,0 +1,83 @@
+//! The `audit_log` table: who changed what, when, with the state before and after.
+
+use chrono::{DateTime, Utc};
+
+use super::{on_conn, AsConn, Page, StoreError, Tx};
+
+/// A row of `audit_log`.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AuditRow {
+    /// Primary key.
+    pub id: i64,
+    /// `user`, `api_key` or `system`.
+    pub actor_kind: String,
+    /// The user id behind the actor, if any.
+    pub actor_id: Option<i64>,
+    /// Human-readable actor (email, key name, `system`).
+    pub actor_label: String,
+    /// What was done, e.g. `license.cancelled`.
+    pub action: String,
+    /// Kind of record changed, e.g. `license`.
+    pub entity_type: String,
+    /// Id of the record changed.
+    pub entity_id: Option<i64>,
+    /// JSON of the record before the change.
+    pub before_state: Option<String>,
+    /// JSON of the record after the change.
+    pub after_state: Option<String>,
+    /// When.
+    pub created_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str =
+    "id, actor_kind, actor_id, actor_label, action, entity_type, entity_id, before_state, after_state, created_at";
+
+/// Appends an entry (the row's `id` is ignored).
+pub async fn insert(tx: &mut Tx, e: &AuditRow) -> Result<(), StoreError> {
+    on_conn!(tx, |c| {
+        sqlx::query(
+        "INSERT INTO audit_log (actor_kind, actor_id, actor_label, action, entity_type, entity_id, before_state, after_state, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+    )
+    .bind(&e.actor_kind)
+    .bind(e.actor_id)
+    .bind(&e.actor_label)
+    .bind(&e.action)
+    .bind(&e.entity_type)
+    .bind(e.entity_id)
+    .bind(&e.before_state)
+    .bind(&e.after_state)
+    .bind(e.created_at)
+    .execute(c)
+    .await
+        .map(|r| r.rows_affected())
+    })?;
+    Ok(())
+}
+
+/// Lists entries newest first, optionally of one entity type and id, with the total.
+pub async fn list(
+    conn: &mut impl AsConn,
+    entity_type: Option<&str>,
+    entity_id: Option<i64>,
+    page: Page,
+) -> Result<(Vec<AuditRow>, i64), StoreError> {
+    let condition = "($1 IS NULL OR entity_type = $1) AND ($2 IS NULL OR entity_id = $2)";
+    let list_sql = format!(
+        "SELECT {COLUMNS} FROM audit_log WHERE {condition} ORDER BY id DESC LIMIT $3 OFFSET $4"
+    );
+    let count_sql = format!("SELECT COUNT(*) FROM audit_log WHERE {condition}");
+    let rows = on_conn!(conn, |c| sqlx::query_as::<_, AuditRow>(&list_sql)
+        .bind(entity_type)
+        .bind(entity_id)
+        .bind(page.per_page)
+        .bind(page.offset())
+        .fetch_all(&mut *c)
+        .await)?;
+    let total: i64 = on_conn!(conn, |c| sqlx::query_scalar(&count_sql)
+        .bind(entity_type)
+        .bind(entity_id)
+        .fetch_one(c)
+        .await)?;
+    Ok((rows, total))
+}

@@ -1,0 +1,163 @@
+//! The `licenses` table.
+
+use chrono::{DateTime, Utc};
+
+use super::{on_conn, AsConn, Page, StoreError, Tx};
+
+/// A row of `licenses`.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct LicenseRow {
+    /// Primary key.
+    pub id: i64,
+    /// `NP-XXXX-XXXX-XXXX-XXXX`, unique.
+    pub license_key: String,
+    /// Owner (a customer).
+    pub customer_id: i64,
+    /// The plan it was issued for.
+    pub plan_id: i64,
+    /// Billing cycle name.
+    pub billing_cycle: String,
+    /// Status name.
+    pub status: String,
+    /// Quota: accounts.
+    pub max_accounts: i64,
+    /// Quota: domains.
+    pub max_domains: i64,
+    /// Quota: databases.
+    pub max_databases: i64,
+    /// Quota: email accounts.
+    pub max_emails: i64,
+    /// Quota: storage MiB.
+    pub storage_mb: i64,
+    /// Quota: bandwidth MiB.
+    pub bandwidth_mb: i64,
+    /// When it became active.
+    pub activated_at: DateTime<Utc>,
+    /// Paid until.
+    pub expires_at: DateTime<Utc>,
+    /// When it was cancelled.
+    pub cancelled_at: Option<DateTime<Utc>>,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str = "id, license_key, customer_id, plan_id, billing_cycle, status, max_accounts, max_domains, \
+    max_databases, max_emails, storage_mb, bandwidth_mb, activated_at, expires_at, cancelled_at, created_at, updated_at";
+
+/// Inserts a license (the row's `id` is ignored).
+pub async fn insert(tx: &mut Tx, l: &LicenseRow) -> Result<LicenseRow, StoreError> {
+    let sql = format!(
+        "INSERT INTO licenses (license_key, customer_id, plan_id, billing_cycle, status, max_accounts, max_domains, \
+         max_databases, max_emails, storage_mb, bandwidth_mb, activated_at, expires_at, cancelled_at, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING {COLUMNS}"
+    );
+    let row = on_conn!(tx, |c| sqlx::query_as::<_, LicenseRow>(&sql)
+        .bind(&l.license_key)
+        .bind(l.customer_id)
+        .bind(l.plan_id)
+        .bind(&l.billing_cycle)
+        .bind(&l.status)
+        .bind(l.max_accounts)
+        .bind(l.max_domains)
+        .bind(l.max_databases)
+        .bind(l.max_emails)
+        .bind(l.storage_mb)
+        .bind(l.bandwidth_mb)
+        .bind(l.activated_at)
+        .bind(l.expires_at)
+        .bind(l.cancelled_at)
+        .bind(l.created_at)
+        .bind(l.updated_at)
+        .fetch_one(c)
+        .await)?;
+    Ok(row)
+}
+
+/// Writes the mutable fields (status, quotas, dates) of `l` back.
+pub async fn update(tx: &mut Tx, l: &LicenseRow) -> Result<LicenseRow, StoreError> {
+    let sql = format!(
+        "UPDATE licenses SET status = $2, max_accounts = $3, max_domains = $4, max_databases = $5, max_emails = $6, \
+         storage_mb = $7, bandwidth_mb = $8, expires_at = $9, cancelled_at = $10, updated_at = $11 \
+         WHERE id = $1 RETURNING {COLUMNS}"
+    );
+    let row = on_conn!(tx, |c| sqlx::query_as::<_, LicenseRow>(&sql)
+        .bind(l.id)
+        .bind(&l.status)
+        .bind(l.max_accounts)
+        .bind(l.max_domains)
+        .bind(l.max_databases)
+        .bind(l.max_emails)
+        .bind(l.storage_mb)
+        .bind(l.bandwidth_mb)
+        .bind(l.expires_at)
+        .bind(l.cancelled_at)
+        .bind(l.updated_at)
+        .fetch_one(c)
+        .await)?;
+    Ok(row)
+}
+
+/// Finds a license by id.
+pub async fn find(conn: &mut impl AsConn, id: i64) -> Result<Option<LicenseRow>, StoreError> {
+    let sql = format!("SELECT {COLUMNS} FROM licenses WHERE id = $1");
+    let row = on_conn!(conn, |c| sqlx::query_as::<_, LicenseRow>(&sql)
+        .bind(id)
+        .fetch_optional(c)
+        .await)?;
+    Ok(row)
+}
+
+/// Finds a license by id only if `customer_id` owns it.
+pub async fn find_owned(
+    conn: &mut impl AsConn,
+    id: i64,
+    customer_id: i64,
+) -> Result<Option<LicenseRow>, StoreError> {
+    let sql = format!("SELECT {COLUMNS} FROM licenses WHERE id = $1 AND customer_id = $2");
+    let row = on_conn!(conn, |c| sqlx::query_as::<_, LicenseRow>(&sql)
+        .bind(id)
+        .bind(customer_id)
+        .fetch_optional(c)
+        .await)?;
+    Ok(row)
+}
+
+/// Whether a key is already taken (keys are random; a clash is astronomically rare but checked).
+pub async fn key_exists(conn: &mut impl AsConn, key: &str) -> Result<bool, StoreError> {
+    let found: Option<i64> = on_conn!(conn, |c| sqlx::query_scalar(
+        "SELECT id FROM licenses WHERE license_key = $1"
+    )
+    .bind(key)
+    .fetch_optional(c)
+    .await)?;
+    Ok(found.is_some())
+}
+
+/// Lists licenses, newest first, optionally of one customer and/or one status, with the total.
+pub async fn list(
+    conn: &mut impl AsConn,
+    customer_id: Option<i64>,
+    status: Option<&str>,
+    page: Page,
+) -> Result<(Vec<LicenseRow>, i64), StoreError> {
+    let condition = "($1 IS NULL OR customer_id = $1) AND ($2 IS NULL OR status = $2)";
+    let list_sql = format!(
+        "SELECT {COLUMNS} FROM licenses WHERE {condition} ORDER BY id DESC LIMIT $3 OFFSET $4"
+    );
+    let count_sql = format!("SELECT COUNT(*) FROM licenses WHERE {condition}");
+    let rows = on_conn!(conn, |c| sqlx::query_as::<_, LicenseRow>(&list_sql)
+        .bind(customer_id)
+        .bind(status)
+        .bind(page.per_page)
+        .bind(page.offset())
+        .fetch_all(&mut *c)
+        .await)?;
+    let total: i64 = on_conn!(conn, |c| sqlx::query_scalar(&count_sql)
+        .bind(customer_id)
+        .bind(status)
+        .fetch_one(c)
+        .await)?;
+    Ok((rows, total))
+}

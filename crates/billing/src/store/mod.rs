@@ -1,0 +1,315 @@
+//! Persistence with sqlx on SQLite or PostgreSQL: the only place with SQL.
+//!
+//! Every statement is written once, in SQL both engines accept (`$n` parameters,
+//! `RETURNING`, no engine-specific functions), and run through [`on_conn!`], which
+//! expands it once per engine. Reads take any [`AsConn`]; writes that must be atomic
+//! with others (an audit row, a job) take a [`Tx`].
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, SubsecRound, Utc};
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgConnection, PgPool, Postgres, Sqlite, SqliteConnection, SqlitePool, Transaction};
+
+pub mod api_keys;
+pub mod audit;
+pub mod licenses;
+pub mod login_attempts;
+pub mod plans;
+pub mod sessions;
+pub mod users;
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// What can go wrong in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique constraint refused the write; `field` names the column when known.
+    #[error("a record with this {} already exists", field.as_deref().unwrap_or("value"))]
+    Duplicate {
+        /// The column that must be unique.
+        field: Option<String>,
+    },
+    /// The database URL could not be understood.
+    #[error("invalid database URL: {0}")]
+    BadUrl(String),
+    /// Migrations failed to apply.
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// Any other database failure.
+    #[error("database error: {0}")]
+    Database(sqlx::Error),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(db) = &err {
+            if db.is_unique_violation() {
+                return StoreError::Duplicate {
+                    field: unique_field(db.as_ref()),
+                };
+            }
+        }
+        StoreError::Database(err)
+    }
+}
+
+/// Finds the column of a unique violation: PostgreSQL names the constraint
+/// (`users_email_key`), SQLite names the column in its message (`users.email`).
+fn unique_field(err: &dyn sqlx::error::DatabaseError) -> Option<String> {
+    if let Some(constraint) = err.constraint() {
+        let trimmed = constraint.strip_suffix("_key").unwrap_or(constraint);
+        return trimmed.split_once('_').map(|(_, column)| column.to_owned());
+    }
+    let message = err.message();
+    let columns = message.strip_prefix("UNIQUE constraint failed: ")?;
+    let first = columns.split(',').next()?.trim();
+    first.split_once('.').map(|(_, column)| column.to_owned())
+}
+
+/// The database engine behind a [`Db`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// Embedded SQLite file.
+    Sqlite,
+    /// PostgreSQL or a compatible server.
+    Postgres,
+}
+
+/// A connection pool to one of the two engines.
+#[derive(Clone, Debug)]
+pub enum Db {
+    /// SQLite pool.
+    Sqlite(SqlitePool),
+    /// PostgreSQL pool.
+    Postgres(PgPool),
+}
+
+/// A connection borrowed from a pool, in autocommit mode.
+pub enum Conn {
+    /// SQLite connection.
+    Sqlite(PoolConnection<Sqlite>),
+    /// PostgreSQL connection.
+    Postgres(PoolConnection<Postgres>),
+}
+
+/// An open transaction; dropped without [`Tx::commit`] it rolls back.
+pub enum Tx {
+    /// SQLite transaction (begun IMMEDIATE, so it holds the write lock).
+    Sqlite(Transaction<'static, Sqlite>),
+    /// PostgreSQL transaction.
+    Postgres(Transaction<'static, Postgres>),
+}
+
+/// A mutable borrow of a raw connection of either engine.
+pub enum RawConn<'c> {
+    /// SQLite.
+    Sqlite(&'c mut SqliteConnection),
+    /// PostgreSQL.
+    Postgres(&'c mut PgConnection),
+}
+
+/// Anything store functions can run statements on: a [`Conn`] or a [`Tx`].
+pub trait AsConn: Send {
+    /// Borrows the underlying connection.
+    fn raw(&mut self) -> RawConn<'_>;
+}
+
+impl AsConn for Conn {
+    fn raw(&mut self) -> RawConn<'_> {
+        match self {
+            Conn::Sqlite(c) => RawConn::Sqlite(&mut **c),
+            Conn::Postgres(c) => RawConn::Postgres(&mut **c),
+        }
+    }
+}
+
+impl AsConn for Tx {
+    fn raw(&mut self) -> RawConn<'_> {
+        match self {
+            Tx::Sqlite(c) => RawConn::Sqlite(&mut **c),
+            Tx::Postgres(c) => RawConn::Postgres(&mut **c),
+        }
+    }
+}
+
+/// Runs `$body` with `$c` bound to the raw connection of either engine.
+macro_rules! on_conn {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $crate::store::AsConn::raw($conn) {
+            $crate::store::RawConn::Sqlite($c) => $body,
+            $crate::store::RawConn::Postgres($c) => $body,
+        }
+    };
+}
+pub(crate) use on_conn;
+
+/// Current time at the precision both engines keep (microseconds), so values round-trip exactly.
+pub fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+impl Db {
+    /// Connects to `url` (`sqlite://path`, `sqlite::memory:` or `postgres://...`),
+    /// creating a missing SQLite file.
+    pub async fn connect(url: &str) -> Result<Db, StoreError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let options =
+                PgConnectOptions::from_str(url).map_err(|e| StoreError::BadUrl(e.to_string()))?;
+            Self::connect_postgres(options).await
+        } else if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url)
+                .map_err(|e| StoreError::BadUrl(e.to_string()))?;
+            Self::connect_sqlite(options).await
+        } else {
+            Err(StoreError::BadUrl(
+                "expected sqlite://PATH or postgres://USER@HOST/DB".to_owned(),
+            ))
+        }
+    }
+
+    /// Connects to PostgreSQL with explicit options (tests use this to pin a schema).
+    pub async fn connect_postgres(options: PgConnectOptions) -> Result<Db, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options)
+            .await?;
+        Ok(Db::Postgres(pool))
+    }
+
+    /// Connects to SQLite with WAL and a busy timeout, so readers never block the writer.
+    pub async fn connect_sqlite(options: SqliteConnectOptions) -> Result<Db, StoreError> {
+        let options = options
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await?;
+        Ok(Db::Sqlite(pool))
+    }
+
+    /// Which engine this is.
+    pub fn engine(&self) -> Engine {
+        match self {
+            Db::Sqlite(_) => Engine::Sqlite,
+            Db::Postgres(_) => Engine::Postgres,
+        }
+    }
+
+    /// Applies the pending migrations of this engine.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        match self {
+            Db::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await?,
+            Db::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
+        }
+        Ok(())
+    }
+
+    /// A round trip to the database.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let mut conn = self.conn().await?;
+        on_conn!(&mut conn, |c| sqlx::query("SELECT 1")
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Borrows a connection in autocommit mode.
+    pub async fn conn(&self) -> Result<Conn, StoreError> {
+        Ok(match self {
+            Db::Sqlite(pool) => Conn::Sqlite(pool.acquire().await?),
+            Db::Postgres(pool) => Conn::Postgres(pool.acquire().await?),
+        })
+    }
+
+    /// Begins a transaction. On SQLite it takes the write lock at once, which avoids
+    /// the lock-upgrade failures of deferred transactions under concurrency.
+    pub async fn begin(&self) -> Result<Tx, StoreError> {
+        Ok(match self {
+            Db::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        })
+    }
+
+    /// Closes every connection of the pool.
+    pub async fn close(&self) {
+        match self {
+            Db::Sqlite(pool) => pool.close().await,
+            Db::Postgres(pool) => pool.close().await,
+        }
+    }
+}
+
+impl Tx {
+    /// Commits the transaction.
+    pub async fn commit(self) -> Result<(), StoreError> {
+        match self {
+            Tx::Sqlite(tx) => tx.commit().await?,
+            Tx::Postgres(tx) => tx.commit().await?,
+        }
+        Ok(())
+    }
+}
+
+/// A page request: 1-based page number and page size.
+#[derive(Debug, Clone, Copy)]
+pub struct Page {
+    /// 1-based page number.
+    pub page: i64,
+    /// Items per page.
+    pub per_page: i64,
+}
+
+impl Page {
+    /// The SQL OFFSET of this page.
+    pub fn offset(self) -> i64 {
+        (self.page - 1).saturating_mul(self.per_page)
+    }
+}
+
+/// Escapes `%`, `_` and `\` in a user's search text and wraps it for `LIKE ... ESCAPE '\'`.
+pub fn like_pattern(search: &str) -> String {
+    let mut out = String::with_capacity(search.len() + 2);
+    out.push('%');
+    for ch in search.to_lowercase().chars() {
+        if matches!(ch, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(ch);
+    }
+    out.push('%');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_pattern_escapes_wildcards() {
+        assert_eq!(like_pattern("Ad_a%"), "%ad\\_a\\%%");
+    }
+
+    #[test]
+    fn page_offset() {
+        assert_eq!(
+            Page {
+                page: 3,
+                per_page: 20
+            }
+            .offset(),
+            40
+        );
+    }
+}

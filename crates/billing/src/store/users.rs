@@ -1,0 +1,185 @@
+//! The `users` table: admins, staff and customers.
+
+use chrono::{DateTime, Utc};
+
+use super::{on_conn, AsConn, Page, StoreError, Tx};
+
+/// A row of `users`.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct UserRow {
+    /// Primary key.
+    pub id: i64,
+    /// Lower-cased email, unique.
+    pub email: String,
+    /// Argon2id PHC string; `None` when no password was set.
+    pub password_hash: Option<String>,
+    /// `admin`, `staff` or `customer`.
+    pub role: String,
+    /// Full name.
+    pub full_name: String,
+    /// Company, if any.
+    pub company_name: Option<String>,
+    /// Phone, if any.
+    pub phone: Option<String>,
+    /// Deactivated users cannot log in.
+    pub is_active: bool,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Fields of a new user.
+pub struct NewUser<'a> {
+    /// Lower-cased email.
+    pub email: &'a str,
+    /// Argon2id hash, if a password was given.
+    pub password_hash: Option<&'a str>,
+    /// Role name.
+    pub role: &'a str,
+    /// Full name.
+    pub full_name: &'a str,
+    /// Company.
+    pub company_name: Option<&'a str>,
+    /// Phone.
+    pub phone: Option<&'a str>,
+    /// Creation time.
+    pub now: DateTime<Utc>,
+}
+
+const COLUMNS: &str =
+    "id, email, password_hash, role, full_name, company_name, phone, is_active, created_at, updated_at";
+
+/// Inserts a user and returns the row.
+pub async fn insert(tx: &mut Tx, user: &NewUser<'_>) -> Result<UserRow, StoreError> {
+    let sql = format!(
+        "INSERT INTO users (email, password_hash, role, full_name, company_name, phone, is_active, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, TRUE, $7, $7) RETURNING {COLUMNS}"
+    );
+    let row = on_conn!(tx, |c| sqlx::query_as::<_, UserRow>(&sql)
+        .bind(user.email)
+        .bind(user.password_hash)
+        .bind(user.role)
+        .bind(user.full_name)
+        .bind(user.company_name)
+        .bind(user.phone)
+        .bind(user.now)
+        .fetch_one(c)
+        .await)?;
+    Ok(row)
+}
+
+/// Writes every editable field of `user` back.
+pub async fn update(tx: &mut Tx, user: &UserRow) -> Result<UserRow, StoreError> {
+    let sql = format!(
+        "UPDATE users SET email = $2, password_hash = $3, full_name = $4, company_name = $5, phone = $6, \
+         is_active = $7, updated_at = $8 WHERE id = $1 RETURNING {COLUMNS}"
+    );
+    let row = on_conn!(tx, |c| sqlx::query_as::<_, UserRow>(&sql)
+        .bind(user.id)
+        .bind(&user.email)
+        .bind(&user.password_hash)
+        .bind(&user.full_name)
+        .bind(&user.company_name)
+        .bind(&user.phone)
+        .bind(user.is_active)
+        .bind(user.updated_at)
+        .fetch_one(c)
+        .await)?;
+    Ok(row)
+}
+
+/// Finds a user by id.
+pub async fn find(conn: &mut impl AsConn, id: i64) -> Result<Option<UserRow>, StoreError> {
+    let sql = format!("SELECT {COLUMNS} FROM users WHERE id = $1");
+    let row = on_conn!(conn, |c| sqlx::query_as::<_, UserRow>(&sql)
+        .bind(id)
+        .fetch_optional(c)
+        .await)?;
+    Ok(row)
+}
+
+/// Finds a user with `role` by id: the owner-scoped lookup that makes "not a customer" look like "missing".
+pub async fn find_with_role(
+    conn: &mut impl AsConn,
+    id: i64,
+    role: &str,
+) -> Result<Option<UserRow>, StoreError> {
+    let sql = format!("SELECT {COLUMNS} FROM users WHERE id = $1 AND role = $2");
+    let row = on_conn!(conn, |c| sqlx::query_as::<_, UserRow>(&sql)
+        .bind(id)
+        .bind(role)
+        .fetch_optional(c)
+        .await)?;
+    Ok(row)
+}
+
+/// Finds a user by (lower-cased) email.
+pub async fn find_by_email(
+    conn: &mut impl AsConn,
+    email: &str,
+) -> Result<Option<UserRow>, StoreError> {
+    let sql = format!("SELECT {COLUMNS} FROM users WHERE email = $1");
+    let row = on_conn!(conn, |c| sqlx::query_as::<_, UserRow>(&sql)
+        .bind(email)
+        .fetch_optional(c)
+        .await)?;
+    Ok(row)
+}
+
+/// Whether at least one active admin exists.
+pub async fn admin_exists(conn: &mut impl AsConn) -> Result<bool, StoreError> {
+    let found: Option<i64> = on_conn!(conn, |c| sqlx::query_scalar(
+        "SELECT id FROM users WHERE role = 'admin' AND is_active = TRUE LIMIT 1"
+    )
+    .fetch_optional(c)
+    .await)?;
+    Ok(found.is_some())
+}
+
+/// Filters for listing users.
+pub struct UserFilter<'a> {
+    /// Only users of these roles.
+    pub roles: &'a [&'a str],
+    /// Case-insensitive substring of email, name or company.
+    pub search: Option<&'a str>,
+    /// Include deactivated users.
+    pub include_inactive: bool,
+}
+
+/// Lists users matching `filter`, newest first, with the total count.
+pub async fn list(
+    conn: &mut impl AsConn,
+    filter: &UserFilter<'_>,
+    page: Page,
+) -> Result<(Vec<UserRow>, i64), StoreError> {
+    let pattern = filter.search.map(super::like_pattern);
+    // Roles are a closed set from our own code, so they go into the SQL as literals.
+    let roles = filter
+        .roles
+        .iter()
+        .map(|r| format!("'{}'", r.replace('\'', "")))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let condition = format!(
+        "role IN ({roles}) AND ($1 OR is_active = TRUE) AND ($2 IS NULL OR LOWER(email) LIKE $2 ESCAPE '\\' \
+         OR LOWER(full_name) LIKE $2 ESCAPE '\\' OR LOWER(COALESCE(company_name, '')) LIKE $2 ESCAPE '\\')"
+    );
+    let list_sql = format!(
+        "SELECT {COLUMNS} FROM users WHERE {condition} ORDER BY id DESC LIMIT $3 OFFSET $4"
+    );
+    let count_sql = format!("SELECT COUNT(*) FROM users WHERE {condition}");
+    let rows = on_conn!(conn, |c| sqlx::query_as::<_, UserRow>(&list_sql)
+        .bind(filter.include_inactive)
+        .bind(&pattern)
+        .bind(page.per_page)
+        .bind(page.offset())
+        .fetch_all(&mut *c)
+        .await)?;
+    let total: i64 = on_conn!(conn, |c| sqlx::query_scalar(&count_sql)
+        .bind(filter.include_inactive)
+        .bind(&pattern)
+        .fetch_one(c)
+        .await)?;
+    Ok((rows, total))
+}

@@ -1,0 +1,227 @@
+//! `nextpanel-bill`: the command line of nextpanel-bill.
+//!
+//! `serve` runs the server; `config` prints the effective configuration;
+//! `migrate` applies database migrations; `admin create` adds an admin directly
+//! in the database (first setup and recovery).
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use billing::config::{Layer, LogFormat, Settings};
+use clap::{Args, Parser, Subcommand};
+
+/// Billing and hosting-account provisioning for NextPanel servers.
+#[derive(Parser)]
+#[command(name = "nextpanel-bill", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP server (creates and migrates the database; seeds an admin on first start).
+    #[command(
+        after_help = "Examples:\n  nextpanel-bill serve\n  nextpanel-bill serve --listen 0.0.0.0:8001 --database postgres://bill@db/bill\n  NEXTPANEL_BILL_ADMIN_PASSWORD='long-secret-pass' nextpanel-bill serve"
+    )]
+    Serve(SettingsArgs),
+    /// Print the effective configuration (flags > environment > file > defaults), secrets masked.
+    Config(SettingsArgs),
+    /// Apply pending database migrations and exit.
+    Migrate(SettingsArgs),
+    /// Manage admin users directly in the database.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create an admin user (works without a running server).
+    #[command(after_help = "Example:\n  nextpanel-bill admin create --email ops@example.com")]
+    Create {
+        /// Email of the new admin.
+        #[arg(long)]
+        email: String,
+        /// Password (10+ characters); a random one is generated and printed when omitted.
+        #[arg(
+            long,
+            env = "NEXTPANEL_BILL_NEW_ADMIN_PASSWORD",
+            hide_env_values = true
+        )]
+        password: Option<String>,
+        #[command(flatten)]
+        settings: SettingsArgs,
+    },
+}
+
+/// Settings shared by every command that touches the server or database.
+#[derive(Args, Clone)]
+struct SettingsArgs {
+    /// TOML configuration file (default: ./nextpanel-bill.toml when it exists).
+    #[arg(long, env = "NEXTPANEL_BILL_CONFIG")]
+    config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8001].
+    #[arg(long, env = "NEXTPANEL_BILL_LISTEN")]
+    listen: Option<String>,
+    /// Database URL: sqlite://PATH or postgres://USER@HOST/DB (DATABASE_URL is honoured too)
+    /// [default: sqlite://nextpanel-bill.db].
+    #[arg(
+        long = "database",
+        env = "NEXTPANEL_BILL_DATABASE_URL",
+        hide_env_values = true
+    )]
+    database_url: Option<String>,
+    /// Email of the admin created on first start [default: admin@example.com].
+    #[arg(long, env = "NEXTPANEL_BILL_ADMIN_EMAIL")]
+    admin_email: Option<String>,
+    /// Password of the admin created on first start (random and printed once when unset).
+    #[arg(long, env = "NEXTPANEL_BILL_ADMIN_PASSWORD", hide_env_values = true)]
+    admin_password: Option<String>,
+    /// Whether customers may register themselves [default: true].
+    #[arg(long, env = "NEXTPANEL_BILL_ALLOW_REGISTRATION")]
+    allow_registration: Option<bool>,
+    /// Log format: pretty or json [default: pretty].
+    #[arg(long, env = "NEXTPANEL_BILL_LOG_FORMAT")]
+    log_format: Option<String>,
+}
+
+impl SettingsArgs {
+    /// Merges flags/environment over the TOML file over defaults.
+    fn resolve(&self) -> anyhow::Result<Settings> {
+        let flags = Layer {
+            listen: self.listen.clone(),
+            database_url: self
+                .database_url
+                .clone()
+                .or_else(|| std::env::var("DATABASE_URL").ok().filter(|v| !v.is_empty())),
+            admin_email: self.admin_email.clone(),
+            admin_password: self.admin_password.clone(),
+            allow_registration: self.allow_registration,
+            log_format: self.log_format.clone(),
+            ..Layer::default()
+        };
+        let default_file = PathBuf::from("nextpanel-bill.toml");
+        let file = match &self.config {
+            Some(path) => Layer::from_file(path)?,
+            None if default_file.exists() => Layer::from_file(&default_file)?,
+            None => Layer::default(),
+        };
+        Ok(Settings::from_layer(flags.or(file))?)
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Pretty => builder.init(),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}
+
+fn print_seeded(seeded: &billing::service::users::SeededAdmin) {
+    println!("================================================================");
+    println!(" nextpanel-bill: created the first admin account");
+    println!("   email:    {}", seeded.email);
+    match &seeded.generated_password {
+        Some(p) => {
+            println!("   password: {p}");
+            println!(" This password is shown only once. Log in and change it.");
+        }
+        None => println!("   password: the one you configured"),
+    }
+    println!("================================================================");
+}
+
+async fn serve(args: SettingsArgs) -> anyhow::Result<()> {
+    let settings = args.resolve()?;
+    init_logging(settings.log_format);
+    let listen = settings.listen;
+    let (state, seeded) = billing::app::prepare(settings)
+        .await
+        .context("cannot prepare the database")?;
+    if let Some(seeded) = &seeded {
+        print_seeded(seeded);
+    }
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, engine = ?state.db.engine(), "nextpanel-bill listening; API docs at http://{addr}/docs");
+    billing::app::serve(listener, state, shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn migrate(args: SettingsArgs) -> anyhow::Result<()> {
+    use secrecy::ExposeSecret;
+    let settings = args.resolve()?;
+    init_logging(settings.log_format);
+    let db = billing::store::Db::connect(settings.database_url.expose_secret()).await?;
+    db.migrate().await?;
+    println!("migrations applied");
+    Ok(())
+}
+
+async fn admin_create(
+    email: String,
+    password: Option<String>,
+    args: SettingsArgs,
+) -> anyhow::Result<()> {
+    use secrecy::ExposeSecret;
+    let settings = args.resolve()?;
+    let db = billing::store::Db::connect(settings.database_url.expose_secret()).await?;
+    db.migrate().await?;
+    let created = billing::service::users::create_admin(&db, &email, password.as_deref()).await?;
+    print_seeded(&created);
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => serve(args).await,
+        Command::Config(args) => {
+            print!("{}", args.resolve()?.masked());
+            Ok(())
+        }
+        Command::Migrate(args) => migrate(args).await,
+        Command::Admin {
+            command:
+                AdminCommand::Create {
+                    email,
+                    password,
+                    settings,
+                },
+        } => admin_create(email, password, settings).await,
+    }
+}
