@@ -115,9 +115,11 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     }
 }
 
-/// serde reports a missing field at the parent path; pull the name out of its message.
+/// serde reports missing and unknown fields at the parent path; pull the name out of its message.
 fn missing_field(message: &str) -> Option<String> {
-    let rest = message.strip_prefix("missing field `")?;
+    let rest = message
+        .strip_prefix("missing field `")
+        .or_else(|| message.strip_prefix("unknown field `"))?;
     rest.split('`').next().map(str::to_owned)
 }
 

@@ -112,8 +112,7 @@ pub struct NewPlan {
     /// ISO-4217 code, e.g. `USD`.
     pub currency: String,
     /// Price per billing cycle in minor units, e.g. `{"monthly": 999, "annual": 9990}`.
-    #[schema(value_type = BTreeMap<String, i64>)]
-    pub prices: BTreeMap<BillingCycle, i64>,
+    pub prices: BTreeMap<String, i64>,
     /// One-off setup fee in minor units.
     #[serde(default)]
     pub setup_fee: i64,
@@ -144,8 +143,7 @@ pub struct PlanPatch {
     /// New currency (applies to all prices).
     pub currency: Option<String>,
     /// Replaces the whole price list.
-    #[schema(value_type = Option<BTreeMap<String, i64>>)]
-    pub prices: Option<BTreeMap<BillingCycle, i64>>,
+    pub prices: Option<BTreeMap<String, i64>>,
     /// New setup fee.
     pub setup_fee: Option<i64>,
     /// Replaces the quotas (existing licenses keep theirs).
@@ -182,12 +180,28 @@ fn validate(row: &PlanRow) -> Result<(), ServiceError> {
     Ok(())
 }
 
-fn set_prices(row: &mut PlanRow, prices: &BTreeMap<BillingCycle, i64>) {
+/// Reads a price list keyed by cycle name, refusing unknown cycles.
+fn parse_prices(raw: &BTreeMap<String, i64>) -> Result<BTreeMap<BillingCycle, i64>, Invalid> {
+    raw.iter()
+        .map(|(name, amount)| {
+            BillingCycle::parse(name).map(|cycle| (cycle, *amount)).ok_or_else(|| {
+                Invalid::new(
+                    "prices",
+                    format!("'{name}' is not a billing cycle; use monthly, quarterly, semiannual or annual"),
+                )
+            })
+        })
+        .collect()
+}
+
+fn set_prices(row: &mut PlanRow, raw: &BTreeMap<String, i64>) -> Result<(), Invalid> {
+    let prices = parse_prices(raw)?;
     let get = |c| prices.get(&c).copied();
     row.price_monthly = get(BillingCycle::Monthly);
     row.price_quarterly = get(BillingCycle::Quarterly);
     row.price_semiannual = get(BillingCycle::Semiannual);
     row.price_annual = get(BillingCycle::Annual);
+    Ok(())
 }
 
 fn set_quotas(row: &mut PlanRow, q: Quotas) {
@@ -240,7 +254,7 @@ pub async fn create(db: &Db, actor: &Actor, body: NewPlan) -> Result<Plan, Servi
         created_at: now,
         updated_at: now,
     };
-    set_prices(&mut row, &body.prices);
+    set_prices(&mut row, &body.prices)?;
     set_quotas(&mut row, body.quotas);
     validate(&row)?;
     let mut tx = db.begin().await?;
@@ -302,7 +316,7 @@ pub async fn update(
         row.currency = Currency::parse(&c)?.code().to_owned();
     }
     if let Some(prices) = &patch.prices {
-        set_prices(&mut row, prices);
+        set_prices(&mut row, prices)?;
     }
     if let Some(fee) = patch.setup_fee {
         row.setup_fee = fee;

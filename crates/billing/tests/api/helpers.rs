@@ -1,0 +1,378 @@
+//! The test app: the real server on a random loopback port with a fresh database
+//! (a temp SQLite file, or a fresh PostgreSQL schema), spoken to over HTTP.
+//!
+//! The engine comes from `NPB_TEST_ENGINE` (`sqlite`, the default, or `postgres`,
+//! which uses `DATABASE_URL`). The README's test command runs the suite once per engine.
+
+use std::str::FromStr;
+
+use billing::config::{Layer, Settings};
+use billing::store::Db;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use sqlx::postgres::PgConnectOptions;
+use sqlx::sqlite::SqliteConnectOptions;
+use tokio::sync::oneshot;
+
+/// Password of the admin every test app is seeded with.
+pub const ADMIN_EMAIL: &str = "admin@example.com";
+/// Password of the seeded admin.
+pub const ADMIN_PASSWORD: &str = "admin-password-123";
+
+/// Which engine this test run uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+pub fn engine() -> Engine {
+    match std::env::var("NPB_TEST_ENGINE").as_deref() {
+        Ok("postgres") => Engine::Postgres,
+        Ok("sqlite") | Err(_) => Engine::Sqlite,
+        Ok(other) => panic!("NPB_TEST_ENGINE must be sqlite or postgres, not {other}"),
+    }
+}
+
+/// The PostgreSQL server URL for the postgres pass.
+pub fn postgres_url() -> Option<String> {
+    std::env::var("DATABASE_URL")
+        .ok()
+        .filter(|u| u.starts_with("postgres://") || u.starts_with("postgresql://"))
+}
+
+/// A fresh, migrated-on-use database of the current engine and what must be cleaned up.
+pub struct FreshDb {
+    pub db: Db,
+    _dir: Option<tempfile::TempDir>,
+    schema: Option<(String, String)>,
+}
+
+impl FreshDb {
+    pub async fn new(engine: Engine) -> FreshDb {
+        match engine {
+            Engine::Sqlite => {
+                let dir = tempfile::tempdir().unwrap();
+                let path = dir.path().join("bill.db");
+                let options =
+                    SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
+                        .unwrap();
+                let db = Db::connect_sqlite(options).await.unwrap();
+                FreshDb {
+                    db,
+                    _dir: Some(dir),
+                    schema: None,
+                }
+            }
+            Engine::Postgres => {
+                let url = postgres_url()
+                    .expect("NPB_TEST_ENGINE=postgres needs DATABASE_URL=postgres://...");
+                let schema = format!("t_{}", hex_id());
+                let admin = Db::connect(&url).await.unwrap();
+                let Db::Postgres(pool) = &admin else {
+                    unreachable!()
+                };
+                sqlx::query(&format!("CREATE SCHEMA {schema}"))
+                    .execute(pool)
+                    .await
+                    .unwrap();
+                admin.close().await;
+                let options = PgConnectOptions::from_str(&url)
+                    .unwrap()
+                    .options([("search_path", schema.as_str())]);
+                let db = Db::connect_postgres(options).await.unwrap();
+                FreshDb {
+                    db,
+                    _dir: None,
+                    schema: Some((url, schema)),
+                }
+            }
+        }
+    }
+}
+
+impl Drop for FreshDb {
+    fn drop(&mut self) {
+        let Some((url, schema)) = self.schema.take() else {
+            return;
+        };
+        // Drop runs outside async; a short-lived runtime on another thread drops the schema.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                if let Ok(Db::Postgres(pool)) = Db::connect(&url).await {
+                    let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+                        .execute(&pool)
+                        .await;
+                    pool.close().await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+fn hex_id() -> String {
+    let mut bytes = [0u8; 8];
+    getrandom::getrandom(&mut bytes).unwrap();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A running nextpanel-bill.
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub db: Db,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+    fresh: FreshDb,
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(Layer::default()).await
+    }
+
+    /// Starts the app with `layer` over the test defaults.
+    pub async fn spawn_with(layer: Layer) -> TestApp {
+        let fresh = FreshDb::new(engine()).await;
+        let defaults = Layer {
+            listen: Some("127.0.0.1:0".into()),
+            admin_email: Some(ADMIN_EMAIL.into()),
+            admin_password: Some(ADMIN_PASSWORD.into()),
+            ..Layer::default()
+        };
+        let settings = Settings::from_layer(layer.or(defaults)).unwrap();
+        Self::start(fresh, settings).await
+    }
+
+    /// Starts the app on an existing fresh database.
+    pub async fn start(fresh: FreshDb, settings: Settings) -> TestApp {
+        let (state, _seeded) = billing::app::prepare_with_db(fresh.db.clone(), settings)
+            .await
+            .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            billing::app::serve(listener, state, async {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap();
+        });
+        TestApp {
+            base: format!("http://{addr}"),
+            client: reqwest::Client::builder().no_proxy().build().unwrap(),
+            db: fresh.db.clone(),
+            shutdown: Some(tx),
+            server: Some(server),
+            fresh,
+        }
+    }
+
+    /// Stops the server and hands back its database (to start again on it).
+    pub async fn stop(mut self) -> FreshDb {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.unwrap();
+        }
+        let fresh = std::mem::replace(
+            &mut self.fresh,
+            FreshDb {
+                db: self.db.clone(),
+                _dir: None,
+                schema: None,
+            },
+        );
+        fresh
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Sends a request with an optional bearer token and JSON body; returns status and JSON (or Null).
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut req = self.client.request(method, self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (status, value)
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> (StatusCode, Value) {
+        self.call("GET", path, token, None).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> (StatusCode, Value) {
+        self.call("POST", path, token, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, token: Option<&str>, body: Value) -> (StatusCode, Value) {
+        self.call("PATCH", path, token, Some(body)).await
+    }
+
+    /// Posts raw bytes with a content type.
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        content_type: &str,
+        body: &'static str,
+    ) -> (StatusCode, Value) {
+        let mut req = self
+            .client
+            .post(self.url(path))
+            .header("content-type", content_type)
+            .body(body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Logs in and returns the access token; panics unless it works.
+    pub async fn login(&self, email: &str, password: &str) -> String {
+        let (status, body) = self
+            .post(
+                "/api/v1/auth/login",
+                None,
+                json!({"email": email, "password": password}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "login of {email} failed: {body}");
+        body["access_token"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn admin_token(&self) -> String {
+        self.login(ADMIN_EMAIL, ADMIN_PASSWORD).await
+    }
+
+    /// Creates a customer with a password and returns (id, token).
+    pub async fn customer(&self, admin: &str, email: &str) -> (i64, String) {
+        let (status, body) = self
+            .post(
+                "/api/v1/customers",
+                Some(admin),
+                json!({"email": email, "full_name": "Test Customer", "password": "customer-password-1"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let id = body["id"].as_i64().unwrap();
+        (id, self.login(email, "customer-password-1").await)
+    }
+
+    /// Creates a staff user and returns its token.
+    pub async fn staff(&self, admin: &str) -> String {
+        let (status, body) = self
+            .post(
+                "/api/v1/users",
+                Some(admin),
+                json!({"email": "staff@example.com", "full_name": "Staff", "password": "staff-password-1", "role": "staff"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        self.login("staff@example.com", "staff-password-1").await
+    }
+
+    /// Creates a plan offering monthly and annual billing and returns its id.
+    pub async fn plan(&self, admin: &str, name: &str) -> i64 {
+        let (status, body) = self
+            .post("/api/v1/plans", Some(admin), plan_body(name))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["id"].as_i64().unwrap()
+    }
+
+    /// Issues a monthly license of `plan` to `customer` and returns it.
+    pub async fn license(&self, admin: &str, customer: i64, plan: i64) -> Value {
+        let (status, body) = self
+            .post(
+                &format!("/api/v1/customers/{customer}/licenses"),
+                Some(admin),
+                json!({"plan_id": plan, "billing_cycle": "monthly"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body
+    }
+
+    /// Number of rows in `table` (for "changes nothing" checks).
+    pub async fn count(&self, table: &str) -> i64 {
+        let sql = format!("SELECT COUNT(*) FROM {table}");
+        match &self.db {
+            Db::Sqlite(pool) => sqlx::query_scalar(&sql).fetch_one(pool).await.unwrap(),
+            Db::Postgres(pool) => sqlx::query_scalar(&sql).fetch_one(pool).await.unwrap(),
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// A valid plan body.
+pub fn plan_body(name: &str) -> Value {
+    json!({
+        "name": name,
+        "description": "Fast SSD hosting",
+        "currency": "USD",
+        "prices": {"monthly": 999, "annual": 9990},
+        "setup_fee": 0,
+        "quotas": {"max_accounts": 1, "max_domains": 5, "max_databases": 5, "max_emails": 10, "storage_mb": 10240, "bandwidth_mb": -1},
+        "account_type": "panel",
+        "package_id": 1
+    })
+}
+
+/// Asserts the error envelope: status, code and (when given) field.
+#[track_caller]
+pub fn assert_error(
+    actual: (StatusCode, Value),
+    status: StatusCode,
+    code: &str,
+    field: Option<&str>,
+) {
+    let (got_status, body) = actual;
+    assert_eq!(got_status, status, "unexpected status; body: {body}");
+    assert_eq!(body["error"]["code"], code, "unexpected code; body: {body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "no message: {body}"
+    );
+    if let Some(f) = field {
+        assert_eq!(body["error"]["field"], f, "unexpected field; body: {body}");
+    }
+}

@@ -1,0 +1,14 @@
+//! Integration tests of the JSON API: the real server on a random loopback port,
+//! a fresh database per test, HTTP all the way.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
+
+mod helpers;
+
+mod auth;
+mod customers;
+mod health;
+mod licenses;
+mod plans;
+mod roles;
+mod schema;

@@ -1,0 +1,187 @@
+//! Every route, checked for who may call it. The table below must list exactly the
+//! routes of the OpenAPI document (which is generated from the router), so a new
+//! route without an entry — and so without a decided access level — fails here.
+
+use std::collections::BTreeSet;
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::TestApp;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    /// Anyone, no token.
+    Public,
+    /// Any logged-in user, their own data only.
+    User,
+    /// Admin and staff (read-only admin data).
+    Staff,
+    /// Admin only.
+    Admin,
+}
+
+const ROUTES: &[(&str, &str, Access)] = &[
+    ("GET", "/health", Access::Public),
+    ("GET", "/ready", Access::Public),
+    ("POST", "/api/v1/auth/login", Access::Public),
+    ("POST", "/api/v1/auth/refresh", Access::Public),
+    ("POST", "/api/v1/auth/register", Access::Public),
+    ("GET", "/api/v1/plans", Access::Public),
+    ("GET", "/api/v1/plans/{id}", Access::Public),
+    ("POST", "/api/v1/auth/logout", Access::User),
+    ("GET", "/api/v1/auth/me", Access::User),
+    ("GET", "/api/v1/me", Access::User),
+    ("PATCH", "/api/v1/me", Access::User),
+    ("GET", "/api/v1/me/licenses", Access::User),
+    ("GET", "/api/v1/me/licenses/{id}", Access::User),
+    ("GET", "/api/v1/customers", Access::Staff),
+    ("GET", "/api/v1/customers/{id}", Access::Staff),
+    ("GET", "/api/v1/customers/{id}/licenses", Access::Staff),
+    ("GET", "/api/v1/licenses", Access::Staff),
+    ("GET", "/api/v1/licenses/{id}", Access::Staff),
+    ("GET", "/api/v1/audit-log", Access::Staff),
+    ("POST", "/api/v1/customers", Access::Admin),
+    ("PATCH", "/api/v1/customers/{id}", Access::Admin),
+    ("POST", "/api/v1/customers/{id}/deactivate", Access::Admin),
+    ("POST", "/api/v1/customers/{id}/activate", Access::Admin),
+    ("POST", "/api/v1/customers/{id}/licenses", Access::Admin),
+    ("POST", "/api/v1/plans", Access::Admin),
+    ("PATCH", "/api/v1/plans/{id}", Access::Admin),
+    ("PATCH", "/api/v1/licenses/{id}", Access::Admin),
+    ("POST", "/api/v1/licenses/{id}/cancel", Access::Admin),
+    ("POST", "/api/v1/api-keys", Access::Admin),
+    ("GET", "/api/v1/api-keys", Access::Admin),
+    ("DELETE", "/api/v1/api-keys/{id}", Access::Admin),
+    ("POST", "/api/v1/users", Access::Admin),
+    ("GET", "/api/v1/users", Access::Admin),
+];
+
+fn concrete(path: &str) -> String {
+    path.replace("{id}", "1")
+}
+
+async fn call(app: &TestApp, method: &str, path: &str, token: Option<&str>) -> StatusCode {
+    let body = (method != "GET" && method != "DELETE").then(|| json!({}));
+    app.call(method, &concrete(path), token, body).await.0
+}
+
+#[tokio::test]
+async fn the_table_covers_exactly_the_routed_api() {
+    let app = TestApp::spawn().await;
+    let (_, doc) = app.get("/api/openapi.json", None).await;
+    let mut routed = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let method = method.to_uppercase();
+            routed.insert((method.clone(), path.clone()));
+            // The document must tell clients which routes need a token.
+            let public = ROUTES
+                .iter()
+                .any(|(m, p, a)| *m == method && p == path && *a == Access::Public);
+            let secured = op
+                .get("security")
+                .is_some_and(|s| s.as_array().is_some_and(|a| !a.is_empty()));
+            assert!(
+                public || secured,
+                "{method} {path} needs auth but its OpenAPI entry has no security"
+            );
+        }
+    }
+    let table: BTreeSet<(String, String)> = ROUTES
+        .iter()
+        .map(|(m, p, _)| ((*m).to_owned(), (*p).to_owned()))
+        .collect();
+    let unlisted: Vec<_> = routed.difference(&table).collect();
+    let stale: Vec<_> = table.difference(&routed).collect();
+    assert!(
+        unlisted.is_empty(),
+        "routes without an access level in ROUTES: {unlisted:?}"
+    );
+    assert!(
+        stale.is_empty(),
+        "ROUTES lists routes that do not exist: {stale:?}"
+    );
+}
+
+#[tokio::test]
+async fn every_route_enforces_its_access_level() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let staff = app.staff(&admin).await;
+    let (_, customer) = app.customer(&admin, "customer@example.com").await;
+    let denied = [StatusCode::UNAUTHORIZED, StatusCode::FORBIDDEN];
+    for &(method, path, access) in ROUTES {
+        let anonymous = call(&app, method, path, None).await;
+        if access == Access::Public {
+            assert!(
+                !denied.contains(&anonymous),
+                "{method} {path} is public but answered {anonymous}"
+            );
+            continue;
+        }
+        assert_eq!(
+            anonymous,
+            StatusCode::UNAUTHORIZED,
+            "{method} {path} without a token"
+        );
+        let forged = call(&app, method, path, Some("npb_at_0000")).await;
+        assert_eq!(
+            forged,
+            StatusCode::UNAUTHORIZED,
+            "{method} {path} with a forged token"
+        );
+
+        // Logout ends the session it is called with, so it gets throw-away sessions.
+        let is_logout = path == "/api/v1/auth/logout";
+        let (customer, staff, admin) = if is_logout {
+            (
+                app.login("customer@example.com", "customer-password-1")
+                    .await,
+                app.login("staff@example.com", "staff-password-1").await,
+                app.admin_token().await,
+            )
+        } else {
+            (customer.clone(), staff.clone(), admin.clone())
+        };
+        let as_customer = call(&app, method, path, Some(&customer)).await;
+        let as_staff = call(&app, method, path, Some(&staff)).await;
+        match access {
+            Access::Public => unreachable!(),
+            Access::User => {
+                assert!(
+                    !denied.contains(&as_customer),
+                    "{method} {path}: customer got {as_customer}"
+                );
+                assert!(
+                    !denied.contains(&as_staff),
+                    "{method} {path}: staff got {as_staff}"
+                );
+            }
+            Access::Staff => {
+                assert_eq!(
+                    as_customer,
+                    StatusCode::FORBIDDEN,
+                    "{method} {path}: customer"
+                );
+                assert!(
+                    !denied.contains(&as_staff),
+                    "{method} {path}: staff got {as_staff}"
+                );
+            }
+            Access::Admin => {
+                assert_eq!(
+                    as_customer,
+                    StatusCode::FORBIDDEN,
+                    "{method} {path}: customer"
+                );
+                assert_eq!(as_staff, StatusCode::FORBIDDEN, "{method} {path}: staff");
+            }
+        }
+        let as_admin = call(&app, method, path, Some(&admin)).await;
+        assert!(
+            !denied.contains(&as_admin),
+            "{method} {path}: admin got {as_admin}"
+        );
+    }
+}

@@ -1,0 +1,53 @@
+//! Both engines' migrations must produce the same tables and columns.
+
+use std::collections::BTreeSet;
+
+use billing::store::Db;
+
+use crate::helpers::{postgres_url, Engine, FreshDb};
+
+async fn columns(db: &Db) -> BTreeSet<(String, String)> {
+    db.migrate().await.unwrap();
+    let rows: Vec<(String, String)> = match db {
+        Db::Sqlite(pool) => sqlx::query_as(
+            "SELECT m.name, p.name FROM sqlite_master m JOIN pragma_table_info(m.name) p \
+             WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name <> '_sqlx_migrations'",
+        )
+        .fetch_all(pool)
+        .await
+        .unwrap(),
+        Db::Postgres(pool) => sqlx::query_as(
+            "SELECT table_name::text, column_name::text FROM information_schema.columns \
+             WHERE table_schema = current_schema() AND table_name <> '_sqlx_migrations'",
+        )
+        .fetch_all(pool)
+        .await
+        .unwrap(),
+    };
+    rows.into_iter().collect()
+}
+
+#[tokio::test]
+async fn sqlite_and_postgres_schemas_match() {
+    let sqlite = FreshDb::new(Engine::Sqlite).await;
+    let sqlite_columns = columns(&sqlite.db).await;
+    assert!(sqlite_columns.contains(&("licenses".into(), "license_key".into())));
+    let Some(_) = postgres_url() else {
+        // The SQLite pass has no PostgreSQL; the PostgreSQL pass (NPB_TEST_ENGINE=postgres) must.
+        assert_ne!(
+            crate::helpers::engine(),
+            Engine::Postgres,
+            "the postgres pass needs DATABASE_URL"
+        );
+        eprintln!("DATABASE_URL is not PostgreSQL: schema comparison runs in the PostgreSQL pass");
+        return;
+    };
+    let postgres = FreshDb::new(Engine::Postgres).await;
+    let postgres_columns = columns(&postgres.db).await;
+    let only_sqlite: Vec<_> = sqlite_columns.difference(&postgres_columns).collect();
+    let only_postgres: Vec<_> = postgres_columns.difference(&sqlite_columns).collect();
+    assert!(
+        only_sqlite.is_empty() && only_postgres.is_empty(),
+        "only in SQLite: {only_sqlite:?}; only in PostgreSQL: {only_postgres:?}"
+    );
+}
