@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The whole test suite: every crate against SQLite, then again against PostgreSQL
+# when DATABASE_URL points to one (each test gets its own schema there).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if cargo nextest --version >/dev/null 2>&1; then
+    profile=default
+    [ "${CI:-}" = "true" ] && profile=ci
+    run() { cargo nextest run --workspace --no-fail-fast --profile "$profile"; }
+else
+    echo "cargo-nextest not found; using cargo test (install it with: cargo install cargo-nextest)"
+    run() { cargo test --workspace --no-fail-fast; }
+fi
+
+echo "==> test suite on SQLite"
+NPB_TEST_ENGINE=sqlite run
+
+case "${DATABASE_URL:-}" in
+    postgres://*|postgresql://*)
+        echo "==> test suite on PostgreSQL (${DATABASE_URL%%@*}@...)"
+        NPB_TEST_ENGINE=postgres run
+        ;;
+    *)
+        echo "==> DATABASE_URL is not a PostgreSQL URL: PostgreSQL pass skipped"
+        echo "    (run DATABASE_URL=postgres://postgres@127.0.0.1:5432/test scripts/test.sh for both engines)"
+        ;;
+esac
+
+echo "==> documentation examples"
+cargo test --workspace --doc --quiet
