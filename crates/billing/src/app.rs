@@ -4,14 +4,18 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 
-use crate::config::Settings;
+use crate::config::{MasterKeySource, Settings};
+use crate::panel::PanelTimeouts;
+use crate::service::server_health::Monitor;
 use crate::service::users::{self, SeededAdmin};
 use crate::service::ServiceError;
 use crate::store::{Db, StoreError};
+use crate::vault::{Vault, VaultError};
 
 /// What every request handler can reach.
 #[derive(Clone)]
@@ -20,6 +24,22 @@ pub struct AppState {
     pub db: Db,
     /// The effective configuration.
     pub settings: Arc<Settings>,
+    /// Seals and opens server credentials.
+    pub vault: Vault,
+    /// Timeouts of calls to NextPanel servers.
+    pub panel_timeouts: PanelTimeouts,
+}
+
+impl AppState {
+    /// The server health monitor over this state.
+    pub fn monitor(&self) -> Monitor {
+        Monitor {
+            db: self.db.clone(),
+            vault: self.vault.clone(),
+            policy: self.settings.health_policy,
+            timeouts: self.panel_timeouts,
+        }
+    }
 }
 
 /// Why the application could not start or stopped.
@@ -31,6 +51,9 @@ pub enum AppError {
     /// Seeding the first admin failed.
     #[error("cannot create the first admin: {0}")]
     Seed(#[from] ServiceError),
+    /// The master key could not be loaded.
+    #[error(transparent)]
+    Vault(#[from] VaultError),
     /// Binding or serving failed.
     #[error("network error: {0}")]
     Io(#[from] std::io::Error),
@@ -53,9 +76,21 @@ pub async fn prepare_with_db(
         .as_ref()
         .map(|p| p.expose_secret().to_owned());
     let seeded = users::ensure_admin(&db, &settings.admin_email, password.as_deref()).await?;
+    let vault = match &settings.master_key {
+        MasterKeySource::Key(key) => Vault::from_hex(key.expose_secret())?,
+        MasterKeySource::File(path) => {
+            let (vault, created) = Vault::from_file_or_create(path)?;
+            if created {
+                tracing::warn!(path = %path.display(), "created a new master key file for secrets at rest; back it up with the database");
+            }
+            vault
+        }
+    };
     let state = AppState {
         db,
         settings: Arc::new(settings),
+        vault,
+        panel_timeouts: PanelTimeouts::default(),
     };
     Ok((state, seeded))
 }
@@ -66,6 +101,9 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), AppError> {
+    let interval = state.settings.health_interval_secs;
+    let monitor =
+        (interval > 0).then(|| tokio::spawn(state.monitor().run(Duration::from_secs(interval))));
     let router = crate::http::router(state);
     axum::serve(
         listener,
@@ -73,5 +111,8 @@ pub async fn serve(
     )
     .with_graceful_shutdown(shutdown)
     .await?;
+    if let Some(task) = monitor {
+        task.abort();
+    }
     Ok(())
 }

@@ -71,6 +71,16 @@ pub struct Layer {
     pub login_failure_window_secs: Option<i64>,
     /// `pretty` or `json`.
     pub log_format: Option<String>,
+    /// Master key for secrets at rest, 64 hex characters.
+    pub master_key: Option<String>,
+    /// File holding the master key; created with mode 0600 when missing.
+    pub master_key_file: Option<String>,
+    /// Seconds between server health checks.
+    pub health_interval_secs: Option<i64>,
+    /// Consecutive failed checks that take a server offline.
+    pub health_failures_to_offline: Option<i64>,
+    /// Consecutive successful checks that bring a server back online.
+    pub health_successes_to_online: Option<i64>,
 }
 
 impl Layer {
@@ -106,6 +116,15 @@ impl Layer {
                 .login_failure_window_secs
                 .or(lower.login_failure_window_secs),
             log_format: self.log_format.or(lower.log_format),
+            master_key: self.master_key.or(lower.master_key),
+            master_key_file: self.master_key_file.or(lower.master_key_file),
+            health_interval_secs: self.health_interval_secs.or(lower.health_interval_secs),
+            health_failures_to_offline: self
+                .health_failures_to_offline
+                .or(lower.health_failures_to_offline),
+            health_successes_to_online: self
+                .health_successes_to_online
+                .or(lower.health_successes_to_online),
         }
     }
 }
@@ -135,7 +154,25 @@ pub struct Settings {
     pub auth: AuthPolicy,
     /// Log format.
     pub log_format: LogFormat,
+    /// Where the master key for secrets at rest comes from.
+    pub master_key: MasterKeySource,
+    /// Seconds between server health checks; 0 disables the background monitor.
+    pub health_interval_secs: u64,
+    /// Online/offline hysteresis of the health monitor.
+    pub health_policy: crate::domain::server::HealthPolicy,
 }
+
+/// Where the master key comes from.
+#[derive(Debug, Clone)]
+pub enum MasterKeySource {
+    /// Given directly (environment or file setting), 64 hex characters.
+    Key(SecretString),
+    /// Read from this file, created on first start.
+    File(std::path::PathBuf),
+}
+
+/// Default key file, beside the default database.
+pub const DEFAULT_MASTER_KEY_FILE: &str = "nextpanel-bill.key";
 
 fn positive(key: &'static str, value: Option<i64>, default: i64) -> Result<i64, ConfigError> {
     let v = value.unwrap_or(default);
@@ -224,7 +261,40 @@ impl Settings {
                 defaults.failure_window.num_seconds(),
             )?),
         };
+        let master_key = match (layer.master_key, layer.master_key_file) {
+            (Some(key), _) => {
+                crate::vault::Vault::from_hex(&key).map_err(|e| ConfigError::Invalid {
+                    key: "master_key",
+                    message: e.to_string(),
+                })?;
+                MasterKeySource::Key(SecretString::from(key))
+            }
+            (None, file) => MasterKeySource::File(
+                file.unwrap_or_else(|| DEFAULT_MASTER_KEY_FILE.to_owned())
+                    .into(),
+            ),
+        };
+        let health_policy = crate::domain::server::HealthPolicy {
+            failures_to_offline: positive(
+                "health_failures_to_offline",
+                layer.health_failures_to_offline,
+                3,
+            )?,
+            successes_to_online: positive(
+                "health_successes_to_online",
+                layer.health_successes_to_online,
+                2,
+            )?,
+        };
+        // 0 turns the background monitor off (checks then run only on request).
+        let health_interval_secs = match layer.health_interval_secs {
+            Some(0) => 0,
+            other => positive("health_interval_secs", other, 30)?.unsigned_abs(),
+        };
         Ok(Settings {
+            master_key,
+            health_interval_secs,
+            health_policy,
             listen,
             database_url: SecretString::from(database_url),
             admin_email,
@@ -249,8 +319,19 @@ impl Settings {
             login_max_failures_per_client: i64,
             login_failure_window_secs: i64,
             log_format: LogFormat,
+            master_key: String,
+            health_interval_secs: u64,
+            health_failures_to_offline: i64,
+            health_successes_to_online: i64,
         }
         let shown = Shown {
+            master_key: match &self.master_key {
+                MasterKeySource::Key(_) => "******** (from configuration)".to_owned(),
+                MasterKeySource::File(path) => format!("file {}", path.display()),
+            },
+            health_interval_secs: self.health_interval_secs,
+            health_failures_to_offline: self.health_policy.failures_to_offline,
+            health_successes_to_online: self.health_policy.successes_to_online,
             listen: self.listen.to_string(),
             database_url: mask_url_password(self.database_url.expose_secret()),
             admin_email: &self.admin_email,
@@ -359,11 +440,13 @@ mod tests {
         let s = Settings::from_layer(Layer {
             database_url: Some("postgres://bill:s3cret@db/bill".into()),
             admin_password: Some("very-secret-password".into()),
+            master_key: Some("ab".repeat(32)),
             ..Layer::default()
         })?;
         let shown = s.masked();
         assert!(!shown.contains("s3cret"));
         assert!(!shown.contains("very-secret-password"));
+        assert!(!shown.contains(&"ab".repeat(32)));
         assert!(shown.contains("listen = \"127.0.0.1:8001\""));
         Ok(())
     }

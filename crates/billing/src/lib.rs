@@ -7,5 +7,7 @@ pub mod app;
 pub mod config;
 pub mod domain;
 pub mod http;
+pub mod panel;
 pub mod service;
 pub mod store;
+pub mod vault;

@@ -8,6 +8,7 @@ pub mod license;
 pub mod money;
 pub mod plan;
 pub mod role;
+pub mod server;
 pub mod text;
 
 /// A rule an input broke: which field, and what is wrong with it.

@@ -43,6 +43,7 @@ const BODY_LIMIT: usize = 256 * 1024;
         (name = "api-keys", description = "API keys for automation (admin)"),
         (name = "users", description = "Admins and staff (admin)"),
         (name = "audit", description = "Audit log (admin, staff)"),
+        (name = "servers", description = "NextPanel servers and their health (admin)"),
     )
 )]
 struct ApiDoc;
@@ -61,7 +62,7 @@ impl Modify for BearerScheme {
 
 /// All routes with their OpenAPI description.
 pub fn api_routes() -> OpenApiRouter<AppState> {
-    use api::{api_keys, audit, auth, customers, health, licenses, me, plans, users};
+    use api::{api_keys, audit, auth, customers, health, licenses, me, plans, servers, users};
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(health::health))
         .routes(routes!(health::ready))
@@ -87,6 +88,14 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(api_keys::revoke))
         .routes(routes!(users::create, users::list))
         .routes(routes!(audit::list))
+        .routes(routes!(servers::test))
+        .routes(routes!(servers::create, servers::list))
+        .routes(routes!(servers::status))
+        .routes(routes!(servers::get, servers::update, servers::delete))
+        .routes(routes!(servers::disable))
+        .routes(routes!(servers::enable))
+        .routes(routes!(servers::check))
+        .routes(routes!(servers::metrics))
 }
 
 /// The OpenAPI document, as served at `/api/openapi.json`.

@@ -16,6 +16,8 @@ pub mod customers;
 pub mod licenses;
 pub mod passwords;
 pub mod plans;
+pub mod server_health;
+pub mod servers;
 pub mod tokens;
 pub mod users;
 

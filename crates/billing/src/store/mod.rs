@@ -19,6 +19,7 @@ pub mod audit;
 pub mod licenses;
 pub mod login_attempts;
 pub mod plans;
+pub mod servers;
 pub mod sessions;
 pub mod users;
 
@@ -122,8 +123,8 @@ pub trait AsConn: Send {
 impl AsConn for Conn {
     fn raw(&mut self) -> RawConn<'_> {
         match self {
-            Conn::Sqlite(c) => RawConn::Sqlite(&mut **c),
-            Conn::Postgres(c) => RawConn::Postgres(&mut **c),
+            Conn::Sqlite(c) => RawConn::Sqlite(c),
+            Conn::Postgres(c) => RawConn::Postgres(c),
         }
     }
 }
@@ -131,8 +132,8 @@ impl AsConn for Conn {
 impl AsConn for Tx {
     fn raw(&mut self) -> RawConn<'_> {
         match self {
-            Tx::Sqlite(c) => RawConn::Sqlite(&mut **c),
-            Tx::Postgres(c) => RawConn::Postgres(&mut **c),
+            Tx::Sqlite(c) => RawConn::Sqlite(c),
+            Tx::Postgres(c) => RawConn::Postgres(c),
         }
     }
 }

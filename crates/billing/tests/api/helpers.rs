@@ -18,6 +18,8 @@ use tokio::sync::oneshot;
 pub const ADMIN_EMAIL: &str = "admin@example.com";
 /// Password of the seeded admin.
 pub const ADMIN_PASSWORD: &str = "admin-password-123";
+/// Master key of every test app (secrets at rest).
+pub const MASTER_KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
 
 /// Which engine this test run uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,14 +141,7 @@ impl TestApp {
     /// Starts the app with `layer` over the test defaults.
     pub async fn spawn_with(layer: Layer) -> TestApp {
         let fresh = FreshDb::new(engine()).await;
-        let defaults = Layer {
-            listen: Some("127.0.0.1:0".into()),
-            admin_email: Some(ADMIN_EMAIL.into()),
-            admin_password: Some(ADMIN_PASSWORD.into()),
-            ..Layer::default()
-        };
-        let settings = Settings::from_layer(layer.or(defaults)).unwrap();
-        Self::start(fresh, settings).await
+        Self::start(fresh, test_settings(layer)).await
     }
 
     /// Starts the app on an existing fresh database.
@@ -182,15 +177,14 @@ impl TestApp {
         if let Some(server) = self.server.take() {
             server.await.unwrap();
         }
-        let fresh = std::mem::replace(
+        std::mem::replace(
             &mut self.fresh,
             FreshDb {
                 db: self.db.clone(),
                 _dir: None,
                 schema: None,
             },
-        );
-        fresh
+        )
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -375,4 +369,56 @@ pub fn assert_error(
     if let Some(f) = field {
         assert_eq!(body["error"]["field"], f, "unexpected field; body: {body}");
     }
+}
+
+/// Settings of a test app: `layer` over the test defaults. The background monitor is
+/// off unless a test turns it on; tests check servers on demand.
+pub fn test_settings(layer: Layer) -> Settings {
+    let defaults = Layer {
+        listen: Some("127.0.0.1:0".into()),
+        admin_email: Some(ADMIN_EMAIL.into()),
+        admin_password: Some(ADMIN_PASSWORD.into()),
+        master_key: Some(MASTER_KEY.into()),
+        health_interval_secs: Some(0),
+        ..Layer::default()
+    };
+    Settings::from_layer(layer.or(defaults)).unwrap()
+}
+
+/// The SQLite file of a test app, when it runs on SQLite.
+pub fn sqlite_path(app: &TestApp) -> Option<std::path::PathBuf> {
+    app.fresh._dir.as_ref().map(|d| d.path().join("bill.db"))
+}
+
+/// Log lines captured from every tracing event of this test process (DEBUG and up).
+#[derive(Clone, Default)]
+pub struct Logs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Logs {
+    pub fn contents(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Installs a subscriber capturing all logs at DEBUG (each nextest test is its own process).
+pub fn capture_logs() -> Logs {
+    let logs = Logs::default();
+    let writer = logs.clone();
+    tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .init();
+    logs
 }

@@ -12,3 +12,4 @@ mod licenses;
 mod plans;
 mod roles;
 mod schema;
+mod servers;

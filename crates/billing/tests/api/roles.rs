@@ -55,6 +55,29 @@ const ROUTES: &[(&str, &str, Access)] = &[
     ("DELETE", "/api/v1/api-keys/{id}", Access::Admin),
     ("POST", "/api/v1/users", Access::Admin),
     ("GET", "/api/v1/users", Access::Admin),
+    ("GET", "/metrics", Access::Staff),
+    ("POST", "/api/v1/nextpanel/servers/test", Access::Admin),
+    ("POST", "/api/v1/nextpanel/servers", Access::Admin),
+    ("GET", "/api/v1/nextpanel/servers", Access::Admin),
+    ("GET", "/api/v1/nextpanel/servers/status", Access::Admin),
+    ("GET", "/api/v1/nextpanel/servers/{id}", Access::Admin),
+    ("PATCH", "/api/v1/nextpanel/servers/{id}", Access::Admin),
+    ("DELETE", "/api/v1/nextpanel/servers/{id}", Access::Admin),
+    (
+        "POST",
+        "/api/v1/nextpanel/servers/{id}/disable",
+        Access::Admin,
+    ),
+    (
+        "POST",
+        "/api/v1/nextpanel/servers/{id}/enable",
+        Access::Admin,
+    ),
+    (
+        "POST",
+        "/api/v1/nextpanel/servers/{id}/check",
+        Access::Admin,
+    ),
 ];
 
 fn concrete(path: &str) -> String {

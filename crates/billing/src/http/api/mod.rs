@@ -8,6 +8,7 @@ pub mod health;
 pub mod licenses;
 pub mod me;
 pub mod plans;
+pub mod servers;
 pub mod users;
 
 use axum::http::StatusCode;

@@ -1,0 +1,221 @@
+//! The `servers` table. `current_accounts` is counted from `hosting_accounts`
+//! on every read, so it is right after a restart and under concurrency.
+
+use chrono::{DateTime, Utc};
+
+use super::{on_conn, AsConn, StoreError, Tx};
+
+/// A row of `servers` with its live account count.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ServerRow {
+    /// Primary key.
+    pub id: i64,
+    /// Unique name.
+    pub name: String,
+    /// Free text.
+    pub description: Option<String>,
+    /// Base URL without a trailing slash.
+    pub base_url: String,
+    /// API key, sealed by the vault.
+    pub api_key_sealed: String,
+    /// API secret, sealed by the vault.
+    pub api_secret_sealed: String,
+    /// Masked API key for display.
+    pub api_key_hint: String,
+    /// Accounts the server may hold.
+    pub capacity: i64,
+    /// Location label.
+    pub location: Option<String>,
+    /// Group label.
+    pub server_group: Option<String>,
+    /// JSON array of tags.
+    pub tags: String,
+    /// Disabled servers get no new accounts.
+    pub is_active: bool,
+    /// Health as seen by the monitor.
+    pub is_online: bool,
+    /// Consecutive failed checks.
+    pub consecutive_failures: i64,
+    /// Consecutive successful checks.
+    pub consecutive_successes: i64,
+    /// Time of the last check.
+    pub last_checked_at: Option<DateTime<Utc>>,
+    /// Latency of the last check.
+    pub last_latency_ms: Option<i64>,
+    /// Error of the last failed check, in words for admins.
+    pub last_error: Option<String>,
+    /// NextPanel version reported by the server.
+    pub version: Option<String>,
+    /// JSON array of advertised extensions.
+    pub extensions: String,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+    /// Live hosting accounts on the server (counted, not stored).
+    pub current_accounts: i64,
+}
+
+const LIVE_STATES: &str = "('pending', 'provisioning', 'active', 'suspended')";
+
+fn select() -> String {
+    format!(
+        "SELECT s.id, s.name, s.description, s.base_url, s.api_key_sealed, s.api_secret_sealed, s.api_key_hint, \
+         s.capacity, s.location, s.server_group, s.tags, s.is_active, s.is_online, s.consecutive_failures, \
+         s.consecutive_successes, s.last_checked_at, s.last_latency_ms, s.last_error, s.version, s.extensions, \
+         s.created_at, s.updated_at, \
+         (SELECT COUNT(*) FROM hosting_accounts h WHERE h.server_id = s.id AND h.state IN {LIVE_STATES}) AS current_accounts \
+         FROM servers s"
+    )
+}
+
+/// Inserts a server (the row's `id` and counters are ignored) and returns its id.
+pub async fn insert(tx: &mut Tx, s: &ServerRow) -> Result<i64, StoreError> {
+    let id: i64 = on_conn!(tx, |c| {
+        sqlx::query_scalar(
+        "INSERT INTO servers (name, description, base_url, api_key_sealed, api_secret_sealed, api_key_hint, capacity, \
+         location, server_group, tags, is_active, is_online, last_checked_at, last_latency_ms, last_error, version, \
+         extensions, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18) RETURNING id"
+    )
+    .bind(&s.name)
+    .bind(&s.description)
+    .bind(&s.base_url)
+    .bind(&s.api_key_sealed)
+    .bind(&s.api_secret_sealed)
+    .bind(&s.api_key_hint)
+    .bind(s.capacity)
+    .bind(&s.location)
+    .bind(&s.server_group)
+    .bind(&s.tags)
+    .bind(s.is_active)
+    .bind(s.is_online)
+    .bind(s.last_checked_at)
+    .bind(s.last_latency_ms)
+    .bind(&s.last_error)
+    .bind(&s.version)
+    .bind(&s.extensions)
+    .bind(s.created_at)
+    .fetch_one(c)
+    .await
+    })?;
+    Ok(id)
+}
+
+/// Writes the admin-editable fields of `s` back (name, description, URL, credentials,
+/// capacity, placement, tags, active flag).
+pub async fn update(tx: &mut Tx, s: &ServerRow) -> Result<(), StoreError> {
+    on_conn!(tx, |c| {
+        sqlx::query(
+        "UPDATE servers SET name = $2, description = $3, base_url = $4, api_key_sealed = $5, api_secret_sealed = $6, \
+         api_key_hint = $7, capacity = $8, location = $9, server_group = $10, tags = $11, is_active = $12, updated_at = $13 \
+         WHERE id = $1"
+    )
+    .bind(s.id)
+    .bind(&s.name)
+    .bind(&s.description)
+    .bind(&s.base_url)
+    .bind(&s.api_key_sealed)
+    .bind(&s.api_secret_sealed)
+    .bind(&s.api_key_hint)
+    .bind(s.capacity)
+    .bind(&s.location)
+    .bind(&s.server_group)
+    .bind(&s.tags)
+    .bind(s.is_active)
+    .bind(s.updated_at)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected())
+    })?;
+    Ok(())
+}
+
+/// The result of one health check, as stored.
+pub struct HealthRecord<'a> {
+    /// Online after this check (hysteresis applied).
+    pub is_online: bool,
+    /// Consecutive failures after this check.
+    pub consecutive_failures: i64,
+    /// Consecutive successes after this check.
+    pub consecutive_successes: i64,
+    /// When it was checked.
+    pub checked_at: DateTime<Utc>,
+    /// How long it took.
+    pub latency_ms: Option<i64>,
+    /// The failure in words, if it failed.
+    pub error: Option<&'a str>,
+    /// Reported version, when it answered.
+    pub version: Option<&'a str>,
+    /// Advertised extensions as a JSON array, when it answered.
+    pub extensions: Option<&'a str>,
+}
+
+/// Stores a health check result.
+pub async fn record_health(tx: &mut Tx, id: i64, h: &HealthRecord<'_>) -> Result<(), StoreError> {
+    on_conn!(tx, |c| {
+        sqlx::query(
+        "UPDATE servers SET is_online = $2, consecutive_failures = $3, consecutive_successes = $4, last_checked_at = $5, \
+         last_latency_ms = $6, last_error = $7, version = COALESCE($8, version), extensions = COALESCE($9, extensions) \
+         WHERE id = $1"
+    )
+    .bind(id)
+    .bind(h.is_online)
+    .bind(h.consecutive_failures)
+    .bind(h.consecutive_successes)
+    .bind(h.checked_at)
+    .bind(h.latency_ms)
+    .bind(h.error)
+    .bind(h.version)
+    .bind(h.extensions)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected())
+    })?;
+    Ok(())
+}
+
+/// Finds a server by id.
+pub async fn find(conn: &mut impl AsConn, id: i64) -> Result<Option<ServerRow>, StoreError> {
+    let sql = format!("{} WHERE s.id = $1", select());
+    let row = on_conn!(conn, |c| sqlx::query_as::<_, ServerRow>(&sql)
+        .bind(id)
+        .fetch_optional(c)
+        .await)?;
+    Ok(row)
+}
+
+/// Whether another server already has this name (case-insensitive).
+pub async fn name_taken(
+    conn: &mut impl AsConn,
+    name: &str,
+    except: Option<i64>,
+) -> Result<bool, StoreError> {
+    let found: Option<i64> = on_conn!(conn, |c| sqlx::query_scalar(
+        "SELECT id FROM servers WHERE LOWER(name) = LOWER($1) AND ($2 IS NULL OR id <> $2)"
+    )
+    .bind(name)
+    .bind(except)
+    .fetch_optional(c)
+    .await)?;
+    Ok(found.is_some())
+}
+
+/// Lists every server by id.
+pub async fn list(conn: &mut impl AsConn) -> Result<Vec<ServerRow>, StoreError> {
+    let sql = format!("{} ORDER BY s.id", select());
+    let rows = on_conn!(conn, |c| sqlx::query_as::<_, ServerRow>(&sql)
+        .fetch_all(c)
+        .await)?;
+    Ok(rows)
+}
+
+/// Deletes a server; terminated accounts on it keep their rows with no server.
+pub async fn delete(tx: &mut Tx, id: i64) -> Result<(), StoreError> {
+    on_conn!(tx, |c| sqlx::query("DELETE FROM servers WHERE id = $1")
+        .bind(id)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(())
+}
