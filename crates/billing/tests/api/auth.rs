@@ -7,8 +7,11 @@ use crate::helpers::{assert_error, engine, FreshDb, TestApp, ADMIN_EMAIL, ADMIN_
 #[tokio::test]
 async fn first_start_creates_one_admin_with_a_random_password() {
     let fresh = FreshDb::new(engine()).await;
+    // No admin email or password configured; only the master key is pinned so the
+    // test leaves no key file behind.
     let settings = Settings::from_layer(Layer {
         listen: Some("127.0.0.1:0".into()),
+        master_key: Some(crate::helpers::MASTER_KEY.into()),
         ..Layer::default()
     })
     .unwrap();
