@@ -60,6 +60,7 @@ async fn start_server(database_url: &str) -> Server {
             database_url,
         ])
         .env("NEXTPANEL_BILL_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .env("NEXTPANEL_BILL_MASTER_KEY", "42".repeat(32))
         .env("RUST_LOG", "warn")
         .env_remove("DATABASE_URL")
         .stdout(Stdio::null())

@@ -85,6 +85,15 @@ struct SettingsArgs {
     /// Log format: pretty or json [default: pretty].
     #[arg(long, env = "NEXTPANEL_BILL_LOG_FORMAT")]
     log_format: Option<String>,
+    /// Master key for server credentials at rest, 64 hex characters (prefer the environment).
+    #[arg(long, env = "NEXTPANEL_BILL_MASTER_KEY", hide_env_values = true)]
+    master_key: Option<String>,
+    /// File holding the master key, created with mode 0600 when missing [default: ./nextpanel-bill.key].
+    #[arg(long, env = "NEXTPANEL_BILL_MASTER_KEY_FILE")]
+    master_key_file: Option<String>,
+    /// Seconds between server health checks; 0 turns the monitor off [default: 30].
+    #[arg(long = "health-interval", env = "NEXTPANEL_BILL_HEALTH_INTERVAL")]
+    health_interval_secs: Option<i64>,
 }
 
 impl SettingsArgs {
@@ -100,6 +109,9 @@ impl SettingsArgs {
             admin_password: self.admin_password.clone(),
             allow_registration: self.allow_registration,
             log_format: self.log_format.clone(),
+            master_key: self.master_key.clone(),
+            master_key_file: self.master_key_file.clone(),
+            health_interval_secs: self.health_interval_secs,
             ..Layer::default()
         };
         let default_file = PathBuf::from("nextpanel-bill.toml");

@@ -15,6 +15,8 @@ fn bin() -> Command {
         "NEXTPANEL_BILL_LISTEN",
         "NEXTPANEL_BILL_DATABASE_URL",
         "NEXTPANEL_BILL_CONFIG",
+        "NEXTPANEL_BILL_MASTER_KEY",
+        "NEXTPANEL_BILL_MASTER_KEY_FILE",
     ] {
         cmd.env_remove(var);
     }
@@ -92,6 +94,16 @@ async fn first_start_prints_the_admin_password_once_and_it_works() {
         .map(|p| p.trim().to_owned())
         .expect("the first start prints the admin password");
     assert!(password.len() >= 16);
+    // The master key file is created beside the database, readable by its owner only.
+    let key_file = dir.path().join("nextpanel-bill.key");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key_file)
+            .expect("master key file created")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
 
     let (_second, again) = serve(dir.path(), port).await;
     assert!(

@@ -4,6 +4,7 @@
 //! `Money::new`, ...), so everything after the edge can trust it.
 
 pub mod customer;
+pub mod hosting;
 pub mod license;
 pub mod money;
 pub mod plan;
