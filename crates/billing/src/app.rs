@@ -8,9 +8,12 @@ use std::time::Duration;
 
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
+use tokio::sync::Notify;
 
 use crate::config::{MasterKeySource, Settings};
+use crate::jobs::JobContext;
 use crate::panel::PanelTimeouts;
+use crate::service::account_ops::Ops;
 use crate::service::server_health::Monitor;
 use crate::service::users::{self, SeededAdmin};
 use crate::service::ServiceError;
@@ -28,9 +31,33 @@ pub struct AppState {
     pub vault: Vault,
     /// Timeouts of calls to NextPanel servers.
     pub panel_timeouts: PanelTimeouts,
+    /// Wakes this process's job workers when a job is enqueued.
+    pub wake: Arc<Notify>,
 }
 
 impl AppState {
+    /// What the job runner needs.
+    pub fn jobs(&self) -> JobContext {
+        JobContext {
+            db: self.db.clone(),
+            vault: self.vault.clone(),
+            timeouts: self.panel_timeouts,
+            settings: self.settings.clone(),
+            wake: self.wake.clone(),
+        }
+    }
+
+    /// Account operations over this state.
+    pub fn ops(&self) -> Ops<'_> {
+        Ops {
+            db: &self.db,
+            vault: &self.vault,
+            settings: &self.settings,
+            wake: &self.wake,
+            timeouts: self.panel_timeouts,
+        }
+    }
+
     /// The server health monitor over this state.
     pub fn monitor(&self) -> Monitor {
         Monitor {
@@ -86,11 +113,13 @@ pub async fn prepare_with_db(
             vault
         }
     };
+    let settings_timeouts = settings.panel_timeouts;
     let state = AppState {
         db,
         settings: Arc::new(settings),
         vault,
-        panel_timeouts: PanelTimeouts::default(),
+        panel_timeouts: settings_timeouts,
+        wake: Arc::new(Notify::new()),
     };
     Ok((state, seeded))
 }
@@ -104,6 +133,9 @@ pub async fn serve(
     let interval = state.settings.health_interval_secs;
     let monitor =
         (interval > 0).then(|| tokio::spawn(state.monitor().run(Duration::from_secs(interval))));
+    let workers: Vec<_> = (0..state.settings.jobs.workers)
+        .map(|n| tokio::spawn(state.jobs().work(n)))
+        .collect();
     let router = crate::http::router(state);
     axum::serve(
         listener,
@@ -113,6 +145,10 @@ pub async fn serve(
     .await?;
     if let Some(task) = monitor {
         task.abort();
+    }
+    // A job cut off here keeps its lease and is picked up again once the lease expires.
+    for worker in workers {
+        worker.abort();
     }
     Ok(())
 }

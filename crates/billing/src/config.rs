@@ -81,6 +81,26 @@ pub struct Layer {
     pub health_failures_to_offline: Option<i64>,
     /// Consecutive successful checks that bring a server back online.
     pub health_successes_to_online: Option<i64>,
+    /// Job workers in this process (0: this process runs no jobs).
+    pub workers: Option<i64>,
+    /// Attempts of a job before it is dead.
+    pub job_max_attempts: Option<i64>,
+    /// First retry delay in milliseconds (doubles each attempt).
+    pub job_backoff_base_ms: Option<i64>,
+    /// Longest retry delay in milliseconds.
+    pub job_backoff_cap_ms: Option<i64>,
+    /// Seconds a claimed job is leased before another worker may take it over.
+    pub job_lease_secs: Option<i64>,
+    /// Seconds `POST /provision` waits for the account before answering 202.
+    pub provision_wait_secs: Option<i64>,
+    /// Servers a create may try before giving up.
+    pub provision_max_servers: Option<i64>,
+    /// File the provisioning log (one JSON line per change) is appended to.
+    pub provisioning_log: Option<String>,
+    /// Timeout of panel calls other than create and health, in milliseconds.
+    pub panel_timeout_ms: Option<i64>,
+    /// Timeout of account creation on a panel, in milliseconds.
+    pub panel_create_timeout_ms: Option<i64>,
 }
 
 impl Layer {
@@ -125,6 +145,18 @@ impl Layer {
             health_successes_to_online: self
                 .health_successes_to_online
                 .or(lower.health_successes_to_online),
+            workers: self.workers.or(lower.workers),
+            job_max_attempts: self.job_max_attempts.or(lower.job_max_attempts),
+            job_backoff_base_ms: self.job_backoff_base_ms.or(lower.job_backoff_base_ms),
+            job_backoff_cap_ms: self.job_backoff_cap_ms.or(lower.job_backoff_cap_ms),
+            job_lease_secs: self.job_lease_secs.or(lower.job_lease_secs),
+            provision_wait_secs: self.provision_wait_secs.or(lower.provision_wait_secs),
+            provision_max_servers: self.provision_max_servers.or(lower.provision_max_servers),
+            provisioning_log: self.provisioning_log.or(lower.provisioning_log),
+            panel_timeout_ms: self.panel_timeout_ms.or(lower.panel_timeout_ms),
+            panel_create_timeout_ms: self
+                .panel_create_timeout_ms
+                .or(lower.panel_create_timeout_ms),
         }
     }
 }
@@ -160,6 +192,31 @@ pub struct Settings {
     pub health_interval_secs: u64,
     /// Online/offline hysteresis of the health monitor.
     pub health_policy: crate::domain::server::HealthPolicy,
+    /// Job workers, retries and leases.
+    pub jobs: JobSettings,
+    /// Seconds `POST /provision` waits before answering 202.
+    pub provision_wait_secs: u64,
+    /// Servers a create may try.
+    pub provision_max_servers: usize,
+    /// Where the provisioning log goes.
+    pub provisioning_log: std::path::PathBuf,
+    /// Timeouts of calls to NextPanel servers.
+    pub panel_timeouts: crate::panel::PanelTimeouts,
+}
+
+/// How the durable job queue runs.
+#[derive(Debug, Clone, Copy)]
+pub struct JobSettings {
+    /// Workers in this process.
+    pub workers: usize,
+    /// Attempts before `dead`.
+    pub max_attempts: i64,
+    /// First retry delay.
+    pub backoff_base_ms: u64,
+    /// Longest retry delay.
+    pub backoff_cap_ms: u64,
+    /// Lease of a claimed job; longer than the slowest panel call (create: 30 s).
+    pub lease_secs: u64,
 }
 
 /// Where the master key comes from.
@@ -291,7 +348,45 @@ impl Settings {
             Some(0) => 0,
             other => positive("health_interval_secs", other, 30)?.unsigned_abs(),
         };
+        let workers = match layer.workers {
+            Some(0) => 0,
+            other => positive("workers", other, 4)?.unsigned_abs() as usize,
+        };
+        let jobs = JobSettings {
+            workers,
+            max_attempts: positive("job_max_attempts", layer.job_max_attempts, 8)?,
+            backoff_base_ms: positive("job_backoff_base_ms", layer.job_backoff_base_ms, 2_000)?
+                .unsigned_abs(),
+            backoff_cap_ms: positive("job_backoff_cap_ms", layer.job_backoff_cap_ms, 600_000)?
+                .unsigned_abs(),
+            lease_secs: positive("job_lease_secs", layer.job_lease_secs, 120)?.unsigned_abs(),
+        };
+        let provision_wait_secs = match layer.provision_wait_secs {
+            Some(0) => 0,
+            other => positive("provision_wait_secs", other, 20)?.unsigned_abs(),
+        };
+        let provision_max_servers =
+            positive("provision_max_servers", layer.provision_max_servers, 3)?.unsigned_abs()
+                as usize;
+        let mut panel_timeouts = crate::panel::PanelTimeouts::default();
+        let ms = |v: i64| std::time::Duration::from_millis(v.unsigned_abs());
+        if let Some(v) = layer.panel_timeout_ms {
+            panel_timeouts.other = ms(positive("panel_timeout_ms", Some(v), 10_000)?);
+            panel_timeouts.health = panel_timeouts.other.min(panel_timeouts.health);
+            panel_timeouts.connect = panel_timeouts.other.min(panel_timeouts.connect);
+        }
+        if let Some(v) = layer.panel_create_timeout_ms {
+            panel_timeouts.create = ms(positive("panel_create_timeout_ms", Some(v), 30_000)?);
+        }
         Ok(Settings {
+            panel_timeouts,
+            jobs,
+            provision_wait_secs,
+            provision_max_servers,
+            provisioning_log: layer
+                .provisioning_log
+                .unwrap_or_else(|| "provisioned_accounts.log".to_owned())
+                .into(),
             master_key,
             health_interval_secs,
             health_policy,
@@ -323,8 +418,24 @@ impl Settings {
             health_interval_secs: u64,
             health_failures_to_offline: i64,
             health_successes_to_online: i64,
+            workers: usize,
+            job_max_attempts: i64,
+            job_backoff_base_ms: u64,
+            job_backoff_cap_ms: u64,
+            job_lease_secs: u64,
+            provision_wait_secs: u64,
+            provision_max_servers: usize,
+            provisioning_log: String,
         }
         let shown = Shown {
+            workers: self.jobs.workers,
+            job_max_attempts: self.jobs.max_attempts,
+            job_backoff_base_ms: self.jobs.backoff_base_ms,
+            job_backoff_cap_ms: self.jobs.backoff_cap_ms,
+            job_lease_secs: self.jobs.lease_secs,
+            provision_wait_secs: self.provision_wait_secs,
+            provision_max_servers: self.provision_max_servers,
+            provisioning_log: self.provisioning_log.display().to_string(),
             master_key: match &self.master_key {
                 MasterKeySource::Key(_) => "******** (from configuration)".to_owned(),
                 MasterKeySource::File(path) => format!("file {}", path.display()),

@@ -14,6 +14,7 @@ CREATE TABLE jobs (
     locked_by TEXT,
     last_error TEXT,
     hosting_account_id BIGINT,
+    result TEXT,
     created_at TIMESTAMPTZ NOT NULL,
     updated_at TIMESTAMPTZ NOT NULL,
     finished_at TIMESTAMPTZ

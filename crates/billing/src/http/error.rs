@@ -101,6 +101,11 @@ impl From<ServiceError> for ApiError {
                     err_text(retry_after_secs),
                 )
             },
+            ServiceError::Upstream(msg) => ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "upstream_failed",
+                format!("the control panel did not answer as expected: {msg}"),
+            ),
             ServiceError::Store(e) => internal(&e),
             ServiceError::Internal(e) => internal(&e),
         }

@@ -44,6 +44,8 @@ const BODY_LIMIT: usize = 256 * 1024;
         (name = "users", description = "Admins and staff (admin)"),
         (name = "audit", description = "Audit log (admin, staff)"),
         (name = "servers", description = "NextPanel servers and their health (admin)"),
+        (name = "accounts", description = "Hosting accounts: provisioning and lifecycle (admin)"),
+        (name = "jobs", description = "The durable job queue (admin)"),
     )
 )]
 struct ApiDoc;
@@ -62,7 +64,10 @@ impl Modify for BearerScheme {
 
 /// All routes with their OpenAPI description.
 pub fn api_routes() -> OpenApiRouter<AppState> {
-    use api::{api_keys, audit, auth, customers, health, licenses, me, plans, servers, users};
+    use api::{
+        accounts, api_keys, audit, auth, customers, health, jobs, licenses, me, plans, servers,
+        users,
+    };
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(health::health))
         .routes(routes!(health::ready))
@@ -96,6 +101,21 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(servers::enable))
         .routes(routes!(servers::check))
         .routes(routes!(servers::metrics))
+        .routes(routes!(accounts::provision))
+        .routes(routes!(accounts::list))
+        .routes(routes!(accounts::counts))
+        .routes(routes!(accounts::get, accounts::terminate))
+        .routes(routes!(accounts::suspend))
+        .routes(routes!(accounts::unsuspend))
+        .routes(routes!(accounts::change_plan))
+        .routes(routes!(accounts::password))
+        .routes(routes!(accounts::retry))
+        .routes(routes!(accounts::stats))
+        .routes(routes!(accounts::mine))
+        .routes(routes!(accounts::mine_one))
+        .routes(routes!(jobs::list))
+        .routes(routes!(jobs::get))
+        .routes(routes!(jobs::retry))
 }
 
 /// The OpenAPI document, as served at `/api/openapi.json`.

@@ -336,3 +336,29 @@ pub async fn update_me(db: &Db, actor: &Actor, patch: ProfilePatch) -> Result<Us
     tx.commit().await?;
     Ok(after_view)
 }
+
+/// A customer with their hosting accounts.
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct CustomerDetail {
+    /// The customer.
+    #[serde(flatten)]
+    pub customer: User,
+    /// Their hosting accounts, newest first (up to 200).
+    pub accounts: Vec<super::accounts::HostingAccount>,
+}
+
+/// One customer with their hosting accounts (admin and staff).
+pub async fn detail(db: &Db, actor: &Actor, id: i64) -> Result<CustomerDetail, ServiceError> {
+    let customer = get(db, actor, id).await?;
+    let accounts = super::accounts::list_for_customer(
+        db,
+        id,
+        Page {
+            page: 1,
+            per_page: 200,
+        },
+    )
+    .await?
+    .items;
+    Ok(CustomerDetail { customer, accounts })
+}

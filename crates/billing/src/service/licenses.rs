@@ -135,15 +135,28 @@ pub async fn issue(
         )
         .into());
     }
-    let key = unused_key(&mut tx).await?;
+    let saved = issue_in(&mut tx, actor, customer_id, &plan, body.billing_cycle).await?;
+    tx.commit().await?;
+    Ok(License::from(&saved))
+}
+
+/// Issues a license of `plan` in the caller's transaction, with its audit entry.
+pub async fn issue_in(
+    tx: &mut store::Tx,
+    actor: &Actor,
+    customer_id: i64,
+    plan: &crate::store::plans::PlanRow,
+    cycle: BillingCycle,
+) -> Result<LicenseRow, ServiceError> {
+    let key = unused_key(tx).await?;
     let now = store::now();
-    let quotas = super::plans::quotas_of(&plan);
+    let quotas = super::plans::quotas_of(plan);
     let row = LicenseRow {
         id: 0,
         license_key: key.as_str().to_owned(),
         customer_id,
         plan_id: plan.id,
-        billing_cycle: body.billing_cycle.as_str().to_owned(),
+        billing_cycle: cycle.as_str().to_owned(),
         status: LicenseStatus::Active.as_str().to_owned(),
         max_accounts: quotas.max_accounts,
         max_domains: quotas.max_domains,
@@ -152,15 +165,15 @@ pub async fn issue(
         storage_mb: quotas.storage_mb,
         bandwidth_mb: quotas.bandwidth_mb,
         activated_at: now,
-        expires_at: license::period_end(now, body.billing_cycle, 1)?,
+        expires_at: license::period_end(now, cycle, 1)?,
         cancelled_at: None,
         created_at: now,
         updated_at: now,
     };
-    let saved = store::licenses::insert(&mut tx, &row).await?;
+    let saved = store::licenses::insert(tx, &row).await?;
     let view = License::from(&saved);
     audit::record(
-        &mut tx,
+        tx,
         actor,
         Change::<(), _> {
             action: "license.issued",
@@ -171,8 +184,7 @@ pub async fn issue(
         },
     )
     .await?;
-    tx.commit().await?;
-    Ok(view)
+    Ok(saved)
 }
 
 /// A fresh random key not yet in the table.

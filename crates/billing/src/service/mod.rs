@@ -9,6 +9,8 @@ use crate::domain::role::Role;
 use crate::domain::Invalid;
 use crate::store::StoreError;
 
+pub mod account_ops;
+pub mod accounts;
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
@@ -16,6 +18,8 @@ pub mod customers;
 pub mod licenses;
 pub mod passwords;
 pub mod plans;
+pub mod provisioning;
+pub mod provisioning_log;
 pub mod server_health;
 pub mod servers;
 pub mod tokens;
@@ -50,6 +54,9 @@ pub enum ServiceError {
         /// Seconds until the window frees up.
         retry_after_secs: u64,
     },
+    /// A control panel failed to answer a direct request.
+    #[error("the control panel did not answer as expected: {0}")]
+    Upstream(String),
     /// The store failed.
     #[error(transparent)]
     Store(StoreError),

@@ -161,3 +161,26 @@ pub async fn list(
         .await)?;
     Ok((rows, total))
 }
+
+/// Moves a license to another plan with that plan's quotas.
+pub async fn update_plan(tx: &mut Tx, l: &LicenseRow) -> Result<(), StoreError> {
+    on_conn!(tx, |c| {
+        sqlx::query(
+        "UPDATE licenses SET plan_id = $2, max_accounts = $3, max_domains = $4, max_databases = $5, max_emails = $6, \
+         storage_mb = $7, bandwidth_mb = $8, updated_at = $9 WHERE id = $1"
+    )
+    .bind(l.id)
+    .bind(l.plan_id)
+    .bind(l.max_accounts)
+    .bind(l.max_domains)
+    .bind(l.max_databases)
+    .bind(l.max_emails)
+    .bind(l.storage_mb)
+    .bind(l.bandwidth_mb)
+    .bind(l.updated_at)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected())
+    })?;
+    Ok(())
+}

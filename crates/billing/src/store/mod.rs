@@ -16,6 +16,8 @@ use sqlx::{PgConnection, PgPool, Postgres, Sqlite, SqliteConnection, SqlitePool,
 
 pub mod api_keys;
 pub mod audit;
+pub mod hosting_accounts;
+pub mod jobs;
 pub mod licenses;
 pub mod login_attempts;
 pub mod plans;

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{on_conn, AsConn, StoreError, Tx};
+use super::{on_conn, AsConn, RawConn, StoreError, Tx};
 
 /// A row of `servers` with its live account count.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -217,5 +217,24 @@ pub async fn delete(tx: &mut Tx, id: i64) -> Result<(), StoreError> {
         .execute(c)
         .await
         .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Serialises slot-taking (count the live accounts, then insert one) across every
+/// process on PostgreSQL until the transaction ends. One lock for all servers keeps
+/// it deadlock-free whatever order transactions look at servers in; SQLite
+/// transactions here already hold the single write lock.
+pub async fn lock_slots(tx: &mut Tx) -> Result<(), StoreError> {
+    /// Arbitrary application-wide key for `pg_advisory_xact_lock`.
+    const SLOT_LOCK: i64 = 0x6e70_6269_6c6c_0001;
+    match tx.raw() {
+        RawConn::Sqlite(_) => {}
+        RawConn::Postgres(c) => {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(SLOT_LOCK)
+                .execute(c)
+                .await?;
+        }
+    }
     Ok(())
 }

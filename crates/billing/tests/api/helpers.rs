@@ -106,9 +106,11 @@ impl Drop for FreshDb {
                 .unwrap();
             rt.block_on(async move {
                 if let Ok(Db::Postgres(pool)) = Db::connect(&url).await {
-                    let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
-                        .execute(&pool)
-                        .await;
+                    // One statement with its own lock timeout: a failed test may leave the
+                    // app's connections holding locks, and the drop must not wait on them.
+                    let sql =
+                        format!("SET lock_timeout = '5s'; DROP SCHEMA IF EXISTS {schema} CASCADE");
+                    let _ = sqlx::raw_sql(&sql).execute(&pool).await;
                     pool.close().await;
                 }
             });
@@ -380,6 +382,18 @@ pub fn test_settings(layer: Layer) -> Settings {
         admin_password: Some(ADMIN_PASSWORD.into()),
         master_key: Some(MASTER_KEY.into()),
         health_interval_secs: Some(0),
+        workers: Some(2),
+        job_max_attempts: Some(6),
+        job_backoff_base_ms: Some(20),
+        job_backoff_cap_ms: Some(200),
+        job_lease_secs: Some(30),
+        provision_wait_secs: Some(10),
+        provisioning_log: Some(
+            std::env::temp_dir()
+                .join(format!("npb-provisioning-{}.log", hex_id()))
+                .display()
+                .to_string(),
+        ),
         ..Layer::default()
     };
     Settings::from_layer(layer.or(defaults)).unwrap()

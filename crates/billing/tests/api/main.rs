@@ -10,6 +10,7 @@ mod customers;
 mod health;
 mod licenses;
 mod plans;
+mod provisioning;
 mod roles;
 mod schema;
 mod servers;

@@ -78,6 +78,50 @@ const ROUTES: &[(&str, &str, Access)] = &[
         "/api/v1/nextpanel/servers/{id}/check",
         Access::Admin,
     ),
+    ("POST", "/api/v1/nextpanel/provision", Access::Admin),
+    ("GET", "/api/v1/nextpanel/accounts", Access::Staff),
+    (
+        "GET",
+        "/api/v1/nextpanel/accounts/counts/by-role",
+        Access::Staff,
+    ),
+    ("GET", "/api/v1/nextpanel/accounts/{id}", Access::Staff),
+    ("DELETE", "/api/v1/nextpanel/accounts/{id}", Access::Admin),
+    (
+        "POST",
+        "/api/v1/nextpanel/accounts/{id}/suspend",
+        Access::Admin,
+    ),
+    (
+        "POST",
+        "/api/v1/nextpanel/accounts/{id}/unsuspend",
+        Access::Admin,
+    ),
+    (
+        "POST",
+        "/api/v1/nextpanel/accounts/{id}/change-plan",
+        Access::Admin,
+    ),
+    (
+        "POST",
+        "/api/v1/nextpanel/accounts/{id}/password",
+        Access::Admin,
+    ),
+    (
+        "POST",
+        "/api/v1/nextpanel/accounts/{id}/retry",
+        Access::Admin,
+    ),
+    (
+        "GET",
+        "/api/v1/nextpanel/accounts/{id}/stats",
+        Access::Staff,
+    ),
+    ("GET", "/api/v1/me/accounts", Access::User),
+    ("GET", "/api/v1/me/accounts/{id}", Access::User),
+    ("GET", "/api/v1/jobs", Access::Staff),
+    ("GET", "/api/v1/jobs/{id}", Access::Staff),
+    ("POST", "/api/v1/jobs/{id}/retry", Access::Admin),
 ];
 
 fn concrete(path: &str) -> String {

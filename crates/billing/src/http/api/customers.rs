@@ -10,7 +10,7 @@ use super::{page_of, PageQuery};
 use crate::app::AppState;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::{AdminAuth, Body, Params, StaffAuth};
-use crate::service::customers::{self, CustomerPatch, NewCustomer};
+use crate::service::customers::{self, CustomerDetail, CustomerPatch, NewCustomer};
 use crate::service::licenses::{self, License, NewLicense};
 use crate::service::users::User;
 use crate::service::Paginated;
@@ -63,16 +63,16 @@ pub async fn list(
     Ok(Json(list))
 }
 
-/// One customer.
+/// One customer, with their hosting accounts.
 #[utoipa::path(get, path = "/api/v1/customers/{id}", tag = "customers", security(("bearer" = [])),
     params(("id" = i64, Path, description = "customer id")),
-    responses((status = 200, body = User), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = CustomerDetail), (status = 404, body = ErrorBody)))]
 pub async fn get(
     State(state): State<AppState>,
     StaffAuth(actor): StaffAuth,
     Path(id): Path<i64>,
-) -> Result<Json<User>, ApiError> {
-    Ok(Json(customers::get(&state.db, &actor, id).await?))
+) -> Result<Json<CustomerDetail>, ApiError> {
+    Ok(Json(customers::detail(&state.db, &actor, id).await?))
 }
 
 /// Changes a customer's details or password.

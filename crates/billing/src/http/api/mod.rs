@@ -1,10 +1,12 @@
 //! JSON API handlers under `/api/v1`: each parses input, calls one service function, maps the result.
 
+pub mod accounts;
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
 pub mod customers;
 pub mod health;
+pub mod jobs;
 pub mod licenses;
 pub mod me;
 pub mod plans;

@@ -1,0 +1,371 @@
+//! The durable job runner and the jobs it runs.
+//!
+//! A job is a row of `jobs`, written in the same transaction as the change that
+//! needs it. Workers claim due jobs with a lease, run them, and settle them: done,
+//! retried later with exponential backoff and jitter, failed for good, or dead once
+//! the attempts run out. Every job is idempotent, so a job whose worker died (its
+//! lease expired) can safely run again.
+
+pub mod lifecycle;
+pub mod provision;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Duration as ChronoDuration;
+use serde::{Deserialize, Serialize};
+use tokio::sync::Notify;
+
+use crate::config::Settings;
+use crate::domain::hosting::backoff_ms;
+use crate::panel::PanelTimeouts;
+use crate::service::{random_bytes, ServiceError};
+use crate::store::jobs::{Finish, JobRow, NewJob};
+use crate::store::{self, Db, Tx};
+use crate::vault::Vault;
+
+/// What a job is asked to do. Secrets (passwords) are sealed by the vault.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Payload {
+    /// Create the hosting account on its server.
+    Provision {
+        /// The hosting account.
+        account_id: i64,
+        /// The initial password, sealed; erased once the account exists.
+        password: Option<String>,
+    },
+    /// Suspend the account on the panel.
+    Suspend {
+        /// The hosting account.
+        account_id: i64,
+        /// Why.
+        reason: String,
+    },
+    /// Unsuspend the account on the panel.
+    Unsuspend {
+        /// The hosting account.
+        account_id: i64,
+    },
+    /// Remove the account from the panel.
+    Terminate {
+        /// The hosting account.
+        account_id: i64,
+    },
+    /// Move the account (and its license) to another plan.
+    ChangePlan {
+        /// The hosting account.
+        account_id: i64,
+        /// The new plan.
+        plan_id: i64,
+    },
+    /// Set a new hosting password on the panel.
+    SetPassword {
+        /// The hosting account.
+        account_id: i64,
+        /// The new password, sealed; erased once set.
+        password: Option<String>,
+    },
+}
+
+impl Payload {
+    /// The `kind` column value.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Payload::Provision { .. } => "provision",
+            Payload::Suspend { .. } => "suspend",
+            Payload::Unsuspend { .. } => "unsuspend",
+            Payload::Terminate { .. } => "terminate",
+            Payload::ChangePlan { .. } => "change_plan",
+            Payload::SetPassword { .. } => "set_password",
+        }
+    }
+
+    /// The hosting account concerned.
+    pub fn account_id(&self) -> i64 {
+        match self {
+            Payload::Provision { account_id, .. }
+            | Payload::Suspend { account_id, .. }
+            | Payload::Unsuspend { account_id }
+            | Payload::Terminate { account_id }
+            | Payload::ChangePlan { account_id, .. }
+            | Payload::SetPassword { account_id, .. } => *account_id,
+        }
+    }
+}
+
+/// How a run of a job ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Finished; the optional text is reported to whoever waits for it.
+    Done(Option<String>),
+    /// Try again: after the backoff, or at once (`immediate`, e.g. on another server).
+    Retry {
+        /// What went wrong this time.
+        error: String,
+        /// Skip the backoff.
+        immediate: bool,
+    },
+    /// Failed for good; the job already recorded the consequences.
+    Fail(String),
+}
+
+impl Outcome {
+    /// A retry after the backoff.
+    pub fn retry(error: impl Into<String>) -> Outcome {
+        Outcome::Retry {
+            error: error.into(),
+            immediate: false,
+        }
+    }
+}
+
+impl From<ServiceError> for Outcome {
+    fn from(e: ServiceError) -> Self {
+        // Our own database or vault failing is transient from the job's point of view.
+        Outcome::retry(e.to_string())
+    }
+}
+
+/// Everything a job needs.
+#[derive(Clone)]
+pub struct JobContext {
+    /// The database.
+    pub db: Db,
+    /// Unseals credentials and passwords.
+    pub vault: Vault,
+    /// Panel call timeouts.
+    pub timeouts: PanelTimeouts,
+    /// The configuration.
+    pub settings: Arc<Settings>,
+    /// Wakes idle workers when a job is enqueued in this process.
+    pub wake: Arc<Notify>,
+}
+
+/// Enqueues a job in the caller's transaction (a repeat of the same key returns the first job).
+pub async fn enqueue(
+    tx: &mut Tx,
+    settings: &Settings,
+    payload: &Payload,
+    idempotency_key: &str,
+) -> Result<JobRow, ServiceError> {
+    let text = serde_json::to_string(payload).map_err(|e| ServiceError::Internal(e.to_string()))?;
+    Ok(store::jobs::enqueue(
+        tx,
+        &NewJob {
+            kind: payload.kind(),
+            payload: &text,
+            idempotency_key,
+            max_attempts: settings.jobs.max_attempts,
+            hosting_account_id: Some(payload.account_id()),
+            now: store::now(),
+        },
+    )
+    .await?)
+}
+
+/// A random 128-bit hex token.
+pub fn token() -> Result<String, ServiceError> {
+    Ok(hex::encode(random_bytes::<16>()?))
+}
+
+impl JobContext {
+    /// Claims and runs one due job; false when none was due.
+    pub async fn run_next(&self) -> Result<bool, ServiceError> {
+        let token = token()?;
+        let now = store::now();
+        let lease = now
+            + ChronoDuration::seconds(i64::try_from(self.settings.jobs.lease_secs).unwrap_or(120));
+        let mut conn = self.db.conn().await?;
+        let Some(job) = store::jobs::claim(&mut conn, now, lease, &token).await? else {
+            return Ok(false);
+        };
+        drop(conn);
+        let outcome = if job.attempts > job.max_attempts {
+            // Its workers kept dying mid-run (leases expired): stop trying.
+            Outcome::retry(format!(
+                "the job's lease expired {} times; last error: {}",
+                job.attempts - 1,
+                job.last_error.as_deref().unwrap_or("none")
+            ))
+        } else {
+            let ctx = self.clone();
+            let running = job.clone();
+            match tokio::spawn(async move { ctx.dispatch(&running).await }).await {
+                Ok(outcome) => outcome,
+                Err(e) => Outcome::retry(format!("the job crashed: {e}")),
+            }
+        };
+        self.settle(&job, &token, outcome).await?;
+        Ok(true)
+    }
+
+    async fn dispatch(&self, job: &JobRow) -> Outcome {
+        let payload: Payload = match serde_json::from_str(&job.payload) {
+            Ok(p) => p,
+            Err(e) => return Outcome::Fail(format!("unreadable job payload: {e}")),
+        };
+        tracing::info!(job = job.id, kind = %job.kind, attempt = job.attempts, "running job");
+        match payload {
+            Payload::Provision {
+                account_id,
+                password,
+            } => provision::run(self, job, account_id, password.as_deref()).await,
+            Payload::Suspend { account_id, reason } => {
+                lifecycle::suspend(self, account_id, &reason).await
+            }
+            Payload::Unsuspend { account_id } => lifecycle::unsuspend(self, account_id).await,
+            Payload::Terminate { account_id } => lifecycle::terminate(self, account_id).await,
+            Payload::ChangePlan {
+                account_id,
+                plan_id,
+            } => lifecycle::change_plan(self, account_id, plan_id).await,
+            Payload::SetPassword {
+                account_id,
+                password,
+            } => lifecycle::set_password(self, job, account_id, password.as_deref()).await,
+        }
+    }
+
+    /// Records how a run ended.
+    async fn settle(
+        &self,
+        job: &JobRow,
+        token: &str,
+        outcome: Outcome,
+    ) -> Result<(), ServiceError> {
+        let now = store::now();
+        let mut tx = self.db.begin().await?;
+        let held = match &outcome {
+            Outcome::Done(result) => {
+                store::jobs::finish(
+                    &mut tx,
+                    job.id,
+                    token,
+                    &Finish {
+                        state: "done",
+                        error: None,
+                        result: result.as_deref(),
+                    },
+                    now,
+                )
+                .await?
+            }
+            Outcome::Fail(error) => {
+                tracing::warn!(job = job.id, kind = %job.kind, %error, "job failed");
+                store::jobs::finish(
+                    &mut tx,
+                    job.id,
+                    token,
+                    &Finish {
+                        state: "failed",
+                        error: Some(error),
+                        result: None,
+                    },
+                    now,
+                )
+                .await?
+            }
+            Outcome::Retry { error, .. } if job.attempts >= job.max_attempts => {
+                tracing::error!(job = job.id, kind = %job.kind, attempts = job.attempts, %error, "job is dead after its last attempt");
+                let held = store::jobs::finish(
+                    &mut tx,
+                    job.id,
+                    token,
+                    &Finish {
+                        state: "dead",
+                        error: Some(error),
+                        result: None,
+                    },
+                    now,
+                )
+                .await?;
+                if held {
+                    self.on_dead(&mut tx, job, error).await?;
+                }
+                held
+            }
+            Outcome::Retry { error, immediate } => {
+                let delay = if *immediate {
+                    0
+                } else {
+                    let jitter = f64::from(random_bytes::<1>()?[0]) / 256.0;
+                    backoff_ms(
+                        job.attempts,
+                        self.settings.jobs.backoff_base_ms,
+                        self.settings.jobs.backoff_cap_ms,
+                        jitter,
+                    )
+                };
+                tracing::info!(job = job.id, kind = %job.kind, attempt = job.attempts, delay_ms = delay, %error, "job will retry");
+                let at = now
+                    + ChronoDuration::milliseconds(i64::try_from(delay).unwrap_or(i64::MAX / 2));
+                store::jobs::retry_at(&mut tx, job.id, token, at, error, now).await?
+            }
+        };
+        if !held {
+            tracing::warn!(
+                job = job.id,
+                "the job's lease was taken over by another worker; its result stands"
+            );
+        }
+        tx.commit().await?;
+        if matches!(
+            outcome,
+            Outcome::Retry {
+                immediate: true,
+                ..
+            }
+        ) {
+            self.wake.notify_waiters();
+        }
+        Ok(())
+    }
+
+    /// A dead provision leaves its account `failed` with the reason; other dead jobs leave an audit entry.
+    async fn on_dead(&self, tx: &mut Tx, job: &JobRow, error: &str) -> Result<(), ServiceError> {
+        let reason = format!("gave up after {} attempts: {error}", job.attempts);
+        match job.kind.as_str() {
+            "provision" => {
+                if let Some(account_id) = job.hosting_account_id {
+                    provision::mark_failed(tx, account_id, &reason).await?;
+                }
+            }
+            _ => {
+                crate::service::audit::record(
+                    tx,
+                    &crate::service::Actor::system(),
+                    crate::service::audit::Change::<(), _> {
+                        action: "job.dead",
+                        entity_type: "hosting_account",
+                        entity_id: job.hosting_account_id,
+                        before: None,
+                        after: Some(&serde_json::json!({"job_id": job.id, "kind": job.kind, "reason": reason})),
+                    },
+                )
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// One worker: runs jobs until the process ends, idling on the wake-up or a short poll.
+    pub async fn work(self, worker: usize) {
+        tracing::debug!(worker, "job worker started");
+        loop {
+            match self.run_next().await {
+                Ok(true) => {}
+                Ok(false) => {
+                    tokio::select! {
+                        () = self.wake.notified() => {}
+                        () = tokio::time::sleep(Duration::from_millis(250)) => {}
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(worker, error = %e, "job worker could not claim a job");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+    }
+}

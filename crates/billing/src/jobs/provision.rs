@@ -1,0 +1,363 @@
+//! The provision job: creates a hosting account on its server exactly once.
+//!
+//! Before creating again after an attempt whose outcome is unknown (timeout, lost
+//! response, 5xx) it looks the account up by username and adopts it when the
+//! `billing_id` is ours; `already exists` for our own account is adoption too.
+//! A create refused for a reason that is certain (server unreachable, credentials
+//! refused) moves to the next usable server, at most `provision_max_servers`.
+
+use secrecy::SecretString;
+
+use super::{JobContext, Outcome};
+use crate::domain::hosting::AccountState;
+use crate::domain::plan::AccountType;
+use crate::panel::{ControlPanel, CreateAccount, NextPanelClient, PanelError, PanelErrorKind};
+use crate::service::accounts::{self, save_change, state_of};
+use crate::service::provisioning::choose_server;
+use crate::service::servers::client_for;
+use crate::service::{Actor, ServiceError};
+use crate::store::hosting_accounts::AccountRow;
+use crate::store::jobs::JobRow;
+use crate::store::{self, Tx};
+
+fn job_actor(job: &JobRow) -> Actor {
+    Actor {
+        label: format!("job:{}", job.id),
+        ..Actor::system()
+    }
+}
+
+/// Runs one attempt of the provision job.
+pub async fn run(
+    ctx: &JobContext,
+    job: &JobRow,
+    account_id: i64,
+    sealed_password: Option<&str>,
+) -> Outcome {
+    match attempt(ctx, job, account_id, sealed_password).await {
+        Ok(outcome) => outcome,
+        Err(e) => e.into(),
+    }
+}
+
+async fn attempt(
+    ctx: &JobContext,
+    job: &JobRow,
+    account_id: i64,
+    sealed_password: Option<&str>,
+) -> Result<Outcome, ServiceError> {
+    let actor = job_actor(job);
+    let mut conn = ctx.db.conn().await?;
+    let account = accounts::load(&mut conn, account_id).await?;
+    drop(conn);
+    match state_of(&account) {
+        AccountState::Active | AccountState::Suspended => {
+            return Ok(Outcome::Done(Some("the account already exists".into())))
+        }
+        AccountState::Terminated | AccountState::Failed => {
+            return Ok(Outcome::Done(Some(format!(
+                "nothing to do: the account is {}",
+                account.state
+            ))))
+        }
+        AccountState::Pending => {
+            let mut tx = ctx.db.begin().await?;
+            let mut next = account.clone();
+            next.state = AccountState::Provisioning.as_str().to_owned();
+            next.updated_at = store::now();
+            save_change(&mut tx, &actor, &account, &next, "account.provisioning").await?;
+            tx.commit().await?;
+        }
+        AccountState::Provisioning => {}
+    }
+    let mut conn = ctx.db.conn().await?;
+    let account = accounts::load(&mut conn, account_id).await?;
+    let Some(server_id) = account.server_id else {
+        drop(conn);
+        return fail(ctx, &actor, account_id, "the account has no server").await;
+    };
+    let server = store::servers::find(&mut conn, server_id)
+        .await?
+        .ok_or(ServiceError::NotFound("server"))?;
+    drop(conn);
+    let client = client_for(&server, &ctx.vault, ctx.timeouts)?;
+
+    // After an attempt with an unknown outcome the account may exist: look before creating.
+    if job.attempts > 1 {
+        match client.find_by_username(&account.username).await {
+            Ok(Some(found)) => {
+                return adopt_or_refuse(
+                    ctx,
+                    &actor,
+                    job,
+                    &account,
+                    found.id,
+                    found.billing_id.as_deref(),
+                )
+                .await
+            }
+            Ok(None) => {}
+            Err(e) => return on_panel_error(ctx, &actor, &account, &server.name, e).await,
+        }
+    }
+    let Some(sealed) = sealed_password else {
+        return fail(
+            ctx,
+            &actor,
+            account_id,
+            "the initial password is no longer available; retry with a new password",
+        )
+        .await;
+    };
+    let password = SecretString::from(
+        ctx.vault
+            .open(sealed)
+            .map_err(|e| ServiceError::Internal(e.to_string()))?,
+    );
+    let request = create_request(ctx, &account, password).await?;
+    match client.create(&request).await {
+        Ok(created) => adopt(ctx, &actor, job, &account, &created.id).await,
+        Err(e) if e.kind == PanelErrorKind::AlreadyExists => {
+            match client.find_by_username(&account.username).await {
+                Ok(Some(found)) => {
+                    adopt_or_refuse(
+                        ctx,
+                        &actor,
+                        job,
+                        &account,
+                        found.id,
+                        found.billing_id.as_deref(),
+                    )
+                    .await
+                }
+                Ok(None) => Ok(Outcome::retry(format!(
+                    "{}: but no account with that username is listed",
+                    e.message
+                ))),
+                Err(lookup) => on_panel_error(ctx, &actor, &account, &server.name, lookup).await,
+            }
+        }
+        Err(e) => on_panel_error(ctx, &actor, &account, &server.name, e).await,
+    }
+}
+
+async fn create_request(
+    ctx: &JobContext,
+    account: &AccountRow,
+    password: SecretString,
+) -> Result<CreateAccount, ServiceError> {
+    let mut conn = ctx.db.conn().await?;
+    let customer = store::users::find(&mut conn, account.customer_id)
+        .await?
+        .ok_or(ServiceError::NotFound("customer"))?;
+    Ok(CreateAccount {
+        username: account.username.clone(),
+        email: account
+            .email
+            .clone()
+            .unwrap_or_else(|| customer.email.clone()),
+        password,
+        full_name: Some(customer.full_name),
+        phone: customer.phone,
+        company: customer.company_name,
+        package_id: account.package_id,
+        account_type: AccountType::parse(&account.account_type).unwrap_or(AccountType::Panel),
+        billing_id: account.customer_id.to_string(),
+        hosting_account_id: account.id,
+        created_at: account.created_at,
+        // Stable per hosting account: a repeated create on a server with the extension is a no-op.
+        idempotency_key: Some(format!(
+            "nextpanel-bill-account-{}-server-{}",
+            account.id,
+            account.server_id.unwrap_or(0)
+        )),
+    })
+}
+
+async fn adopt_or_refuse(
+    ctx: &JobContext,
+    actor: &Actor,
+    job: &JobRow,
+    account: &AccountRow,
+    panel_id: String,
+    billing_id: Option<&str>,
+) -> Result<Outcome, ServiceError> {
+    if billing_id == Some(account.customer_id.to_string().as_str()) {
+        adopt(ctx, actor, job, account, &panel_id).await
+    } else {
+        fail(
+            ctx,
+            actor,
+            account.id,
+            &format!(
+                "the username '{}' is already taken on the server by an account that is not ours",
+                account.username
+            ),
+        )
+        .await
+    }
+}
+
+/// Records the created (or adopted) panel account: active, password erased from the job.
+async fn adopt(
+    ctx: &JobContext,
+    actor: &Actor,
+    job: &JobRow,
+    account: &AccountRow,
+    panel_id: &str,
+) -> Result<Outcome, ServiceError> {
+    let mut tx = ctx.db.begin().await?;
+    let current = accounts::load(&mut tx, account.id).await?;
+    let mut next = current.clone();
+    next.panel_account_id = Some(panel_id.to_owned());
+    next.state = AccountState::Active.as_str().to_owned();
+    next.failure_reason = None;
+    next.updated_at = store::now();
+    let saved = save_change(&mut tx, actor, &current, &next, "account.provisioned").await?;
+    erase_password(&mut tx, job).await?;
+    tx.commit().await?;
+    accounts::log_change(
+        &ctx.db,
+        &ctx.settings.provisioning_log,
+        actor,
+        &saved,
+        "account.provisioned",
+    )
+    .await;
+    tracing::info!(account = account.id, username = %account.username, panel_id, "hosting account provisioned");
+    Ok(Outcome::Done(Some(format!(
+        "created with NextPanel id {panel_id}"
+    ))))
+}
+
+/// Drops the sealed password from the job's payload once it has served.
+pub(crate) async fn erase_password(tx: &mut Tx, job: &JobRow) -> Result<(), ServiceError> {
+    let mut payload: serde_json::Value =
+        serde_json::from_str(&job.payload).map_err(|e| ServiceError::Internal(e.to_string()))?;
+    if let Some(p) = payload.get_mut("password") {
+        *p = serde_json::Value::Null;
+    }
+    store::jobs::set_payload(tx, job.id, &payload.to_string()).await?;
+    Ok(())
+}
+
+/// Decides retry, failover or failure from a panel error.
+async fn on_panel_error(
+    ctx: &JobContext,
+    actor: &Actor,
+    account: &AccountRow,
+    server: &str,
+    e: PanelError,
+) -> Result<Outcome, ServiceError> {
+    let message = format!("{server}: {}", e.message);
+    if e.kind.outcome_unknown() {
+        return Ok(Outcome::retry(message));
+    }
+    let moves = matches!(
+        e.kind,
+        PanelErrorKind::Unreachable
+            | PanelErrorKind::Tls
+            | PanelErrorKind::BadCredentials
+            | PanelErrorKind::NoPermission
+            | PanelErrorKind::IpNotAllowed
+    );
+    if moves && !account.pinned_server {
+        if let Some(outcome) = failover(ctx, actor, account, &message).await? {
+            return Ok(outcome);
+        }
+    }
+    if e.kind.is_retryable() {
+        // Unreachable with nowhere else to go: the server may come back.
+        return Ok(Outcome::retry(message));
+    }
+    fail(ctx, actor, account.id, &message).await
+}
+
+/// Moves the account to the next usable server; `None` when there is none or the limit is reached.
+async fn failover(
+    ctx: &JobContext,
+    actor: &Actor,
+    account: &AccountRow,
+    reason: &str,
+) -> Result<Option<Outcome>, ServiceError> {
+    let mut tx = ctx.db.begin().await?;
+    let current = accounts::load(&mut tx, account.id).await?;
+    let mut tried: Vec<i64> = serde_json::from_str(&current.tried_servers).unwrap_or_default();
+    if let Some(id) = current.server_id {
+        if !tried.contains(&id) {
+            tried.push(id);
+        }
+    }
+    if tried.len() >= ctx.settings.provision_max_servers {
+        return Ok(None);
+    }
+    let license = store::licenses::find(&mut tx, current.license_id)
+        .await?
+        .ok_or(ServiceError::NotFound("license"))?;
+    let plan = store::plans::find(&mut tx, license.plan_id)
+        .await?
+        .ok_or(ServiceError::NotFound("plan"))?;
+    let Some(next_server) = choose_server(
+        &mut tx,
+        plan.location.as_deref(),
+        plan.server_group.as_deref(),
+        &tried,
+        &current.username,
+    )
+    .await?
+    else {
+        return Ok(None);
+    };
+    let mut next = current.clone();
+    next.server_id = Some(next_server);
+    next.tried_servers =
+        serde_json::to_string(&tried).map_err(|e| ServiceError::Internal(e.to_string()))?;
+    next.failure_reason = Some(format!("moved from a server that refused: {reason}"));
+    next.updated_at = store::now();
+    save_change(&mut tx, actor, &current, &next, "account.failover").await?;
+    tx.commit().await?;
+    tracing::warn!(account = account.id, to = next_server, %reason, "provisioning moves to another server");
+    Ok(Some(Outcome::Retry {
+        error: reason.to_owned(),
+        immediate: true,
+    }))
+}
+
+async fn fail(
+    ctx: &JobContext,
+    actor: &Actor,
+    account_id: i64,
+    reason: &str,
+) -> Result<Outcome, ServiceError> {
+    let mut tx = ctx.db.begin().await?;
+    let current = accounts::load(&mut tx, account_id).await?;
+    let mut next = current.clone();
+    next.state = AccountState::Failed.as_str().to_owned();
+    next.failure_reason = Some(reason.to_owned());
+    next.updated_at = store::now();
+    save_change(&mut tx, actor, &current, &next, "account.failed").await?;
+    tx.commit().await?;
+    Ok(Outcome::Fail(reason.to_owned()))
+}
+
+/// Marks an account failed when its provision job died (called in the runner's transaction).
+pub async fn mark_failed(tx: &mut Tx, account_id: i64, reason: &str) -> Result<(), ServiceError> {
+    let current = accounts::load(tx, account_id).await?;
+    if !matches!(
+        state_of(&current),
+        AccountState::Pending | AccountState::Provisioning
+    ) {
+        return Ok(());
+    }
+    let mut next = current.clone();
+    next.state = AccountState::Failed.as_str().to_owned();
+    next.failure_reason = Some(reason.to_owned());
+    next.updated_at = store::now();
+    save_change(tx, &Actor::system(), &current, &next, "account.failed").await?;
+    Ok(())
+}
+
+/// Whether the client's panel supports an extension, treating a failed health call as "no".
+pub(crate) async fn supports(client: &NextPanelClient, ext: crate::panel::Extension) -> bool {
+    client.supports(ext).await.unwrap_or(false)
+}

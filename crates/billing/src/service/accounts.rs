@@ -1,0 +1,238 @@
+//! Hosting accounts as the API shows them, their audit trail, and the queries on them.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::audit::{self, Change};
+use super::provisioning_log::{self, LogLine};
+use super::{Actor, Paginated, ServiceError};
+use crate::domain::hosting::AccountState;
+use crate::domain::plan::AccountType;
+use crate::store::hosting_accounts::{AccountFilter, AccountRow};
+use crate::store::{self, AsConn, Db, Page, Tx};
+
+/// A hosting account as the API shows it (never a password).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct HostingAccount {
+    /// Account id.
+    pub id: i64,
+    /// Owner.
+    pub customer_id: i64,
+    /// License it counts against.
+    pub license_id: i64,
+    /// Server it lives on.
+    pub server_id: Option<i64>,
+    /// Hosting login.
+    pub username: String,
+    /// NextPanel's id of the account, once created.
+    pub nextpanel_user_id: Option<String>,
+    /// Kind of account.
+    pub account_type: AccountType,
+    /// State.
+    pub state: AccountState,
+    /// Why it failed.
+    pub failure_reason: Option<String>,
+    /// Why it is suspended.
+    pub suspend_reason: Option<String>,
+    /// NextPanel package.
+    pub package_id: Option<i64>,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&AccountRow> for HostingAccount {
+    fn from(r: &AccountRow) -> Self {
+        HostingAccount {
+            id: r.id,
+            customer_id: r.customer_id,
+            license_id: r.license_id,
+            server_id: r.server_id,
+            username: r.username.clone(),
+            nextpanel_user_id: r.panel_account_id.clone(),
+            account_type: AccountType::parse(&r.account_type).unwrap_or(AccountType::Panel),
+            state: AccountState::parse(&r.state).unwrap_or(AccountState::Failed),
+            failure_reason: r.failure_reason.clone(),
+            suspend_reason: r.suspend_reason.clone(),
+            package_id: r.package_id,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+/// The state of a stored account.
+pub fn state_of(row: &AccountRow) -> AccountState {
+    AccountState::parse(&row.state).unwrap_or(AccountState::Failed)
+}
+
+/// Writes `after` (a changed copy of `before`) with its audit entry, in the caller's transaction.
+pub async fn save_change(
+    tx: &mut Tx,
+    actor: &Actor,
+    before: &AccountRow,
+    after: &AccountRow,
+    action: &str,
+) -> Result<AccountRow, ServiceError> {
+    let saved = store::hosting_accounts::update(tx, after).await?;
+    let (b, a) = (HostingAccount::from(before), HostingAccount::from(&saved));
+    audit::record(
+        tx,
+        actor,
+        Change {
+            action,
+            entity_type: "hosting_account",
+            entity_id: Some(saved.id),
+            before: Some(&b),
+            after: Some(&a),
+        },
+    )
+    .await?;
+    Ok(saved)
+}
+
+/// Appends the provisioning-log line of a committed change.
+pub async fn log_change(
+    db: &Db,
+    path: &std::path::Path,
+    actor: &Actor,
+    account: &AccountRow,
+    action: &str,
+) {
+    let mut conn = match db.conn().await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(error = %e, "provisioning log skipped");
+            return;
+        }
+    };
+    let email = store::users::find(&mut conn, account.customer_id)
+        .await
+        .ok()
+        .flatten()
+        .map(|u| u.email)
+        .unwrap_or_default();
+    let key = store::licenses::find(&mut conn, account.license_id)
+        .await
+        .ok()
+        .flatten()
+        .map(|l| l.license_key)
+        .unwrap_or_default();
+    let server = match account.server_id {
+        Some(id) => store::servers::find(&mut conn, id)
+            .await
+            .ok()
+            .flatten()
+            .map(|s| s.name)
+            .unwrap_or_default(),
+        None => String::new(),
+    };
+    provisioning_log::append(
+        path,
+        &LogLine {
+            time: Utc::now().to_rfc3339(),
+            account_id: account.id,
+            customer_email: &email,
+            username: &account.username,
+            license_key: &key,
+            server: &server,
+            state: &account.state,
+            actor: &actor.label,
+            action,
+        },
+    );
+}
+
+/// Loads an account or "hosting account not found".
+pub async fn load(conn: &mut impl AsConn, id: i64) -> Result<AccountRow, ServiceError> {
+    store::hosting_accounts::find(conn, id)
+        .await?
+        .ok_or(ServiceError::NotFound("hosting account"))
+}
+
+/// Lists accounts (admin and staff).
+pub async fn list(
+    db: &Db,
+    actor: &Actor,
+    filter: &AccountFilter<'_>,
+    page: Page,
+) -> Result<Paginated<HostingAccount>, ServiceError> {
+    actor.require_staff()?;
+    let mut conn = db.conn().await?;
+    let (rows, total) = store::hosting_accounts::list(&mut conn, filter, page).await?;
+    Ok(Paginated {
+        items: rows.iter().map(HostingAccount::from).collect(),
+        page: page.page,
+        per_page: page.per_page,
+        total,
+    })
+}
+
+/// One account (admin and staff).
+pub async fn get(db: &Db, actor: &Actor, id: i64) -> Result<HostingAccount, ServiceError> {
+    actor.require_staff()?;
+    let mut conn = db.conn().await?;
+    Ok(HostingAccount::from(&load(&mut conn, id).await?))
+}
+
+/// The caller's own accounts.
+pub async fn list_mine(
+    db: &Db,
+    actor: &Actor,
+    page: Page,
+) -> Result<Paginated<HostingAccount>, ServiceError> {
+    let id = actor.user_id.ok_or(ServiceError::NotFound("user"))?;
+    list_for_customer(db, id, page).await
+}
+
+/// One customer's accounts (no role check: callers scope it).
+pub async fn list_for_customer(
+    db: &Db,
+    customer_id: i64,
+    page: Page,
+) -> Result<Paginated<HostingAccount>, ServiceError> {
+    let mut conn = db.conn().await?;
+    let filter = AccountFilter {
+        customer_id: Some(customer_id),
+        ..AccountFilter::default()
+    };
+    let (rows, total) = store::hosting_accounts::list(&mut conn, &filter, page).await?;
+    Ok(Paginated {
+        items: rows.iter().map(HostingAccount::from).collect(),
+        page: page.page,
+        per_page: page.per_page,
+        total,
+    })
+}
+
+/// One of the caller's own accounts; someone else's is "not found".
+pub async fn get_mine(db: &Db, actor: &Actor, id: i64) -> Result<HostingAccount, ServiceError> {
+    let owner = actor
+        .user_id
+        .ok_or(ServiceError::NotFound("hosting account"))?;
+    let mut conn = db.conn().await?;
+    let row = store::hosting_accounts::find_owned(&mut conn, id, owner)
+        .await?
+        .ok_or(ServiceError::NotFound("hosting account"))?;
+    Ok(HostingAccount::from(&row))
+}
+
+/// Live accounts per account type (admin and staff).
+pub async fn counts_by_type(
+    db: &Db,
+    actor: &Actor,
+) -> Result<std::collections::BTreeMap<String, i64>, ServiceError> {
+    actor.require_staff()?;
+    let mut conn = db.conn().await?;
+    let mut counts: std::collections::BTreeMap<String, i64> =
+        ["panel", "reseller", "master-reseller"]
+            .iter()
+            .map(|t| ((*t).to_owned(), 0))
+            .collect();
+    for (kind, n) in store::hosting_accounts::count_by_type(&mut conn).await? {
+        counts.insert(kind, n);
+    }
+    Ok(counts)
+}
