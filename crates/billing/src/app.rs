@@ -152,3 +152,18 @@ pub async fn serve(
     }
     Ok(())
 }
+
+/// Runs only the job workers (no HTTP, no monitor) until `shutdown` resolves:
+/// `nextpanel-bill worker`, for extra job capacity beside `serve` on PostgreSQL.
+pub async fn run_workers(state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) {
+    let count = state.settings.jobs.workers.max(1);
+    let workers: Vec<_> = (0..count)
+        .map(|n| tokio::spawn(state.jobs().work(n)))
+        .collect();
+    tracing::info!(workers = count, "job workers running");
+    shutdown.await;
+    // A job cut off here keeps its lease and is picked up again once the lease expires.
+    for worker in workers {
+        worker.abort();
+    }
+}

@@ -25,6 +25,11 @@ enum Command {
         after_help = "Examples:\n  nextpanel-bill serve\n  nextpanel-bill serve --listen 0.0.0.0:8001 --database postgres://bill@db/bill\n  NEXTPANEL_BILL_ADMIN_PASSWORD='long-secret-pass' nextpanel-bill serve"
     )]
     Serve(SettingsArgs),
+    /// Run job workers only (no HTTP server), e.g. more workers beside `serve` on one PostgreSQL.
+    #[command(
+        after_help = "Example:\n  nextpanel-bill worker --workers 8 --database postgres://bill@db/bill"
+    )]
+    Worker(SettingsArgs),
     /// Print the effective configuration (flags > environment > file > defaults), secrets masked.
     Config(SettingsArgs),
     /// Apply pending database migrations and exit.
@@ -94,6 +99,12 @@ struct SettingsArgs {
     /// Seconds between server health checks; 0 turns the monitor off [default: 30].
     #[arg(long = "health-interval", env = "NEXTPANEL_BILL_HEALTH_INTERVAL")]
     health_interval_secs: Option<i64>,
+    /// Job workers in this process; 0 runs no jobs here [default: 4].
+    #[arg(long, env = "NEXTPANEL_BILL_WORKERS")]
+    workers: Option<i64>,
+    /// File the provisioning log is appended to [default: ./provisioned_accounts.log].
+    #[arg(long, env = "NEXTPANEL_BILL_PROVISIONING_LOG")]
+    provisioning_log: Option<String>,
 }
 
 impl SettingsArgs {
@@ -112,6 +123,8 @@ impl SettingsArgs {
             master_key: self.master_key.clone(),
             master_key_file: self.master_key_file.clone(),
             health_interval_secs: self.health_interval_secs,
+            workers: self.workers,
+            provisioning_log: self.provisioning_log.clone(),
             ..Layer::default()
         };
         let default_file = PathBuf::from("nextpanel-bill.toml");
@@ -193,6 +206,19 @@ async fn serve(args: SettingsArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+async fn worker(args: SettingsArgs) -> anyhow::Result<()> {
+    let settings = args.resolve()?;
+    init_logging(settings.log_format);
+    let (state, seeded) = billing::app::prepare(settings)
+        .await
+        .context("cannot prepare the database")?;
+    if let Some(seeded) = &seeded {
+        print_seeded(seeded);
+    }
+    billing::app::run_workers(state, shutdown_signal()).await;
+    Ok(())
+}
+
 async fn migrate(args: SettingsArgs) -> anyhow::Result<()> {
     use secrecy::ExposeSecret;
     let settings = args.resolve()?;
@@ -227,6 +253,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Migrate(args) => migrate(args).await,
+        Command::Worker(args) => worker(args).await,
         Command::Admin {
             command:
                 AdminCommand::Create {
