@@ -130,6 +130,8 @@ pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
     pub db: Db,
+    /// The provisioning log file of this app.
+    pub provisioning_log: std::path::PathBuf,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
     fresh: FreshDb,
@@ -148,6 +150,7 @@ impl TestApp {
 
     /// Starts the app on an existing fresh database.
     pub async fn start(fresh: FreshDb, settings: Settings) -> TestApp {
+        let provisioning_log = settings.provisioning_log.clone();
         let (state, _seeded) = billing::app::prepare_with_db(fresh.db.clone(), settings)
             .await
             .unwrap();
@@ -165,6 +168,7 @@ impl TestApp {
             base: format!("http://{addr}"),
             client: reqwest::Client::builder().no_proxy().build().unwrap(),
             db: fresh.db.clone(),
+            provisioning_log,
             shutdown: Some(tx),
             server: Some(server),
             fresh,

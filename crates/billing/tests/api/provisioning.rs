@@ -181,6 +181,17 @@ async fn a_provision_creates_the_account_license_and_log_line() {
         .map(|e| e["action"].as_str().unwrap())
         .collect();
     assert!(actions.contains(&"account.provisioned") && actions.contains(&"account.requested"));
+
+    // The provisioning log has one JSON line for the new account, and no password.
+    let log = std::fs::read_to_string(&s.app.provisioning_log).unwrap();
+    assert!(!log.contains(&password));
+    let line: Value = serde_json::from_str(log.lines().last().unwrap()).unwrap();
+    assert_eq!(line["username"], "alice");
+    assert_eq!(line["customer_email"], "ada@example.com");
+    assert_eq!(line["license_key"], body["license_key"]);
+    assert_eq!(line["server"], "node-0");
+    assert_eq!(line["state"], "active");
+    assert_eq!(line["action"], "account.provisioned");
 }
 
 #[tokio::test]
