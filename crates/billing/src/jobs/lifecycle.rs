@@ -257,14 +257,8 @@ pub async fn change_plan(ctx: &JobContext, account_id: i64, plan_id: i64) -> Out
         let mut license = store::licenses::find(&mut tx, account.license_id)
             .await?
             .ok_or(ServiceError::NotFound("license"))?;
-        let quotas = crate::service::plans::quotas_of(&plan);
         license.plan_id = plan.id;
-        license.max_accounts = quotas.max_accounts;
-        license.max_domains = quotas.max_domains;
-        license.max_databases = quotas.max_databases;
-        license.max_emails = quotas.max_emails;
-        license.storage_mb = quotas.storage_mb;
-        license.bandwidth_mb = quotas.bandwidth_mb;
+        crate::service::licenses::set_quotas(&mut license, crate::service::plans::quotas_of(&plan));
         license.updated_at = store::now();
         store::licenses::update_plan(&mut tx, &license).await?;
         let current = accounts::load(&mut tx, account.id).await?;

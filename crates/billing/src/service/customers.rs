@@ -173,36 +173,64 @@ pub async fn update(
             after.email = email.into_string();
         }
     }
-    if let Some(name) = full_name {
+    let fields = ProfileFields {
+        full_name,
+        company,
+        phone,
+        password_hash,
+    };
+    let view = save_profile(&mut tx, actor, &before, after, fields, "customer.updated").await?;
+    tx.commit().await?;
+    Ok(view)
+}
+
+/// Validated profile changes; `None` leaves a field as it is.
+struct ProfileFields {
+    full_name: Option<String>,
+    company: Option<Option<String>>,
+    phone: Option<Option<String>>,
+    password_hash: Option<String>,
+}
+
+/// Applies profile changes to `after` and writes it with its audit entry. A new password
+/// ends every session of the user, the caller's too: whoever knew the old one is locked out.
+async fn save_profile(
+    tx: &mut store::Tx,
+    actor: &Actor,
+    before: &UserRow,
+    mut after: UserRow,
+    fields: ProfileFields,
+    action: &str,
+) -> Result<User, ServiceError> {
+    if let Some(name) = fields.full_name {
         after.full_name = name;
     }
-    if let Some(company) = company {
+    if let Some(company) = fields.company {
         after.company_name = company;
     }
-    if let Some(phone) = phone {
+    if let Some(phone) = fields.phone {
         after.phone = phone;
     }
     let now = store::now();
-    if let Some(hash) = password_hash {
+    if let Some(hash) = fields.password_hash {
         after.password_hash = Some(hash);
-        store::sessions::revoke_all_for_user(&mut tx, id, now).await?;
+        store::sessions::revoke_all_for_user(tx, before.id, now).await?;
     }
     after.updated_at = now;
-    let saved = store::users::update(&mut tx, &after).await?;
-    let (before_view, after_view) = (User::from(&before), User::from(&saved));
+    let saved = store::users::update(tx, &after).await?;
+    let (before_view, after_view) = (User::from(before), User::from(&saved));
     audit::record(
-        &mut tx,
+        tx,
         actor,
         Change {
-            action: "customer.updated",
+            action,
             entity_type: "user",
-            entity_id: Some(id),
+            entity_id: Some(before.id),
             before: Some(&before_view),
             after: Some(&after_view),
         },
     )
     .await?;
-    tx.commit().await?;
     Ok(after_view)
 }
 
@@ -300,41 +328,18 @@ pub async fn update_me(db: &Db, actor: &Actor, patch: ProfilePatch) -> Result<Us
         None => None,
     };
     let mut tx = db.begin().await?;
-    let mut after = store::users::find(&mut tx, id)
+    let current = store::users::find(&mut tx, id)
         .await?
         .ok_or(ServiceError::NotFound("user"))?;
-    if let Some(name) = full_name {
-        after.full_name = name;
-    }
-    if let Some(company) = company {
-        after.company_name = company;
-    }
-    if let Some(phone) = phone {
-        after.phone = phone;
-    }
-    let now = store::now();
-    if let Some(hash) = new_hash {
-        after.password_hash = Some(hash);
-        // Every session ends, the caller's too: whoever knew the old password is locked out.
-        store::sessions::revoke_all_for_user(&mut tx, id, now).await?;
-    }
-    after.updated_at = now;
-    let saved = store::users::update(&mut tx, &after).await?;
-    let (before_view, after_view) = (User::from(&before), User::from(&saved));
-    audit::record(
-        &mut tx,
-        actor,
-        Change {
-            action: "profile.updated",
-            entity_type: "user",
-            entity_id: Some(id),
-            before: Some(&before_view),
-            after: Some(&after_view),
-        },
-    )
-    .await?;
+    let fields = ProfileFields {
+        full_name,
+        company,
+        phone,
+        password_hash: new_hash,
+    };
+    let view = save_profile(&mut tx, actor, &before, current, fields, "profile.updated").await?;
     tx.commit().await?;
-    Ok(after_view)
+    Ok(view)
 }
 
 /// A customer with their hosting accounts.

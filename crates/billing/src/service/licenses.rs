@@ -317,12 +317,7 @@ pub async fn update(
         row.expires_at = at;
     }
     if let Some(q) = quotas {
-        row.max_accounts = q.max_accounts;
-        row.max_domains = q.max_domains;
-        row.max_databases = q.max_databases;
-        row.max_emails = q.max_emails;
-        row.storage_mb = q.storage_mb;
-        row.bandwidth_mb = q.bandwidth_mb;
+        set_quotas(&mut row, q);
     }
     row.updated_at = now;
     let saved = store::licenses::update(&mut tx, &row).await?;
@@ -398,4 +393,14 @@ pub async fn cancel(
     .await?;
     tx.commit().await?;
     Ok(after)
+}
+
+/// Replaces the quotas stored on a license row.
+pub fn set_quotas(row: &mut LicenseRow, q: Quotas) {
+    row.max_accounts = q.max_accounts;
+    row.max_domains = q.max_domains;
+    row.max_databases = q.max_databases;
+    row.max_emails = q.max_emails;
+    row.storage_mb = q.storage_mb;
+    row.bandwidth_mb = q.bandwidth_mb;
 }
