@@ -12,8 +12,12 @@ use tokio::sync::Notify;
 
 use crate::config::{MasterKeySource, Settings};
 use crate::jobs::JobContext;
+use crate::mail::smtp::{MailError, SmtpSender};
+use crate::mail::templates::Templates;
 use crate::panel::PanelTimeouts;
 use crate::service::account_ops::Ops;
+use crate::service::notifications::Mailer;
+use crate::service::reconciliation::Reconciler;
 use crate::service::server_health::Monitor;
 use crate::service::users::{self, SeededAdmin};
 use crate::service::ServiceError;
@@ -58,12 +62,40 @@ impl AppState {
         }
     }
 
+    /// The mailer, when SMTP is configured.
+    pub fn mailer(&self) -> Result<Option<Mailer>, MailError> {
+        let Some(smtp) = &self.settings.smtp else {
+            return Ok(None);
+        };
+        Ok(Some(Mailer {
+            db: self.db.clone(),
+            vault: self.vault.clone(),
+            sender: SmtpSender::new(smtp)?,
+            templates: Templates::new(
+                self.settings.email_templates_dir.clone(),
+                self.settings.company.clone(),
+            ),
+            max_attempts: self.settings.mail_max_attempts,
+            backoff_base_ms: self.settings.jobs.backoff_base_ms,
+            backoff_cap_ms: self.settings.jobs.backoff_cap_ms,
+        }))
+    }
+
     /// The server health monitor over this state.
     pub fn monitor(&self) -> Monitor {
         Monitor {
             db: self.db.clone(),
             vault: self.vault.clone(),
             policy: self.settings.health_policy,
+            timeouts: self.panel_timeouts,
+        }
+    }
+
+    /// Reconciliation of servers with our accounts, over this state.
+    pub fn reconciler(&self) -> Reconciler {
+        Reconciler {
+            db: self.db.clone(),
+            vault: self.vault.clone(),
             timeouts: self.panel_timeouts,
         }
     }
@@ -81,6 +113,9 @@ pub enum AppError {
     /// The master key could not be loaded.
     #[error(transparent)]
     Vault(#[from] VaultError),
+    /// The SMTP settings are unusable.
+    #[error("email: {0}")]
+    Mail(#[from] MailError),
     /// Binding or serving failed.
     #[error("network error: {0}")]
     Io(#[from] std::io::Error),
@@ -133,6 +168,16 @@ pub async fn serve(
     let interval = state.settings.health_interval_secs;
     let monitor =
         (interval > 0).then(|| tokio::spawn(state.monitor().run(Duration::from_secs(interval))));
+    let every = state.settings.reconcile_interval_secs;
+    let reconciler =
+        (every > 0).then(|| tokio::spawn(state.reconciler().run(Duration::from_secs(every))));
+    let mailer = match state.mailer()? {
+        Some(mailer) => Some(tokio::spawn(mailer.run())),
+        None => {
+            tracing::warn!("SMTP is not configured (smtp_host): emails stay queued until it is");
+            None
+        }
+    };
     let workers: Vec<_> = (0..state.settings.jobs.workers)
         .map(|n| tokio::spawn(state.jobs().work(n)))
         .collect();
@@ -143,7 +188,7 @@ pub async fn serve(
     )
     .with_graceful_shutdown(shutdown)
     .await?;
-    if let Some(task) = monitor {
+    for task in [monitor, reconciler, mailer].into_iter().flatten() {
         task.abort();
     }
     // A job cut off here keeps its lease and is picked up again once the lease expires.

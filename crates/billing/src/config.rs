@@ -77,6 +77,8 @@ pub struct Layer {
     pub master_key_file: Option<String>,
     /// Seconds between server health checks.
     pub health_interval_secs: Option<i64>,
+    /// Seconds between reconciliations of every active server (0: off).
+    pub reconcile_interval_secs: Option<i64>,
     /// Consecutive failed checks that take a server offline.
     pub health_failures_to_offline: Option<i64>,
     /// Consecutive successful checks that bring a server back online.
@@ -101,6 +103,32 @@ pub struct Layer {
     pub panel_timeout_ms: Option<i64>,
     /// Timeout of account creation on a panel, in milliseconds.
     pub panel_create_timeout_ms: Option<i64>,
+    /// SMTP server host; without it messages stay queued.
+    pub smtp_host: Option<String>,
+    /// SMTP server port.
+    pub smtp_port: Option<i64>,
+    /// `starttls`, `tls` or `none`.
+    pub smtp_security: Option<String>,
+    /// SMTP login.
+    pub smtp_username: Option<String>,
+    /// SMTP password.
+    pub smtp_password: Option<String>,
+    /// Sender address of every message.
+    pub smtp_from: Option<String>,
+    /// Timeout of one SMTP conversation.
+    pub smtp_timeout_secs: Option<i64>,
+    /// Company name in messages.
+    pub company_name: Option<String>,
+    /// Logo at the top of HTML messages.
+    pub company_logo_url: Option<String>,
+    /// Support address in message footers.
+    pub support_email: Option<String>,
+    /// Directory of template files that replace the built-in ones.
+    pub email_templates_dir: Option<String>,
+    /// Send attempts of a message before it is marked failed.
+    pub mail_max_attempts: Option<i64>,
+    /// Link in password-reset messages; `{token}` is replaced by the code.
+    pub password_reset_url: Option<String>,
 }
 
 impl Layer {
@@ -139,6 +167,9 @@ impl Layer {
             master_key: self.master_key.or(lower.master_key),
             master_key_file: self.master_key_file.or(lower.master_key_file),
             health_interval_secs: self.health_interval_secs.or(lower.health_interval_secs),
+            reconcile_interval_secs: self
+                .reconcile_interval_secs
+                .or(lower.reconcile_interval_secs),
             health_failures_to_offline: self
                 .health_failures_to_offline
                 .or(lower.health_failures_to_offline),
@@ -157,6 +188,19 @@ impl Layer {
             panel_create_timeout_ms: self
                 .panel_create_timeout_ms
                 .or(lower.panel_create_timeout_ms),
+            smtp_host: self.smtp_host.or(lower.smtp_host),
+            smtp_port: self.smtp_port.or(lower.smtp_port),
+            smtp_security: self.smtp_security.or(lower.smtp_security),
+            smtp_username: self.smtp_username.or(lower.smtp_username),
+            smtp_password: self.smtp_password.or(lower.smtp_password),
+            smtp_from: self.smtp_from.or(lower.smtp_from),
+            smtp_timeout_secs: self.smtp_timeout_secs.or(lower.smtp_timeout_secs),
+            company_name: self.company_name.or(lower.company_name),
+            company_logo_url: self.company_logo_url.or(lower.company_logo_url),
+            support_email: self.support_email.or(lower.support_email),
+            email_templates_dir: self.email_templates_dir.or(lower.email_templates_dir),
+            mail_max_attempts: self.mail_max_attempts.or(lower.mail_max_attempts),
+            password_reset_url: self.password_reset_url.or(lower.password_reset_url),
         }
     }
 }
@@ -190,6 +234,9 @@ pub struct Settings {
     pub master_key: MasterKeySource,
     /// Seconds between server health checks; 0 disables the background monitor.
     pub health_interval_secs: u64,
+    /// Seconds between reconciliations of every active server (report only, no fixes);
+    /// 0 disables the background job (reconciliations then run only on request).
+    pub reconcile_interval_secs: u64,
     /// Online/offline hysteresis of the health monitor.
     pub health_policy: crate::domain::server::HealthPolicy,
     /// Job workers, retries and leases.
@@ -202,6 +249,16 @@ pub struct Settings {
     pub provisioning_log: std::path::PathBuf,
     /// Timeouts of calls to NextPanel servers.
     pub panel_timeouts: crate::panel::PanelTimeouts,
+    /// SMTP settings; `None`: messages stay queued until SMTP is configured.
+    pub smtp: Option<crate::mail::smtp::SmtpSettings>,
+    /// Company details in messages.
+    pub company: crate::mail::Company,
+    /// Template overrides.
+    pub email_templates_dir: Option<std::path::PathBuf>,
+    /// Send attempts of a message before it is marked failed.
+    pub mail_max_attempts: i64,
+    /// Link in password-reset messages, with `{token}` replaced.
+    pub password_reset_url: Option<String>,
 }
 
 /// How the durable job queue runs.
@@ -348,6 +405,10 @@ impl Settings {
             Some(0) => 0,
             other => positive("health_interval_secs", other, 30)?.unsigned_abs(),
         };
+        let reconcile_interval_secs = match layer.reconcile_interval_secs {
+            Some(0) => 0,
+            other => positive("reconcile_interval_secs", other, 86_400)?.unsigned_abs(),
+        };
         let workers = match layer.workers {
             Some(0) => 0,
             other => positive("workers", other, 4)?.unsigned_abs() as usize,
@@ -378,7 +439,56 @@ impl Settings {
         if let Some(v) = layer.panel_create_timeout_ms {
             panel_timeouts.create = ms(positive("panel_create_timeout_ms", Some(v), 30_000)?);
         }
+        let smtp = match layer.smtp_host {
+            None => None,
+            Some(host) => {
+                let security = layer.smtp_security.as_deref().unwrap_or("starttls");
+                let security = crate::mail::smtp::Security::parse(security).ok_or_else(|| {
+                    ConfigError::Invalid {
+                        key: "smtp_security",
+                        message: format!("'{security}' is not starttls, tls or none"),
+                    }
+                })?;
+                let port = positive("smtp_port", layer.smtp_port, 587)?;
+                Some(crate::mail::smtp::SmtpSettings {
+                    host,
+                    port: u16::try_from(port).map_err(|_| ConfigError::Invalid {
+                        key: "smtp_port",
+                        message: "must be a TCP port".into(),
+                    })?,
+                    security,
+                    username: layer.smtp_username,
+                    password: layer.smtp_password.map(SecretString::from),
+                    from: layer
+                        .smtp_from
+                        .clone()
+                        .unwrap_or_else(|| "nextpanel-bill <billing@localhost>".to_owned()),
+                    timeout: std::time::Duration::from_secs(
+                        positive("smtp_timeout_secs", layer.smtp_timeout_secs, 30)?.unsigned_abs(),
+                    ),
+                })
+            }
+        };
+        if let Some(from) = &layer.smtp_from {
+            from.parse::<lettre::message::Mailbox>()
+                .map_err(|_| ConfigError::Invalid {
+                    key: "smtp_from",
+                    message: format!("'{from}' is not an address like Name <billing@example.com>"),
+                })?;
+        }
+        let company = crate::mail::Company {
+            name: layer
+                .company_name
+                .unwrap_or_else(|| "NextPanel Hosting".to_owned()),
+            logo_url: layer.company_logo_url,
+            support_email: layer.support_email,
+        };
         Ok(Settings {
+            smtp,
+            company,
+            email_templates_dir: layer.email_templates_dir.map(Into::into),
+            mail_max_attempts: positive("mail_max_attempts", layer.mail_max_attempts, 20)?,
+            password_reset_url: layer.password_reset_url,
             panel_timeouts,
             jobs,
             provision_wait_secs,
@@ -389,6 +499,7 @@ impl Settings {
                 .into(),
             master_key,
             health_interval_secs,
+            reconcile_interval_secs,
             health_policy,
             listen,
             database_url: SecretString::from(database_url),
@@ -416,6 +527,7 @@ impl Settings {
             log_format: LogFormat,
             master_key: String,
             health_interval_secs: u64,
+            reconcile_interval_secs: u64,
             health_failures_to_offline: i64,
             health_successes_to_online: i64,
             workers: usize,
@@ -426,8 +538,27 @@ impl Settings {
             provision_wait_secs: u64,
             provision_max_servers: usize,
             provisioning_log: String,
+            smtp: String,
+            company_name: &'a str,
         }
         let shown = Shown {
+            smtp: match &self.smtp {
+                None => "not configured: messages stay queued".to_owned(),
+                Some(m) => format!(
+                    "{}:{} ({:?}), user {}, password {}, from {}",
+                    m.host,
+                    m.port,
+                    m.security,
+                    m.username.as_deref().unwrap_or("(none)"),
+                    if m.password.is_some() {
+                        "********"
+                    } else {
+                        "(none)"
+                    },
+                    m.from
+                ),
+            },
+            company_name: &self.company.name,
             workers: self.jobs.workers,
             job_max_attempts: self.jobs.max_attempts,
             job_backoff_base_ms: self.jobs.backoff_base_ms,
@@ -441,6 +572,7 @@ impl Settings {
                 MasterKeySource::File(path) => format!("file {}", path.display()),
             },
             health_interval_secs: self.health_interval_secs,
+            reconcile_interval_secs: self.reconcile_interval_secs,
             health_failures_to_offline: self.health_policy.failures_to_offline,
             health_successes_to_online: self.health_policy.successes_to_online,
             listen: self.listen.to_string(),

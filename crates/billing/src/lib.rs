@@ -8,6 +8,7 @@ pub mod config;
 pub mod domain;
 pub mod http;
 pub mod jobs;
+pub mod mail;
 pub mod panel;
 pub mod service;
 pub mod store;

@@ -99,6 +99,9 @@ struct SettingsArgs {
     /// Seconds between server health checks; 0 turns the monitor off [default: 30].
     #[arg(long = "health-interval", env = "NEXTPANEL_BILL_HEALTH_INTERVAL")]
     health_interval_secs: Option<i64>,
+    /// Seconds between reconciliations of every active server (report only); 0 turns them off [default: 86400].
+    #[arg(long = "reconcile-interval", env = "NEXTPANEL_BILL_RECONCILE_INTERVAL")]
+    reconcile_interval_secs: Option<i64>,
     /// Job workers in this process; 0 runs no jobs here [default: 4].
     #[arg(long, env = "NEXTPANEL_BILL_WORKERS")]
     workers: Option<i64>,
@@ -123,6 +126,7 @@ impl SettingsArgs {
             master_key: self.master_key.clone(),
             master_key_file: self.master_key_file.clone(),
             health_interval_secs: self.health_interval_secs,
+            reconcile_interval_secs: self.reconcile_interval_secs,
             workers: self.workers,
             provisioning_log: self.provisioning_log.clone(),
             ..Layer::default()

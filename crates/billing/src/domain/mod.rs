@@ -8,6 +8,7 @@ pub mod hosting;
 pub mod license;
 pub mod money;
 pub mod plan;
+pub mod reconcile;
 pub mod role;
 pub mod server;
 pub mod text;

@@ -46,6 +46,7 @@ const BODY_LIMIT: usize = 256 * 1024;
         (name = "servers", description = "NextPanel servers and their health (admin)"),
         (name = "accounts", description = "Hosting accounts: provisioning and lifecycle (admin)"),
         (name = "jobs", description = "The durable job queue (admin)"),
+        (name = "emails", description = "The email outbox (admin)"),
     )
 )]
 struct ApiDoc;
@@ -65,8 +66,8 @@ impl Modify for BearerScheme {
 /// All routes with their OpenAPI description.
 pub fn api_routes() -> OpenApiRouter<AppState> {
     use api::{
-        accounts, api_keys, audit, auth, customers, health, jobs, licenses, me, plans, servers,
-        users,
+        accounts, api_keys, audit, auth, customers, emails, health, jobs, licenses, me, plans,
+        reconciliations, servers, users,
     };
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(health::health))
@@ -100,6 +101,9 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(servers::disable))
         .routes(routes!(servers::enable))
         .routes(routes!(servers::check))
+        .routes(routes!(reconciliations::reconcile))
+        .routes(routes!(reconciliations::list))
+        .routes(routes!(reconciliations::get))
         .routes(routes!(servers::metrics))
         .routes(routes!(accounts::provision))
         .routes(routes!(accounts::list))
@@ -116,6 +120,10 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(jobs::list))
         .routes(routes!(jobs::get))
         .routes(routes!(jobs::retry))
+        .routes(routes!(emails::list))
+        .routes(routes!(emails::resend))
+        .routes(routes!(emails::request_reset))
+        .routes(routes!(emails::confirm_reset))
 }
 
 /// The OpenAPI document, as served at `/api/openapi.json`.

@@ -78,6 +78,7 @@ async fn record(
     change(&mut next);
     next.updated_at = store::now();
     let saved = save_change(&mut tx, &actor(), &current, &next, action).await?;
+    notify_customer(&mut tx, &saved, action, serde_json::json!({})).await?;
     tx.commit().await?;
     accounts::log_change(
         &ctx.db,
@@ -88,6 +89,42 @@ async fn record(
     )
     .await;
     Ok(())
+}
+
+/// Queues the customer's message about a lifecycle change, in its transaction.
+async fn notify_customer(
+    tx: &mut store::Tx,
+    account: &AccountRow,
+    action: &str,
+    extra: serde_json::Value,
+) -> Result<(), ServiceError> {
+    let template = match action {
+        "account.suspended" => "account_suspended",
+        "account.unsuspended" => "account_unsuspended",
+        "account.terminated" => "account_terminated",
+        "account.plan_changed" => "plan_changed",
+        _ => return Ok(()),
+    };
+    let Some(customer) = store::users::find(tx, account.customer_id).await? else {
+        return Ok(());
+    };
+    let mut data = serde_json::json!({
+        "name": customer.full_name,
+        "username": account.username,
+        "reason": account.suspend_reason.clone().unwrap_or_default(),
+    });
+    if let (Some(obj), Some(more)) = (data.as_object_mut(), extra.as_object()) {
+        obj.extend(more.clone());
+    }
+    // The change's own time makes the key unique per change; a re-run of the job finds
+    // the state already changed and changes (and notifies) nothing.
+    let key = format!(
+        "{template}:{}:{}",
+        account.id,
+        account.updated_at.timestamp_micros()
+    );
+    let to = account.email.clone().unwrap_or(customer.email);
+    crate::service::notifications::queue_sealed(tx, &key, &to, template, data, "", None).await
 }
 
 fn panel_id(account: &AccountRow) -> Result<&str, Outcome> {
@@ -266,7 +303,9 @@ pub async fn change_plan(ctx: &JobContext, account_id: i64, plan_id: i64) -> Out
         next.package_id = plan.package_id;
         next.account_type = plan.account_type.clone();
         next.updated_at = store::now();
-        save_change(&mut tx, &actor(), &current, &next, "account.plan_changed").await?;
+        let saved = save_change(&mut tx, &actor(), &current, &next, "account.plan_changed").await?;
+        let extra = serde_json::json!({"plan": plan.name});
+        notify_customer(&mut tx, &saved, "account.plan_changed", extra).await?;
         tx.commit().await?;
         let note = if panel_changed {
             format!(

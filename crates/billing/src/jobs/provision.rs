@@ -15,7 +15,7 @@ use crate::panel::{ControlPanel, CreateAccount, NextPanelClient, PanelError, Pan
 use crate::service::accounts::{self, save_change, state_of};
 use crate::service::provisioning::choose_server;
 use crate::service::servers::client_for;
-use crate::service::{Actor, ServiceError};
+use crate::service::{notifications, Actor, ServiceError};
 use crate::store::hosting_accounts::AccountRow;
 use crate::store::jobs::JobRow;
 use crate::store::{self, Tx};
@@ -214,6 +214,7 @@ async fn adopt(
     next.failure_reason = None;
     next.updated_at = store::now();
     let saved = save_change(&mut tx, actor, &current, &next, "account.provisioned").await?;
+    queue_welcome(&mut tx, job, &saved).await?;
     erase_password(&mut tx, job).await?;
     tx.commit().await?;
     accounts::log_change(
@@ -228,6 +229,48 @@ async fn adopt(
     Ok(Outcome::Done(Some(format!(
         "created with NextPanel id {panel_id}"
     ))))
+}
+
+/// Queues the welcome message with the credentials, in the transaction that makes the
+/// account active: the sealed password moves from the job to the message.
+async fn queue_welcome(
+    tx: &mut Tx,
+    job: &JobRow,
+    account: &AccountRow,
+) -> Result<(), ServiceError> {
+    let payload: serde_json::Value =
+        serde_json::from_str(&job.payload).map_err(|e| ServiceError::Internal(e.to_string()))?;
+    let sealed = payload.get("password").and_then(serde_json::Value::as_str);
+    let customer = store::users::find(tx, account.customer_id)
+        .await?
+        .ok_or(ServiceError::NotFound("customer"))?;
+    let license = store::licenses::find(tx, account.license_id)
+        .await?
+        .ok_or(ServiceError::NotFound("license"))?;
+    let panel_url = match account.server_id {
+        Some(id) => store::servers::find(tx, id)
+            .await?
+            .map(|s| s.base_url)
+            .unwrap_or_default(),
+        None => String::new(),
+    };
+    let data = notifications::welcome_data(
+        &customer.full_name,
+        &account.username,
+        &panel_url,
+        &license.license_key,
+    );
+    let to = account.email.clone().unwrap_or(customer.email);
+    notifications::queue_sealed(
+        tx,
+        &format!("welcome:account:{}", account.id),
+        &to,
+        "welcome",
+        data,
+        "password",
+        sealed,
+    )
+    .await
 }
 
 /// Drops the sealed password from the job's payload once it has served.

@@ -123,6 +123,13 @@ impl NextPanelClient {
         Ok(extensions.iter().any(|e| e == extension.as_str()))
     }
 
+    /// Every account on the server: `GET /api/v1/billing/accounts` without filters
+    /// (baseline, so it needs no extension and no health call first).
+    pub async fn list_accounts(&self) -> Result<Vec<PanelAccount>, PanelError> {
+        let call = Call::new(Method::GET, ACCOUNTS, self.timeouts.other);
+        self.sender.send(call, wire::account_list).await
+    }
+
     fn cache(&self) -> std::sync::MutexGuard<'_, Option<Vec<String>>> {
         // The cache holds plain data, so a panic elsewhere cannot leave it inconsistent.
         self.extensions

@@ -172,6 +172,24 @@ pub async fn issue_in(
     };
     let saved = store::licenses::insert(tx, &row).await?;
     let view = License::from(&saved);
+    if let Some(customer) = store::users::find(tx, customer_id).await? {
+        let data = serde_json::json!({
+            "name": customer.full_name,
+            "plan": plan.name,
+            "license_key": saved.license_key,
+            "expires_at": saved.expires_at.format("%Y-%m-%d").to_string(),
+        });
+        super::notifications::queue_sealed(
+            tx,
+            &format!("license_issued:{}", saved.id),
+            &customer.email,
+            "license_issued",
+            data,
+            "",
+            None,
+        )
+        .await?;
+    }
     audit::record(
         tx,
         actor,

@@ -128,10 +128,18 @@ impl Monitor {
                 },
             )
             .await?;
+            let template = if next.online {
+                "server_up"
+            } else {
+                "server_down"
+            };
+            let data = serde_json::json!({"server": current.name, "base_url": current.base_url, "reason": error.clone().unwrap_or_default()});
+            let key = format!("{template}:{}:{}", row.id, store::now().timestamp_micros());
+            super::notifications::queue_to_admins(&mut tx, &key, template, data).await?;
             if next.online {
                 tracing::info!(server = %current.name, id = row.id, "server is back online");
             } else {
-                // The alert for admins until the notification path exists: a log line and the audit entry.
+                // Admins get the server_down message queued above, plus this log line and the audit entry.
                 tracing::warn!(server = %current.name, id = row.id, reason = error.as_deref().unwrap_or(""), "ALERT: server went offline; new accounts will avoid it");
             }
         }

@@ -231,3 +231,16 @@ pub async fn count_by_type(conn: &mut impl AsConn) -> Result<Vec<(String, i64)>,
     })?;
     Ok(rows)
 }
+
+/// Every account on a server, whatever its state, by id (for reconciliation).
+pub async fn all_on_server(
+    conn: &mut impl AsConn,
+    server_id: i64,
+) -> Result<Vec<AccountRow>, StoreError> {
+    let sql = format!("SELECT {COLUMNS} FROM hosting_accounts WHERE server_id = $1 ORDER BY id");
+    let rows = on_conn!(conn, |c| sqlx::query_as::<_, AccountRow>(&sql)
+        .bind(server_id)
+        .fetch_all(c)
+        .await)?;
+    Ok(rows)
+}

@@ -386,6 +386,7 @@ pub fn test_settings(layer: Layer) -> Settings {
         admin_password: Some(ADMIN_PASSWORD.into()),
         master_key: Some(MASTER_KEY.into()),
         health_interval_secs: Some(0),
+        reconcile_interval_secs: Some(0),
         workers: Some(2),
         job_max_attempts: Some(6),
         job_backoff_base_ms: Some(20),
@@ -439,4 +440,111 @@ pub fn capture_logs() -> Logs {
         .with_writer(move || writer.clone())
         .init();
     logs
+}
+
+/// A real SMTP server (aiosmtpd, `tests/smtp_sink.py`) that stores every message it accepts.
+pub struct SmtpSink {
+    pub port: u16,
+    dir: tempfile::TempDir,
+    child: Option<std::process::Child>,
+}
+
+impl SmtpSink {
+    /// Starts a sink on a free port.
+    pub fn start() -> SmtpSink {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut sink = SmtpSink {
+            port,
+            dir: tempfile::tempdir().unwrap(),
+            child: None,
+        };
+        sink.up();
+        sink
+    }
+
+    /// (Re)starts the server on its port.
+    pub fn up(&mut self) {
+        use std::io::BufRead;
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/smtp_sink.py");
+        let mut child = std::process::Command::new("python3")
+            .args([
+                script,
+                &self.port.to_string(),
+                self.dir.path().to_str().unwrap(),
+            ])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3 with aiosmtpd (pip install aiosmtpd) runs the test SMTP server");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), "ready", "the SMTP sink did not start");
+        self.child = Some(child);
+    }
+
+    /// Stops the server: connections to its port are refused until `up`.
+    pub fn down(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Every message received so far, oldest first.
+    pub fn messages(&self) -> Vec<Value> {
+        let mut files: Vec<_> = std::fs::read_dir(self.dir.path())
+            .unwrap()
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect();
+        files.sort();
+        files
+            .iter()
+            .map(|p| serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap())
+            .collect()
+    }
+
+    /// Waits until at least `n` messages arrived.
+    pub async fn wait_for(&self, n: usize) -> Vec<Value> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let got = self.messages();
+            if got.len() >= n {
+                return got;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "expected {n} messages, got {}: {got:?}",
+                got.len()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Settings layer pointing nextpanel-bill at this sink.
+    pub fn layer(&self) -> Layer {
+        Layer {
+            smtp_host: Some("127.0.0.1".into()),
+            smtp_port: Some(i64::from(self.port)),
+            smtp_security: Some("none".into()),
+            smtp_from: Some("Acme Hosting <billing@acme.example>".into()),
+            smtp_timeout_secs: Some(5),
+            company_name: Some("Acme Hosting".into()),
+            support_email: Some("help@acme.example".into()),
+            ..Layer::default()
+        }
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        self.down();
+    }
 }

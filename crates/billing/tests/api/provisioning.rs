@@ -407,7 +407,11 @@ async fn every_fault_of_the_simulator_ends_in_exactly_one_account() {
 #[tokio::test]
 async fn a_dead_server_fails_over_to_the_next() {
     let s = setup_with(Layer::default(), 2, 100, false).await;
-    // node-0 has the lower id, so it is first among equals; it is down for real.
+    // One account on node-1 makes the empty node-0 the first choice.
+    let mut first = s.body("bob");
+    first["server_id"] = json!(s.servers[1]);
+    assert_eq!(s.provision(first).await.0, StatusCode::CREATED);
+    // Then node-0 goes down for real (connections refused), after its last good check.
     let mut sims = s.sims;
     let dead = sims.remove(0);
     dead.shutdown().await.unwrap();
@@ -415,7 +419,7 @@ async fn a_dead_server_fails_over_to_the_next() {
     let (status, body) = s.provision(s.body("alice")).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["server_id"], s.servers[1]);
-    assert_eq!(s.panel_accounts(0).len(), 1);
+    assert_eq!(s.panel_accounts(0).len(), 2);
     let (_, audit) = s
         .app
         .get(
@@ -426,14 +430,14 @@ async fn a_dead_server_fails_over_to_the_next() {
             Some(&s.admin),
         )
         .await;
-    assert!(
-        audit["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|e| e["action"] == "account.failover"),
-        "{audit}"
-    );
+    let failover = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "account.failover")
+        .expect("a failover entry");
+    assert_eq!(failover["before"]["server_id"], s.servers[0]);
+    assert_eq!(failover["after"]["server_id"], s.servers[1]);
 }
 
 #[tokio::test]

@@ -78,6 +78,17 @@ const ROUTES: &[(&str, &str, Access)] = &[
         "/api/v1/nextpanel/servers/{id}/check",
         Access::Admin,
     ),
+    (
+        "POST",
+        "/api/v1/nextpanel/servers/{id}/reconcile",
+        Access::Admin,
+    ),
+    ("GET", "/api/v1/nextpanel/reconciliations", Access::Admin),
+    (
+        "GET",
+        "/api/v1/nextpanel/reconciliations/{id}",
+        Access::Admin,
+    ),
     ("POST", "/api/v1/nextpanel/provision", Access::Admin),
     ("GET", "/api/v1/nextpanel/accounts", Access::Staff),
     (
@@ -122,6 +133,14 @@ const ROUTES: &[(&str, &str, Access)] = &[
     ("GET", "/api/v1/jobs", Access::Staff),
     ("GET", "/api/v1/jobs/{id}", Access::Staff),
     ("POST", "/api/v1/jobs/{id}/retry", Access::Admin),
+    ("GET", "/api/v1/emails", Access::Staff),
+    ("POST", "/api/v1/emails/{id}/resend", Access::Admin),
+    ("POST", "/api/v1/auth/password-reset", Access::Public),
+    (
+        "POST",
+        "/api/v1/auth/password-reset/confirm",
+        Access::Public,
+    ),
 ];
 
 fn concrete(path: &str) -> String {

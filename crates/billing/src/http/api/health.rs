@@ -21,6 +21,9 @@ pub struct Health {
     pub database: &'static str,
     /// `sqlite` or `postgres`.
     pub engine: &'static str,
+    /// On `/ready`: whether email can go out, and how many messages wait.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
 }
 
 async fn check(state: &AppState) -> (StatusCode, Json<Health>) {
@@ -38,6 +41,7 @@ async fn check(state: &AppState) -> (StatusCode, Json<Health>) {
         version: env!("CARGO_PKG_VERSION"),
         database: if up { "connected" } else { "unreachable" },
         engine,
+        email: None,
     };
     (
         if up {
@@ -60,5 +64,18 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>)
 #[utoipa::path(get, path = "/ready", tag = "health",
     responses((status = 200, body = Health), (status = 503, description = "not ready", body = Health)))]
 pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
-    check(&state).await
+    let (status, Json(mut health)) = check(&state).await;
+    let queued = match state.db.conn().await {
+        Ok(mut conn) => crate::store::outbox::queued_count(&mut conn)
+            .await
+            .unwrap_or(0),
+        Err(_) => 0,
+    };
+    // Email is not needed to take traffic, so it never makes /ready fail; it is said plainly.
+    health.email = Some(if state.settings.smtp.is_some() {
+        format!("configured; {queued} message(s) waiting")
+    } else {
+        format!("not configured: {queued} message(s) queued and kept until SMTP is set up")
+    });
+    (status, Json(health))
 }

@@ -5,11 +5,13 @@ pub mod api_keys;
 pub mod audit;
 pub mod auth;
 pub mod customers;
+pub mod emails;
 pub mod health;
 pub mod jobs;
 pub mod licenses;
 pub mod me;
 pub mod plans;
+pub mod reconciliations;
 pub mod servers;
 pub mod users;
 
