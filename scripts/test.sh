@@ -13,6 +13,12 @@ else
     run() { cargo test --workspace --no-fail-fast; }
 fi
 
+# The email tests need a real SMTP server: aiosmtpd (PyPI), started by the tests.
+if ! python3 -c "import aiosmtpd" 2>/dev/null; then
+    echo "==> installing aiosmtpd for the email tests (python3 -m pip install aiosmtpd)"
+    python3 -m pip install --quiet --disable-pip-version-check aiosmtpd
+fi
+
 echo "==> test suite on SQLite"
 NPB_TEST_ENGINE=sqlite run
 
