@@ -1,0 +1,358 @@
+//! Provisioning throughput: the release `nextpanel-bill serve` with N job workers
+//! provisions `BENCH_ACCOUNTS` (default 1,000) hosting accounts over 5 in-process
+//! `nextpanel-sim` servers that answer every call after 50 ms. Prints accounts per
+//! second from the first submit to the last account active, the ideal set by the
+//! concurrency limit (each create is one panel call of at least 50 ms, so at most
+//! N / 0.05 s accounts per second), the efficiency, and the submit throughput.
+//!
+//! SQLite always; PostgreSQL too when DATABASE_URL points to one (a fresh database,
+//! dropped afterwards). `BENCH_WORKERS` (default 8) sets N, `BENCH_SUBMITTERS`
+//! (default 32) the HTTP requests in flight while submitting. Loopback only, and
+//! bounded: each engine gives up after `BENCH_DEADLINE_SECS` (default 180).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use nextpanel_sim::{SimConfig, SimHandle};
+use serde_json::{json, Value};
+
+const ADMIN_PASSWORD: &str = "bench-admin-password";
+const SERVERS: usize = 5;
+const PANEL_LATENCY_MS: u64 = 50;
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn start_server(dir: &std::path::Path, database_url: &str, workers: u64) -> Server {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = dir.join("bench.toml");
+    std::fs::write(&config, "provision_wait_secs = 0\n").unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_nextpanel-bill"));
+    for (var, _) in std::env::vars() {
+        if var.starts_with("NEXTPANEL_BILL_") || var == "DATABASE_URL" {
+            cmd.env_remove(var);
+        }
+    }
+    let child = cmd
+        .current_dir(dir)
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--database",
+            database_url,
+            "--config",
+            config.to_str().unwrap(),
+            "--workers",
+            &workers.to_string(),
+            "--health-interval",
+            "0",
+            "--provisioning-log",
+            dir.join("provisioned_accounts.log").to_str().unwrap(),
+        ])
+        .env("NEXTPANEL_BILL_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .env("NEXTPANEL_BILL_MASTER_KEY", "42".repeat(32))
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start nextpanel-bill");
+    // Owned by `Server` at once, so every exit path below kills and reaps it.
+    let mut server = Server {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+    };
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if let Ok(Some(status)) = server.child.try_wait() {
+            panic!("nextpanel-bill exited at start: {status}");
+        }
+        if client
+            .get(format!("{}/health", server.base))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return server;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("server did not become healthy within 30 s");
+}
+
+#[derive(Clone)]
+struct Api {
+    client: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl Api {
+    async fn post(&self, path: &str, body: Value) -> (reqwest::StatusCode, Value) {
+        let resp = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn get(&self, path: &str) -> Value {
+        let resp = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_success(), "GET {path}: {}", resp.status());
+        resp.json().await.unwrap()
+    }
+
+    async fn count(&self, state: &str) -> i64 {
+        self.get(&format!(
+            "/api/v1/nextpanel/accounts?state={state}&per_page=1"
+        ))
+        .await["total"]
+            .as_i64()
+            .unwrap()
+    }
+}
+
+async fn bench_engine(name: &str, dir: &std::path::Path, database_url: &str) {
+    let accounts = env_u64("BENCH_ACCOUNTS", 1000);
+    let workers = env_u64("BENCH_WORKERS", 8);
+    let submitters = env_u64("BENCH_SUBMITTERS", 32);
+    let deadline =
+        Instant::now() + Duration::from_secs(env_u64("BENCH_DEADLINE_SECS", 180).max(10));
+    let server = start_server(dir, database_url, workers).await;
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .pool_max_idle_per_host(submitters as usize)
+        .build()
+        .unwrap();
+    let login: Value = client
+        .post(format!("{}/api/v1/auth/login", server.base))
+        .json(&json!({"email": "admin@example.com", "password": ADMIN_PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let api = Api {
+        client,
+        base: server.base.clone(),
+        token: login["access_token"].as_str().expect("login").to_owned(),
+    };
+
+    let mut sims: Vec<SimHandle> = Vec::new();
+    let capacity = i64::try_from(accounts / SERVERS as u64 + 10).unwrap();
+    for i in 0..SERVERS {
+        let sim = nextpanel_sim::spawn(SimConfig::random().unwrap())
+            .await
+            .unwrap();
+        let (status, body) = api
+            .post(
+                "/api/v1/nextpanel/servers",
+                json!({"name": format!("node-{i}"), "base_url": sim.base_url(), "api_key": sim.api_key(), "api_secret": sim.api_secret(), "capacity": capacity}),
+            )
+            .await;
+        assert_eq!(status, reqwest::StatusCode::CREATED, "{body}");
+        sim.set_faults(json!({"latency_ms": PANEL_LATENCY_MS}))
+            .unwrap();
+        sims.push(sim);
+    }
+    let (status, plan) = api
+        .post(
+            "/api/v1/plans",
+            json!({
+                "name": "Bench", "currency": "USD", "prices": {"monthly": 999, "annual": 9990},
+                "quotas": {"max_accounts": 1, "max_domains": 5, "max_databases": 5, "max_emails": 10, "storage_mb": 10240, "bandwidth_mb": -1},
+                "account_type": "panel", "package_id": 1
+            }),
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::CREATED, "{plan}");
+    let (status, customer) = api
+        .post(
+            "/api/v1/customers",
+            json!({"email": "bench@example.com", "full_name": "Bench", "password": "customer-password-1"}),
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::CREATED, "{customer}");
+    let (plan, customer) = (
+        plan["id"].as_i64().unwrap(),
+        customer["id"].as_i64().unwrap(),
+    );
+
+    // Submit every provision with at most `submitters` requests in flight.
+    let started = Instant::now();
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(submitters as usize));
+    let mut submits = tokio::task::JoinSet::new();
+    for i in 0..accounts {
+        let (api, in_flight) = (api.clone(), in_flight.clone());
+        submits.spawn(async move {
+            let _permit = in_flight.acquire_owned().await.unwrap();
+            let (status, body) = api
+                .post(
+                    "/api/v1/nextpanel/provision",
+                    json!({"customer_id": customer, "username": format!("bench{i:05}"), "plan_id": plan}),
+                )
+                .await;
+            assert!(status.is_success(), "provision {i}: {status} {body}");
+        });
+    }
+    while let Some(done) = tokio::time::timeout_at(deadline.into(), submits.join_next())
+        .await
+        .expect("the benchmark's deadline passed while submitting")
+    {
+        done.unwrap();
+    }
+    let submitted = started.elapsed();
+    let total = i64::try_from(accounts).unwrap();
+    loop {
+        let active = api.count("active").await;
+        if active == total {
+            break;
+        }
+        let failed = api.count("failed").await;
+        assert_eq!(failed, 0, "accounts failed to provision");
+        assert!(
+            Instant::now() < deadline,
+            "the benchmark's deadline passed with {active} of {total} accounts active"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let elapsed = started.elapsed();
+    let performed: u64 = sims
+        .iter()
+        .map(|s| s.stats()["creates_performed"].as_u64().unwrap())
+        .sum();
+    assert_eq!(performed, accounts, "one create per account on the panels");
+    // Panel calls per account, by endpoint: what the ideal's "one call per create" misses.
+    let mut calls: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
+    for sim in &sims {
+        if let Some(requests) = sim.stats()["requests"].as_object() {
+            for (endpoint, n) in requests {
+                *calls.entry(endpoint.clone()).or_default() += n.as_u64().unwrap_or(0);
+            }
+        }
+    }
+
+    let rate = accounts as f64 / elapsed.as_secs_f64();
+    let ideal = workers as f64 / (PANEL_LATENCY_MS as f64 / 1000.0);
+    println!("\n{name}:");
+    println!(
+        "  submitted {accounts} provisions in {:.2} s: {:.0} requests/s ({submitters} in flight)",
+        submitted.as_secs_f64(),
+        accounts as f64 / submitted.as_secs_f64()
+    );
+    println!(
+        "  all {accounts} active after {:.2} s: {rate:.1} accounts/s",
+        elapsed.as_secs_f64()
+    );
+    println!(
+        "  ideal with {workers} workers and {PANEL_LATENCY_MS} ms per create: {ideal:.0} accounts/s; efficiency {:.0} %",
+        rate / ideal * 100.0
+    );
+    let shown: Vec<String> = calls
+        .iter()
+        .map(|(endpoint, n)| format!("{endpoint}: {:.2}", *n as f64 / accounts as f64))
+        .collect();
+    println!("  panel calls per account: {}", shown.join(", "));
+    // Jobs that needed more than one attempt, and why.
+    let mut retried: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
+    let mut page = 1;
+    loop {
+        let jobs = api
+            .get(&format!("/api/v1/jobs?per_page=200&page={page}"))
+            .await;
+        let items = jobs["items"].as_array().unwrap();
+        for job in items.iter().filter(|j| j["attempts"].as_i64() > Some(1)) {
+            let error = job["last_error"].as_str().unwrap_or("none").to_owned();
+            *retried.entry(error).or_default() += 1;
+        }
+        if items.len() < 200 {
+            break;
+        }
+        page += 1;
+    }
+    println!(
+        "  jobs with more than one attempt: {} {retried:?}",
+        retried.values().sum::<u64>()
+    );
+    drop(server);
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    println!(
+        "nextpanel-bill provisioning benchmark: {} accounts over {SERVERS} simulated servers with {PANEL_LATENCY_MS} ms latency, {} workers, {} cores shared by client, server and simulators",
+        env_u64("BENCH_ACCOUNTS", 1000),
+        env_u64("BENCH_WORKERS", 8),
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = format!("sqlite://{}", dir.path().join("bench.db").display());
+    bench_engine("SQLite", dir.path(), &sqlite).await;
+
+    if let Some(url) = std::env::var("DATABASE_URL")
+        .ok()
+        .filter(|u| u.starts_with("postgres"))
+    {
+        let db = format!("bench_prov_{}", std::process::id());
+        let admin = sqlx::PgPool::connect(&url).await.unwrap();
+        sqlx::query(&format!("CREATE DATABASE {db}"))
+            .execute(&admin)
+            .await
+            .unwrap();
+        let (prefix, _) = url.rsplit_once('/').unwrap();
+        let pg_dir = tempfile::tempdir().unwrap();
+        // Run in a task so a panic still drops the database below.
+        let pg_url = format!("{prefix}/{db}");
+        let path = pg_dir.path().to_owned();
+        let result =
+            tokio::spawn(async move { bench_engine("PostgreSQL", &path, &pg_url).await }).await;
+        sqlx::query(&format!("DROP DATABASE {db} WITH (FORCE)"))
+            .execute(&admin)
+            .await
+            .unwrap();
+        if let Err(e) = result {
+            std::panic::resume_unwind(e.into_panic());
+        }
+    } else {
+        println!("\nPostgreSQL: skipped (set DATABASE_URL=postgres://... to include it)");
+    }
+}
