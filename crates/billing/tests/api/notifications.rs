@@ -89,8 +89,19 @@ async fn the_welcome_message_carries_the_credentials_and_nothing_is_left_behind(
     );
 
     // Sent: the sealed password is erased from the outbox; it is nowhere in the database.
-    let (_, sent) = app.get("/api/v1/emails?state=sent", Some(&admin)).await;
-    assert_eq!(sent["total"], 2);
+    // The sink stores a message just before the mailer records it as sent: poll.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let sent = loop {
+        let (_, sent) = app.get("/api/v1/emails?state=sent", Some(&admin)).await;
+        if sent["total"] == 2 {
+            break sent;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "messages not marked sent: {sent}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
     assert!(sent["items"]
         .as_array()
         .unwrap()
