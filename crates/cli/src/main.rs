@@ -1,19 +1,33 @@
 //! `nextpanel-bill`: the command line of nextpanel-bill.
 //!
-//! `serve` runs the server; `config` prints the effective configuration;
-//! `migrate` applies database migrations; `admin create` adds an admin directly
-//! in the database (first setup and recovery).
+//! Local commands (`serve`, `worker`, `config`, `migrate`, `admin create`) work on this
+//! machine's configuration and database; the others (`login`, `servers`, `provision`, ...)
+//! talk to a running server over its HTTP API.
 
-use std::path::PathBuf;
+use std::process::ExitCode;
 
-use anyhow::Context;
-use billing::config::{Layer, LogFormat, Settings};
-use clap::{Args, Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
+
+mod client;
+mod commands;
+mod credentials;
+mod local;
+mod output;
+mod provision;
+
+use client::{ApiArgs, Client};
+use commands::{accounts, auth, customers, jobs, plans, servers};
+use local::SettingsArgs;
 
 /// Billing and hosting-account provisioning for NextPanel servers.
 #[derive(Parser)]
 #[command(name = "nextpanel-bill", version, about, long_about = None)]
 struct Cli {
+    #[command(flatten)]
+    api: ApiArgs,
+    /// Print machine-readable JSON instead of tables.
+    #[arg(long, global = true)]
+    json: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -31,13 +45,66 @@ enum Command {
     )]
     Worker(SettingsArgs),
     /// Print the effective configuration (flags > environment > file > defaults), secrets masked.
+    #[command(after_help = "Example:\n  nextpanel-bill config --config /etc/nextpanel-bill.toml")]
     Config(SettingsArgs),
     /// Apply pending database migrations and exit.
+    #[command(
+        after_help = "Example:\n  nextpanel-bill migrate --database postgres://bill@db/bill"
+    )]
     Migrate(SettingsArgs),
     /// Manage admin users directly in the database.
     Admin {
         #[command(subcommand)]
         command: AdminCommand,
+    },
+    /// Log in to a nextpanel-bill server and keep the token (mode 0600, in the config directory).
+    #[command(
+        after_help = "Examples:\n  nextpanel-bill login --url https://bill.example.com\n  printf '%s\\n' \"$PASS\" | nextpanel-bill login --url http://127.0.0.1:8001 --email admin@example.com --password-stdin"
+    )]
+    Login(auth::LoginArgs),
+    /// End the session and remove the stored token.
+    #[command(after_help = "Example:\n  nextpanel-bill logout")]
+    Logout,
+    /// Create a customer, license and hosting account in one go (asks for what is missing on a terminal).
+    #[command(after_help = provision::EXAMPLES)]
+    Provision(provision::ProvisionArgs),
+    /// NextPanel servers: list, add, test, status, disable, enable.
+    #[command(after_help = "Example:\n  nextpanel-bill servers list")]
+    Servers {
+        #[command(subcommand)]
+        command: servers::ServersCommand,
+    },
+    /// Customers: list, create, show.
+    #[command(after_help = "Example:\n  nextpanel-bill customers list --search acme")]
+    Customers {
+        #[command(subcommand)]
+        command: customers::CustomersCommand,
+    },
+    /// Hosting plans and their prices.
+    #[command(after_help = "Example:\n  nextpanel-bill plans list")]
+    Plans {
+        #[command(subcommand)]
+        command: plans::PlansCommand,
+    },
+    /// Hosting accounts: list, suspend, unsuspend, terminate, change-plan.
+    #[command(after_help = "Example:\n  nextpanel-bill accounts list --state active")]
+    Accounts {
+        #[command(subcommand)]
+        command: accounts::AccountsCommand,
+    },
+    /// The job queue: list, retry.
+    #[command(after_help = "Example:\n  nextpanel-bill jobs list --state dead")]
+    Jobs {
+        #[command(subcommand)]
+        command: jobs::JobsCommand,
+    },
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Examples:\n  nextpanel-bill completions bash > /etc/bash_completion.d/nextpanel-bill\n  nextpanel-bill completions zsh > \"${fpath[1]}/_nextpanel-bill\"\n  nextpanel-bill completions fish > ~/.config/fish/completions/nextpanel-bill.fish"
+    )]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
     },
 }
 
@@ -61,203 +128,17 @@ enum AdminCommand {
     },
 }
 
-/// Settings shared by every command that touches the server or database.
-#[derive(Args, Clone)]
-struct SettingsArgs {
-    /// TOML configuration file (default: ./nextpanel-bill.toml when it exists).
-    #[arg(long, env = "NEXTPANEL_BILL_CONFIG")]
-    config: Option<PathBuf>,
-    /// Address to listen on [default: 127.0.0.1:8001].
-    #[arg(long, env = "NEXTPANEL_BILL_LISTEN")]
-    listen: Option<String>,
-    /// Database URL: sqlite://PATH or postgres://USER@HOST/DB (DATABASE_URL is honoured too)
-    /// [default: sqlite://nextpanel-bill.db].
-    #[arg(
-        long = "database",
-        env = "NEXTPANEL_BILL_DATABASE_URL",
-        hide_env_values = true
-    )]
-    database_url: Option<String>,
-    /// Email of the admin created on first start [default: admin@example.com].
-    #[arg(long, env = "NEXTPANEL_BILL_ADMIN_EMAIL")]
-    admin_email: Option<String>,
-    /// Password of the admin created on first start (random and printed once when unset).
-    #[arg(long, env = "NEXTPANEL_BILL_ADMIN_PASSWORD", hide_env_values = true)]
-    admin_password: Option<String>,
-    /// Whether customers may register themselves [default: true].
-    #[arg(long, env = "NEXTPANEL_BILL_ALLOW_REGISTRATION")]
-    allow_registration: Option<bool>,
-    /// Log format: pretty or json [default: pretty].
-    #[arg(long, env = "NEXTPANEL_BILL_LOG_FORMAT")]
-    log_format: Option<String>,
-    /// Master key for server credentials at rest, 64 hex characters (prefer the environment).
-    #[arg(long, env = "NEXTPANEL_BILL_MASTER_KEY", hide_env_values = true)]
-    master_key: Option<String>,
-    /// File holding the master key, created with mode 0600 when missing [default: ./nextpanel-bill.key].
-    #[arg(long, env = "NEXTPANEL_BILL_MASTER_KEY_FILE")]
-    master_key_file: Option<String>,
-    /// Seconds between server health checks; 0 turns the monitor off [default: 30].
-    #[arg(long = "health-interval", env = "NEXTPANEL_BILL_HEALTH_INTERVAL")]
-    health_interval_secs: Option<i64>,
-    /// Seconds between reconciliations of every active server (report only); 0 turns them off [default: 86400].
-    #[arg(long = "reconcile-interval", env = "NEXTPANEL_BILL_RECONCILE_INTERVAL")]
-    reconcile_interval_secs: Option<i64>,
-    /// Job workers in this process; 0 runs no jobs here [default: 4].
-    #[arg(long, env = "NEXTPANEL_BILL_WORKERS")]
-    workers: Option<i64>,
-    /// File the provisioning log is appended to [default: ./provisioned_accounts.log].
-    #[arg(long, env = "NEXTPANEL_BILL_PROVISIONING_LOG")]
-    provisioning_log: Option<String>,
-}
-
-impl SettingsArgs {
-    /// Merges flags/environment over the TOML file over defaults.
-    fn resolve(&self) -> anyhow::Result<Settings> {
-        let flags = Layer {
-            listen: self.listen.clone(),
-            database_url: self
-                .database_url
-                .clone()
-                .or_else(|| std::env::var("DATABASE_URL").ok().filter(|v| !v.is_empty())),
-            admin_email: self.admin_email.clone(),
-            admin_password: self.admin_password.clone(),
-            allow_registration: self.allow_registration,
-            log_format: self.log_format.clone(),
-            master_key: self.master_key.clone(),
-            master_key_file: self.master_key_file.clone(),
-            health_interval_secs: self.health_interval_secs,
-            reconcile_interval_secs: self.reconcile_interval_secs,
-            workers: self.workers,
-            provisioning_log: self.provisioning_log.clone(),
-            ..Layer::default()
-        };
-        let default_file = PathBuf::from("nextpanel-bill.toml");
-        let file = match &self.config {
-            Some(path) => Layer::from_file(path)?,
-            None if default_file.exists() => Layer::from_file(&default_file)?,
-            None => Layer::default(),
-        };
-        Ok(Settings::from_layer(flags.or(file))?)
-    }
-}
-
-fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Pretty => builder.init(),
-    }
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
-    tracing::info!("shutting down");
-}
-
-fn print_seeded(seeded: &billing::service::users::SeededAdmin) {
-    println!("================================================================");
-    println!(" nextpanel-bill: created the first admin account");
-    println!("   email:    {}", seeded.email);
-    match &seeded.generated_password {
-        Some(p) => {
-            println!("   password: {p}");
-            println!(" This password is shown only once. Log in and change it.");
-        }
-        None => println!("   password: the one you configured"),
-    }
-    println!("================================================================");
-}
-
-async fn serve(args: SettingsArgs) -> anyhow::Result<()> {
-    let settings = args.resolve()?;
-    init_logging(settings.log_format);
-    let listen = settings.listen;
-    let (state, seeded) = billing::app::prepare(settings)
-        .await
-        .context("cannot prepare the database")?;
-    if let Some(seeded) = &seeded {
-        print_seeded(seeded);
-    }
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("cannot listen on {listen}"))?;
-    let addr = listener.local_addr()?;
-    tracing::info!(%addr, engine = ?state.db.engine(), "nextpanel-bill listening; API docs at http://{addr}/docs");
-    billing::app::serve(listener, state, shutdown_signal()).await?;
-    Ok(())
-}
-
-async fn worker(args: SettingsArgs) -> anyhow::Result<()> {
-    let settings = args.resolve()?;
-    init_logging(settings.log_format);
-    let (state, seeded) = billing::app::prepare(settings)
-        .await
-        .context("cannot prepare the database")?;
-    if let Some(seeded) = &seeded {
-        print_seeded(seeded);
-    }
-    billing::app::run_workers(state, shutdown_signal()).await;
-    Ok(())
-}
-
-async fn migrate(args: SettingsArgs) -> anyhow::Result<()> {
-    use secrecy::ExposeSecret;
-    let settings = args.resolve()?;
-    init_logging(settings.log_format);
-    let db = billing::store::Db::connect(settings.database_url.expose_secret()).await?;
-    db.migrate().await?;
-    println!("migrations applied");
-    Ok(())
-}
-
-async fn admin_create(
-    email: String,
-    password: Option<String>,
-    args: SettingsArgs,
-) -> anyhow::Result<()> {
-    use secrecy::ExposeSecret;
-    let settings = args.resolve()?;
-    let db = billing::store::Db::connect(settings.database_url.expose_secret()).await?;
-    db.migrate().await?;
-    let created = billing::service::users::create_admin(&db, &email, password.as_deref()).await?;
-    print_seeded(&created);
-    Ok(())
-}
-
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let json = cli.json;
+    let api = cli.api;
     match cli.command {
-        Command::Serve(args) => serve(args).await,
+        Command::Serve(args) => local::serve(args).await,
         Command::Config(args) => {
             print!("{}", args.resolve()?.masked());
             Ok(())
         }
-        Command::Migrate(args) => migrate(args).await,
-        Command::Worker(args) => worker(args).await,
+        Command::Migrate(args) => local::migrate(args).await,
+        Command::Worker(args) => local::worker(args).await,
         Command::Admin {
             command:
                 AdminCommand::Create {
@@ -265,6 +146,58 @@ async fn main() -> anyhow::Result<()> {
                     password,
                     settings,
                 },
-        } => admin_create(email, password, settings).await,
+        } => local::admin_create(email, password, settings).await,
+        Command::Login(args) => auth::login(&api, args).await,
+        Command::Logout => auth::logout(&api).await,
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "nextpanel-bill",
+                &mut std::io::stdout(),
+            );
+            Ok(())
+        }
+        Command::Provision(args) => provision::run(args, &mut Client::from_args(&api)?, json).await,
+        Command::Servers { command } => {
+            servers::run(command, &mut Client::from_args(&api)?, json).await
+        }
+        Command::Customers { command } => {
+            customers::run(command, &mut Client::from_args(&api)?, json).await
+        }
+        Command::Plans { command } => {
+            plans::run(command, &mut Client::from_args(&api)?, json).await
+        }
+        Command::Accounts { command } => {
+            accounts::run(command, &mut Client::from_args(&api)?, json).await
+        }
+        Command::Jobs { command } => jobs::run(command, &mut Client::from_args(&api)?, json).await,
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.downcast_ref::<commands::Cancelled>().is_some() => {
+            eprintln!("{e}");
+            ExitCode::from(130)
+        }
+        Err(e) => {
+            // `{:#}` prints the causes too ("cannot reach ...: connection refused").
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
     }
 }

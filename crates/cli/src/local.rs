@@ -1,0 +1,198 @@
+//! Commands that work on this machine's configuration and database, not over HTTP:
+//! `serve`, `worker`, `config`, `migrate` and `admin create`.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use billing::config::{Layer, LogFormat, Settings};
+use clap::Args;
+
+/// Settings shared by every command that touches the server or database.
+#[derive(Args, Clone)]
+pub struct SettingsArgs {
+    /// TOML configuration file (default: ./nextpanel-bill.toml when it exists).
+    #[arg(long, env = "NEXTPANEL_BILL_CONFIG")]
+    config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8001].
+    #[arg(long, env = "NEXTPANEL_BILL_LISTEN")]
+    listen: Option<String>,
+    /// Database URL: sqlite://PATH or postgres://USER@HOST/DB (DATABASE_URL is honoured too)
+    /// [default: sqlite://nextpanel-bill.db].
+    #[arg(
+        long = "database",
+        env = "NEXTPANEL_BILL_DATABASE_URL",
+        hide_env_values = true
+    )]
+    database_url: Option<String>,
+    /// Email of the admin created on first start [default: admin@example.com].
+    #[arg(long, env = "NEXTPANEL_BILL_ADMIN_EMAIL")]
+    admin_email: Option<String>,
+    /// Password of the admin created on first start (random and printed once when unset).
+    #[arg(long, env = "NEXTPANEL_BILL_ADMIN_PASSWORD", hide_env_values = true)]
+    admin_password: Option<String>,
+    /// Whether customers may register themselves [default: true].
+    #[arg(long, env = "NEXTPANEL_BILL_ALLOW_REGISTRATION")]
+    allow_registration: Option<bool>,
+    /// Log format: pretty or json [default: pretty].
+    #[arg(long, env = "NEXTPANEL_BILL_LOG_FORMAT")]
+    log_format: Option<String>,
+    /// Master key for server credentials at rest, 64 hex characters (prefer the environment).
+    #[arg(long, env = "NEXTPANEL_BILL_MASTER_KEY", hide_env_values = true)]
+    master_key: Option<String>,
+    /// File holding the master key, created with mode 0600 when missing [default: ./nextpanel-bill.key].
+    #[arg(long, env = "NEXTPANEL_BILL_MASTER_KEY_FILE")]
+    master_key_file: Option<String>,
+    /// Seconds between server health checks; 0 turns the monitor off [default: 30].
+    #[arg(long = "health-interval", env = "NEXTPANEL_BILL_HEALTH_INTERVAL")]
+    health_interval_secs: Option<i64>,
+    /// Seconds between reconciliations of every active server (report only); 0 turns them off [default: 86400].
+    #[arg(long = "reconcile-interval", env = "NEXTPANEL_BILL_RECONCILE_INTERVAL")]
+    reconcile_interval_secs: Option<i64>,
+    /// Job workers in this process; 0 runs no jobs here [default: 4].
+    #[arg(long, env = "NEXTPANEL_BILL_WORKERS")]
+    workers: Option<i64>,
+    /// File the provisioning log is appended to [default: ./provisioned_accounts.log].
+    #[arg(long, env = "NEXTPANEL_BILL_PROVISIONING_LOG")]
+    provisioning_log: Option<String>,
+}
+
+impl SettingsArgs {
+    /// Merges flags/environment over the TOML file over defaults.
+    pub fn resolve(&self) -> anyhow::Result<Settings> {
+        let flags = Layer {
+            listen: self.listen.clone(),
+            database_url: self
+                .database_url
+                .clone()
+                .or_else(|| std::env::var("DATABASE_URL").ok().filter(|v| !v.is_empty())),
+            admin_email: self.admin_email.clone(),
+            admin_password: self.admin_password.clone(),
+            allow_registration: self.allow_registration,
+            log_format: self.log_format.clone(),
+            master_key: self.master_key.clone(),
+            master_key_file: self.master_key_file.clone(),
+            health_interval_secs: self.health_interval_secs,
+            reconcile_interval_secs: self.reconcile_interval_secs,
+            workers: self.workers,
+            provisioning_log: self.provisioning_log.clone(),
+            ..Layer::default()
+        };
+        let default_file = PathBuf::from("nextpanel-bill.toml");
+        let file = match &self.config {
+            Some(path) => Layer::from_file(path)?,
+            None if default_file.exists() => Layer::from_file(&default_file)?,
+            None => Layer::default(),
+        };
+        Ok(Settings::from_layer(flags.or(file))?)
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Pretty => builder.init(),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}
+
+fn print_seeded(seeded: &billing::service::users::SeededAdmin) {
+    println!("================================================================");
+    println!(" nextpanel-bill: created the first admin account");
+    println!("   email:    {}", seeded.email);
+    match &seeded.generated_password {
+        Some(p) => {
+            println!("   password: {p}");
+            println!(" This password is shown only once. Log in and change it.");
+        }
+        None => println!("   password: the one you configured"),
+    }
+    println!("================================================================");
+}
+
+/// Runs `serve`.
+pub async fn serve(args: SettingsArgs) -> anyhow::Result<()> {
+    let settings = args.resolve()?;
+    init_logging(settings.log_format);
+    let listen = settings.listen;
+    let (state, seeded) = billing::app::prepare(settings)
+        .await
+        .context("cannot prepare the database")?;
+    if let Some(seeded) = &seeded {
+        print_seeded(seeded);
+    }
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, engine = ?state.db.engine(), "nextpanel-bill listening; API docs at http://{addr}/docs");
+    billing::app::serve(listener, state, shutdown_signal()).await?;
+    Ok(())
+}
+
+/// Runs `worker`.
+pub async fn worker(args: SettingsArgs) -> anyhow::Result<()> {
+    let settings = args.resolve()?;
+    init_logging(settings.log_format);
+    let (state, seeded) = billing::app::prepare(settings)
+        .await
+        .context("cannot prepare the database")?;
+    if let Some(seeded) = &seeded {
+        print_seeded(seeded);
+    }
+    billing::app::run_workers(state, shutdown_signal()).await;
+    Ok(())
+}
+
+/// Runs `migrate`.
+pub async fn migrate(args: SettingsArgs) -> anyhow::Result<()> {
+    use secrecy::ExposeSecret;
+    let settings = args.resolve()?;
+    init_logging(settings.log_format);
+    let db = billing::store::Db::connect(settings.database_url.expose_secret()).await?;
+    db.migrate().await?;
+    println!("migrations applied");
+    Ok(())
+}
+
+/// Runs `admin create`.
+pub async fn admin_create(
+    email: String,
+    password: Option<String>,
+    args: SettingsArgs,
+) -> anyhow::Result<()> {
+    use secrecy::ExposeSecret;
+    let settings = args.resolve()?;
+    let db = billing::store::Db::connect(settings.database_url.expose_secret()).await?;
+    db.migrate().await?;
+    let created = billing::service::users::create_admin(&db, &email, password.as_deref()).await?;
+    print_seeded(&created);
+    Ok(())
+}
