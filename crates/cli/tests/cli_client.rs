@@ -365,6 +365,27 @@ async fn an_admin_sets_up_and_provisions_without_a_terminal() {
         .await;
     assert_eq!(suspended["account"]["state"], "suspended", "{suspended}");
 
+    let shown = w
+        .cli_json(&["accounts", "show", &id.to_string(), "--json"], None)
+        .await;
+    assert_eq!(shown["suspend_reason"], "unpaid", "{shown}");
+    let password = w
+        .cli(&["accounts", "password", &id.to_string()], None)
+        .await;
+    assert!(password.status.success(), "{}", stderr(&password));
+    let out = String::from_utf8_lossy(&password.stdout).into_owned();
+    assert!(out.contains("new hosting password (shown once): "), "{out}");
+    let retry = w.cli(&["accounts", "retry", &id.to_string()], None).await;
+    assert!(
+        !retry.status.success(),
+        "only failed accounts can be retried"
+    );
+    assert!(
+        stderr(&retry).contains("cannot be retried"),
+        "{}",
+        stderr(&retry)
+    );
+
     let logout = w.cli(&["logout"], None).await;
     assert!(logout.status.success(), "{}", stderr(&logout));
     assert!(!creds.exists());

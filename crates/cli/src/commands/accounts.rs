@@ -1,4 +1,5 @@
-//! `accounts list|suspend|unsuspend|terminate|change-plan`: hosting accounts' lifecycle.
+//! `accounts list|show|suspend|unsuspend|terminate|change-plan|password|retry`:
+//! hosting accounts' lifecycle.
 
 use clap::Subcommand;
 use serde_json::{json, Value};
@@ -29,6 +30,29 @@ pub enum AccountsCommand {
         /// Items per page (1 to 200).
         #[arg(long)]
         per_page: Option<i64>,
+    },
+    /// Show one account.
+    #[command(after_help = "Example:\n  nextpanel-bill accounts show 7 --json")]
+    Show {
+        /// Account id.
+        id: i64,
+    },
+    /// Set a new hosting password (generated and shown once unless --password-stdin).
+    #[command(
+        after_help = "Examples:\n  nextpanel-bill accounts password 7\n  echo 'new-pass-2026' | nextpanel-bill accounts password 7 --password-stdin"
+    )]
+    Password {
+        /// Account id.
+        id: i64,
+        /// Read the new password from standard input instead of generating one.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Retry the provisioning of a failed account.
+    #[command(after_help = "Example:\n  nextpanel-bill accounts retry 7")]
+    Retry {
+        /// Account id.
+        id: i64,
     },
     /// Suspend an account on its panel.
     #[command(
@@ -154,6 +178,60 @@ pub async fn run(cmd: AccountsCommand, client: &mut Client, json: bool) -> anyho
             }
             t.print("accounts");
             print_page(&list);
+        }
+        AccountsCommand::Show { id } => {
+            let account = client
+                .get(&format!("/api/v1/nextpanel/accounts/{id}"))
+                .await?;
+            if json {
+                return print_json(&account);
+            }
+            let mut t = Table::new(&["FIELD", "VALUE"]);
+            for field in [
+                "id",
+                "username",
+                "state",
+                "customer_id",
+                "license_id",
+                "server_id",
+                "nextpanel_user_id",
+                "account_type",
+                "package_id",
+                "suspend_reason",
+                "failure_reason",
+                "created_at",
+                "updated_at",
+            ] {
+                t.row(vec![field.to_owned(), text(&account[field])]);
+            }
+            t.print("account");
+        }
+        AccountsCommand::Password { id, password_stdin } => {
+            let body = if password_stdin {
+                let mut line = String::new();
+                std::io::stdin().read_line(&mut line)?;
+                json!({"password": line.trim_end_matches(['\r', '\n'])})
+            } else {
+                json!({})
+            };
+            let result = client
+                .post(&format!("/api/v1/nextpanel/accounts/{id}/password"), &body)
+                .await?;
+            report(&result, "has a new password", json)?;
+            if !json {
+                if let Some(generated) = result["generated_password"].as_str() {
+                    println!("new hosting password (shown once): {generated}");
+                }
+            }
+        }
+        AccountsCommand::Retry { id } => {
+            let result = client
+                .post(
+                    &format!("/api/v1/nextpanel/accounts/{id}/retry"),
+                    &json!({}),
+                )
+                .await?;
+            report(&result, "provisioned", json)?;
         }
         AccountsCommand::Suspend { id, reason } => {
             let result = client
