@@ -86,7 +86,7 @@ enum Command {
         #[command(subcommand)]
         command: plans::PlansCommand,
     },
-    /// Hosting accounts: list, suspend, unsuspend, terminate, change-plan.
+    /// Hosting accounts: list, show, suspend, unsuspend, terminate, change-plan, password, retry.
     #[command(after_help = "Example:\n  nextpanel-bill accounts list --state active")]
     Accounts {
         #[command(subcommand)]
