@@ -251,18 +251,5 @@ pub async fn list(
     state: Option<&str>,
     page: Page,
 ) -> Result<(Vec<JobRow>, i64), StoreError> {
-    let list_sql = format!("SELECT {COLUMNS} FROM jobs WHERE ($1 IS NULL OR state = $1) ORDER BY id DESC LIMIT $2 OFFSET $3");
-    let rows = on_conn!(conn, |c| sqlx::query_as::<_, JobRow>(&list_sql)
-        .bind(state)
-        .bind(page.per_page)
-        .bind(page.offset())
-        .fetch_all(&mut *c)
-        .await)?;
-    let total: i64 = on_conn!(conn, |c| sqlx::query_scalar(
-        "SELECT COUNT(*) FROM jobs WHERE ($1 IS NULL OR state = $1)"
-    )
-    .bind(state)
-    .fetch_one(c)
-    .await)?;
-    Ok((rows, total))
+    super::page_by_state(conn, "jobs", COLUMNS, state, page).await
 }

@@ -298,6 +298,39 @@ pub fn like_pattern(search: &str) -> String {
     out
 }
 
+/// One page of a table's rows newest first, optionally in one `state`, with the total:
+/// the list query of the state-machine tables (jobs, email outbox).
+pub(crate) async fn page_by_state<T>(
+    conn: &mut impl AsConn,
+    table: &str,
+    columns: &str,
+    state: Option<&str>,
+    page: Page,
+) -> Result<(Vec<T>, i64), StoreError>
+where
+    T: Send
+        + Unpin
+        + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+        + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>,
+{
+    let condition = "($1 IS NULL OR state = $1)";
+    let list_sql = format!(
+        "SELECT {columns} FROM {table} WHERE {condition} ORDER BY id DESC LIMIT $2 OFFSET $3"
+    );
+    let count_sql = format!("SELECT COUNT(*) FROM {table} WHERE {condition}");
+    let rows = on_conn!(conn, |c| sqlx::query_as::<_, T>(&list_sql)
+        .bind(state)
+        .bind(page.per_page)
+        .bind(page.offset())
+        .fetch_all(&mut *c)
+        .await)?;
+    let total: i64 = on_conn!(conn, |c| sqlx::query_scalar(&count_sql)
+        .bind(state)
+        .fetch_one(c)
+        .await)?;
+    Ok((rows, total))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -189,20 +189,7 @@ pub async fn list(
     state: Option<&str>,
     page: Page,
 ) -> Result<(Vec<OutboxRow>, i64), StoreError> {
-    let sql = format!("SELECT {COLUMNS} FROM email_outbox WHERE ($1 IS NULL OR state = $1) ORDER BY id DESC LIMIT $2 OFFSET $3");
-    let rows = on_conn!(conn, |c| sqlx::query_as::<_, OutboxRow>(&sql)
-        .bind(state)
-        .bind(page.per_page)
-        .bind(page.offset())
-        .fetch_all(&mut *c)
-        .await)?;
-    let total: i64 = on_conn!(conn, |c| sqlx::query_scalar(
-        "SELECT COUNT(*) FROM email_outbox WHERE ($1 IS NULL OR state = $1)"
-    )
-    .bind(state)
-    .fetch_one(c)
-    .await)?;
-    Ok((rows, total))
+    super::page_by_state(conn, "email_outbox", COLUMNS, state, page).await
 }
 
 /// Messages waiting to be sent (for `/ready`).
