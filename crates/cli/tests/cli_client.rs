@@ -529,9 +529,53 @@ async fn resume_after_a_failure_creates_the_account_once() {
     w.login().await;
     w.add_server("web1").await;
     w.create_plan("Starter").await;
+    // An unusable server is refused before anything is written.
     let off = w.cli(&["servers", "disable", "web1"], None).await;
     assert!(off.status.success(), "{}", stderr(&off));
+    let refused = w
+        .cli(
+            &[
+                "provision",
+                "--email",
+                "ann@example.com",
+                "--name",
+                "Ann",
+                "--plan",
+                "Starter",
+                "--username",
+                "annlee",
+                "--server",
+                "web1",
+                "--yes",
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        stderr(&refused).contains("cannot take an account"),
+        "{}",
+        stderr(&refused)
+    );
+    assert_eq!(
+        w.api_get("/api/v1/customers").await["total"],
+        0,
+        "nothing was created"
+    );
+    let on = w.cli(&["servers", "enable", "web1"], None).await;
+    assert!(on.status.success(), "{}", stderr(&on));
 
+    // Someone else holds the username on the panel itself: the failure comes only after the
+    // customer and the license exist, which is what --resume is for.
+    let squatter = reqwest::Client::new()
+        .post(format!("{}/api/v1/billing/accounts", w.sim.base_url()))
+        .header("X-API-Key", w.sim.api_key())
+        .header("X-API-Secret", w.sim.api_secret())
+        .json(&json!({"username": "annlee", "email": "x@example.com", "password": "pw-123456789", "billing_id": "someone-else", "is_admin": false, "metadata": {}}))
+        .send()
+        .await
+        .unwrap();
+    assert!(squatter.status().is_success());
     let out = w
         .cli(
             &[
@@ -554,14 +598,14 @@ async fn resume_after_a_failure_creates_the_account_once() {
         .await;
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
-    assert!(err.contains("disabled"), "{err}");
+    assert!(err.contains("not ours"), "{err}");
     assert!(err.contains("--resume"), "{err}");
     let resume_file = w.config_dir().join("provision-resume.json");
     let saved = std::fs::read_to_string(&resume_file).unwrap();
     assert!(!saved.contains("password"), "{saved}");
     #[cfg(unix)]
     assert_eq!(mode(&resume_file), 0o600);
-    assert_eq!(w.sim_accounts(), 0);
+    assert_eq!(w.sim_accounts(), 1, "only the squatter");
 
     // A fresh run would duplicate: it is refused while a resume is waiting.
     let blocked = w
@@ -585,8 +629,15 @@ async fn resume_after_a_failure_creates_the_account_once() {
         stderr(&blocked)
     );
 
-    let on = w.cli(&["servers", "enable", "web1"], None).await;
-    assert!(on.status.success(), "{}", stderr(&on));
+    // A run cut off between issuing the license and recording it: the resume file lacks
+    // the license, and the resumed run must reuse it rather than issue a second one.
+    let mut state: Value = serde_json::from_str(&saved).unwrap();
+    assert!(state["license_id"].is_i64(), "{state}");
+    state.as_object_mut().unwrap().remove("license_id");
+    std::fs::write(&resume_file, state.to_string()).unwrap();
+
+    // The squatter leaves; the resumed run retries the same account.
+    w.sim.reset().unwrap();
     let summary = w
         .cli_json(&["provision", "--resume", "--yes", "--json"], None)
         .await;

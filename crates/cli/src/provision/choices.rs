@@ -83,9 +83,9 @@ pub fn usable_servers<'a>(plan: &Value, servers: &'a [Value]) -> Vec<&'a Value> 
         .collect()
 }
 
-/// Refuses before any write when the account could not be placed because of its username:
-/// taken on the chosen server, or on every usable one. Otherwise a customer and a license
-/// would be made for nothing.
+/// Refuses before any write when the account could not be placed: the chosen server is
+/// unusable, or the username is taken on it (or on every usable one). Otherwise a customer
+/// and a license would be made for nothing.
 pub async fn check_placement(
     client: &mut Client,
     username: &str,
@@ -116,6 +116,13 @@ pub async fn check_placement(
     }
     match pinned {
         Some(server) => {
+            if usable_servers(plan, std::slice::from_ref(server)).is_empty() {
+                anyhow::bail!(
+                    "server {} cannot take an account of plan {} now (disabled, offline, full or outside the plan's location/group); see `nextpanel-bill servers status`",
+                    text(&server["name"]),
+                    text(&plan["name"])
+                );
+            }
             if server["id"]
                 .as_i64()
                 .is_some_and(|id| taken_on.contains(&id))

@@ -21,6 +21,9 @@ pub async fn execute(
     c: &Choices,
     state: &mut ResumeState,
 ) -> anyhow::Result<Value> {
+    // A resumed run may have been cut off right after the license was issued, before the
+    // resume file recorded it: it reuses such a license instead of issuing a second one.
+    let resuming = state.customer_id.is_some();
     // The customer: found before, or created now.
     step(2, &format!("customer {}", c.email));
     let customer_id = match (state.customer_id, &c.customer) {
@@ -47,8 +50,17 @@ pub async fn execute(
         3,
         &format!("license for plan {} ({})", text(&c.plan["name"]), c.cycle),
     );
-    let license_id = match state.license_id {
-        Some(id) => id,
+    let unused = if resuming && state.license_id.is_none() {
+        unused_license(client, customer_id, &c.plan, &c.cycle).await?
+    } else {
+        None
+    };
+    let license_id = match state.license_id.or(unused) {
+        Some(id) => {
+            state.license_id = Some(id);
+            save(state)?;
+            id
+        }
         None => {
             let license = client
                 .post(
@@ -174,4 +186,46 @@ async fn wait_active(client: &mut Client, status_url: &str) -> anyhow::Result<Va
             _ => tokio::time::sleep(Duration::from_millis(500)).await,
         }
     }
+}
+
+/// An active license of `plan` and `cycle` of the customer that no live hosting account uses.
+async fn unused_license(
+    client: &mut Client,
+    customer_id: i64,
+    plan: &Value,
+    cycle: &str,
+) -> anyhow::Result<Option<i64>> {
+    let licenses = client
+        .get(&format!(
+            "/api/v1/customers/{customer_id}/licenses?per_page=200"
+        ))
+        .await?;
+    let accounts = client
+        .get(&format!(
+            "/api/v1/nextpanel/accounts?customer_id={customer_id}&per_page=200"
+        ))
+        .await?;
+    let used: Vec<i64> = accounts["items"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        // Failed and terminated accounts hold no slot of their license.
+        .filter(|a| {
+            ["pending", "provisioning", "active", "suspended"]
+                .iter()
+                .any(|s| a["state"] == *s)
+        })
+        .filter_map(|a| a["license_id"].as_i64())
+        .collect();
+    Ok(licenses["items"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .filter(|l| {
+            l["plan_id"] == plan["id"] && l["status"] == "active" && l["billing_cycle"] == cycle
+        })
+        .filter_map(|l| l["id"].as_i64())
+        .find(|id| !used.contains(id)))
 }
