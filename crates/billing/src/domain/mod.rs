@@ -6,6 +6,7 @@
 pub mod customer;
 pub mod hosting;
 pub mod license;
+pub mod license_check;
 pub mod money;
 pub mod plan;
 pub mod reconcile;

@@ -39,7 +39,7 @@ const BODY_LIMIT: usize = 256 * 1024;
         (name = "me", description = "The caller's own profile and licenses"),
         (name = "customers", description = "Customer records (admin)"),
         (name = "plans", description = "Hosting plans"),
-        (name = "licenses", description = "Licenses (admin)"),
+        (name = "licenses", description = "Licenses (admin), and license validation for NextPanel servers (HMAC-signed)"),
         (name = "api-keys", description = "API keys for automation (admin)"),
         (name = "users", description = "Admins and staff (admin)"),
         (name = "audit", description = "Audit log (admin, staff)"),
@@ -66,8 +66,8 @@ impl Modify for BearerScheme {
 /// All routes with their OpenAPI description.
 pub fn api_routes() -> OpenApiRouter<AppState> {
     use api::{
-        accounts, api_keys, audit, auth, customers, emails, health, jobs, licenses, me, plans,
-        reconciliations, servers, users,
+        accounts, api_keys, audit, auth, customers, emails, health, jobs, license_check, licenses,
+        me, plans, reconciliations, servers, users,
     };
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(health::health))
@@ -88,6 +88,8 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(plans::list, plans::create))
         .routes(routes!(plans::get, plans::update))
         .routes(routes!(licenses::list))
+        .routes(routes!(license_check::validate))
+        .routes(routes!(license_check::usage))
         .routes(routes!(licenses::get, licenses::update))
         .routes(routes!(licenses::cancel))
         .routes(routes!(api_keys::create, api_keys::list))

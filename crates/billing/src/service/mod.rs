@@ -15,6 +15,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod auth;
 pub mod customers;
+pub mod license_check;
 pub mod licenses;
 pub mod notifications;
 pub mod password_reset;

@@ -184,3 +184,16 @@ pub async fn update_plan(tx: &mut Tx, l: &LicenseRow) -> Result<(), StoreError> 
     })?;
     Ok(())
 }
+
+/// Finds a license by its key (as stored: upper case).
+pub async fn find_by_key(
+    conn: &mut impl AsConn,
+    key: &str,
+) -> Result<Option<LicenseRow>, StoreError> {
+    let sql = format!("SELECT {COLUMNS} FROM licenses WHERE license_key = $1");
+    let row = on_conn!(conn, |c| sqlx::query_as::<_, LicenseRow>(&sql)
+        .bind(key)
+        .fetch_optional(c)
+        .await)?;
+    Ok(row)
+}

@@ -18,6 +18,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod hosting_accounts;
 pub mod jobs;
+pub mod license_usage;
 pub mod licenses;
 pub mod login_attempts;
 pub mod outbox;

@@ -8,6 +8,7 @@ mod helpers;
 mod auth;
 mod customers;
 mod health;
+mod license_validation;
 mod licenses;
 mod notifications;
 mod plans;

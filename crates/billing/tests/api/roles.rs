@@ -29,6 +29,8 @@ const ROUTES: &[(&str, &str, Access)] = &[
     ("POST", "/api/v1/auth/register", Access::Public),
     ("GET", "/api/v1/plans", Access::Public),
     ("GET", "/api/v1/plans/{id}", Access::Public),
+    ("POST", "/api/v1/licenses/validate", Access::Public),
+    ("POST", "/api/v1/licenses/usage", Access::Public),
     ("POST", "/api/v1/auth/logout", Access::User),
     ("GET", "/api/v1/auth/me", Access::User),
     ("GET", "/api/v1/me", Access::User),

@@ -8,6 +8,7 @@ pub mod customers;
 pub mod emails;
 pub mod health;
 pub mod jobs;
+pub mod license_check;
 pub mod licenses;
 pub mod me;
 pub mod plans;

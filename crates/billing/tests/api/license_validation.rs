@@ -1,0 +1,411 @@
+//! License validation and usage reports, as NextPanel servers call them: signed
+//! with the server's API secret, and the real round trip through nextpanel-sim.
+
+use nextpanel_sim::license_callback::sign;
+use nextpanel_sim::{SimConfig, SimHandle};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::{assert_error, plan_body, TestApp};
+
+struct Setup {
+    app: TestApp,
+    admin: String,
+    sim: SimHandle,
+    customer: i64,
+    plan: i64,
+}
+
+/// One simulator registered as a server, a plan with `max_databases` databases, a customer.
+async fn setup(max_databases: i64) -> Setup {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let sim = register_sim(&app, &admin, "node-0").await;
+    let mut plan = plan_body("Tiny");
+    plan["quotas"]["max_databases"] = json!(max_databases);
+    let (status, body) = app.post("/api/v1/plans", Some(&admin), plan).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let plan = body["id"].as_i64().unwrap();
+    let (customer, _) = app.customer(&admin, "ada@example.com").await;
+    Setup {
+        app,
+        admin,
+        sim,
+        customer,
+        plan,
+    }
+}
+
+async fn register_sim(app: &TestApp, admin: &str, name: &str) -> SimHandle {
+    let sim = nextpanel_sim::spawn(SimConfig::random().unwrap())
+        .await
+        .unwrap();
+    let (status, body) = app
+        .post(
+            "/api/v1/nextpanel/servers",
+            Some(admin),
+            json!({"name": name, "base_url": sim.base_url(), "api_key": sim.api_key(), "api_secret": sim.api_secret(), "capacity": 100}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    sim
+}
+
+/// Provisions an account for `customer` (on `server_id` when given) and returns it.
+async fn provision(s: &Setup, customer: i64, username: &str, server_id: Option<i64>) -> Value {
+    let mut body = json!({"customer_id": customer, "username": username, "plan_id": s.plan});
+    if let Some(id) = server_id {
+        body["server_id"] = json!(id);
+    }
+    let (status, account) = s
+        .app
+        .post("/api/v1/nextpanel/provision", Some(&s.admin), body)
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{account}");
+    assert_eq!(account["state"], "active", "{account}");
+    account
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// Sends a signed call as a server with `key`/`secret`; `timestamp` and the signature are overridable.
+async fn send(
+    app: &TestApp,
+    path: &str,
+    key: &str,
+    mut body: Value,
+    signature: String,
+) -> (StatusCode, Value) {
+    body["signature"] = json!(signature);
+    let resp = app
+        .client
+        .post(app.url(path))
+        .header("X-API-Key", key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+async fn validate_at(
+    app: &TestApp,
+    sim: &SimHandle,
+    license_key: &str,
+    feature: &str,
+    timestamp: i64,
+) -> (StatusCode, Value) {
+    let signature = sign(
+        sim.api_secret(),
+        &[license_key, feature, &timestamp.to_string()],
+    );
+    let body = json!({"license_key": license_key, "feature": feature, "timestamp": timestamp});
+    send(
+        app,
+        "/api/v1/licenses/validate",
+        sim.api_key(),
+        body,
+        signature,
+    )
+    .await
+}
+
+async fn validate(app: &TestApp, sim: &SimHandle, license_key: &str, feature: &str) -> Value {
+    let (status, body) = validate_at(app, sim, license_key, feature, now()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
+async fn usage(
+    app: &TestApp,
+    sim: &SimHandle,
+    license_key: &str,
+    resource: &str,
+    delta: i64,
+) -> (StatusCode, Value) {
+    let ts = now();
+    let signature = sign(
+        sim.api_secret(),
+        &[license_key, resource, &delta.to_string(), &ts.to_string()],
+    );
+    let body =
+        json!({"license_key": license_key, "resource": resource, "delta": delta, "timestamp": ts});
+    send(
+        app,
+        "/api/v1/licenses/usage",
+        sim.api_key(),
+        body,
+        signature,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn an_active_license_on_its_server_is_valid_with_its_remaining_quota() {
+    let s = setup(5).await;
+    let account = provision(&s, s.customer, "alice", None).await;
+    let key = account["license_key"].as_str().unwrap();
+
+    let answer = validate(&s.app, &s.sim, key, "create_database").await;
+    assert_eq!(
+        answer,
+        json!({"valid": true, "remaining_quota": 5, "error": null})
+    );
+    // Lower-case keys are the same key.
+    let answer = validate(&s.app, &s.sim, &key.to_lowercase(), "create_email").await;
+    assert_eq!(answer["valid"], true, "{answer}");
+    assert_eq!(answer["remaining_quota"], 10);
+
+    // A reported database uses one up.
+    let (status, body) = usage(&s.app, &s.sim, key, "databases", 1).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body, json!({"current": 1, "max": 5}));
+    let answer = validate(&s.app, &s.sim, key, "create_database").await;
+    assert_eq!(answer["remaining_quota"], 4);
+
+    // Any other feature is allowed without a quota.
+    let answer = validate(&s.app, &s.sim, key, "install_wordpress").await;
+    assert_eq!(
+        answer,
+        json!({"valid": true, "remaining_quota": -1, "error": null})
+    );
+
+    // The plan allows one account, and alice holds it.
+    let answer = validate(&s.app, &s.sim, key, "create_account").await;
+    assert_eq!(answer["valid"], false, "{answer}");
+    assert_eq!(answer["error"], "Account quota exceeded");
+}
+
+#[tokio::test]
+async fn bad_credentials_signatures_and_stale_timestamps_are_401() {
+    let s = setup(5).await;
+    let account = provision(&s, s.customer, "alice", None).await;
+    let key = account["license_key"].as_str().unwrap();
+    let body = json!({"license_key": key, "feature": "create_database", "timestamp": now()});
+    let good = sign(
+        s.sim.api_secret(),
+        &[key, "create_database", &body["timestamp"].to_string()],
+    );
+
+    // Wrong signature: signed with another secret.
+    let forged = sign(
+        "nps_not_the_secret",
+        &[key, "create_database", &body["timestamp"].to_string()],
+    );
+    let answer = send(
+        &s.app,
+        "/api/v1/licenses/validate",
+        s.sim.api_key(),
+        body.clone(),
+        forged,
+    )
+    .await;
+    assert_error(answer, StatusCode::UNAUTHORIZED, "unauthorized", None);
+    let answer = send(
+        &s.app,
+        "/api/v1/licenses/validate",
+        s.sim.api_key(),
+        body.clone(),
+        "zz".into(),
+    )
+    .await;
+    assert_error(answer, StatusCode::UNAUTHORIZED, "unauthorized", None);
+
+    // Stale (and future) timestamps, correctly signed.
+    for ts in [now() - 301, now() + 400] {
+        let answer = validate_at(&s.app, &s.sim, key, "create_database", ts).await;
+        assert_error(answer, StatusCode::UNAUTHORIZED, "unauthorized", None);
+    }
+
+    // Unknown key, and no key at all.
+    let answer = send(
+        &s.app,
+        "/api/v1/licenses/validate",
+        "npk_unknown",
+        body.clone(),
+        good.clone(),
+    )
+    .await;
+    assert_error(answer, StatusCode::UNAUTHORIZED, "unauthorized", None);
+    let resp = s
+        .app
+        .client
+        .post(s.app.url("/api/v1/licenses/validate"))
+        .json(&json!({"license_key": key, "feature": "create_database", "timestamp": body["timestamp"], "signature": good}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+
+    // Usage reports are held to the same rules.
+    let ts = now();
+    let answer = send(
+        &s.app,
+        "/api/v1/licenses/usage",
+        s.sim.api_key(),
+        json!({"license_key": key, "resource": "databases", "delta": 1, "timestamp": ts}),
+        sign(
+            s.sim.api_secret(),
+            &[key, "databases", "2", &ts.to_string()],
+        ),
+    )
+    .await;
+    assert_error(answer, StatusCode::UNAUTHORIZED, "unauthorized", None);
+    assert_eq!(s.app.count("license_usage").await, 0);
+}
+
+#[tokio::test]
+async fn licenses_not_on_the_calling_server_are_not_valid() {
+    let s = setup(5).await;
+    provision(&s, s.customer, "alice", None).await;
+    // Another customer's license with no account anywhere.
+    let (other, _) = s.app.customer(&s.admin, "bob@example.com").await;
+    let loose = s.app.license(&s.admin, other, s.plan).await;
+    let loose_key = loose["license_key"].as_str().unwrap();
+    let answer = validate(&s.app, &s.sim, loose_key, "create_database").await;
+    assert_eq!(
+        answer,
+        json!({"valid": false, "remaining_quota": 0, "error": "License is not valid on this server"})
+    );
+    // ... though it may create its first account (a free slot, nothing on any server yet).
+    let answer = validate(&s.app, &s.sim, loose_key, "create_account").await;
+    assert_eq!(answer["valid"], true, "{answer}");
+
+    // A license whose account lives on another server.
+    let sim2 = register_sim(&s.app, &s.admin, "node-1").await;
+    let (_, servers) = s.app.get("/api/v1/nextpanel/servers", Some(&s.admin)).await;
+    let node1 = servers
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|srv| srv["name"] == "node-1")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let carol = provision(&s, other, "carol", Some(node1)).await;
+    let carol_key = carol["license_key"].as_str().unwrap();
+    let answer = validate(&s.app, &s.sim, carol_key, "create_database").await;
+    assert_eq!(answer["valid"], false, "{answer}");
+    let answer = validate(&s.app, &sim2, carol_key, "create_database").await;
+    assert_eq!(answer["valid"], true, "{answer}");
+    // Nor may the first server count usage against it.
+    let answer = usage(&s.app, &s.sim, carol_key, "databases", 1).await;
+    assert_error(answer, StatusCode::FORBIDDEN, "forbidden", None);
+
+    // A well-formed but unknown license key.
+    let answer = validate(&s.app, &s.sim, "NP-AAAA-BBBB-CCCC-DDDD", "create_database").await;
+    assert_eq!(answer["valid"], false, "{answer}");
+    assert_eq!(answer["error"], "Unknown license key");
+}
+
+#[tokio::test]
+async fn suspended_and_cancelled_licenses_are_not_valid() {
+    let s = setup(5).await;
+    let account = provision(&s, s.customer, "alice", None).await;
+    let key = account["license_key"].as_str().unwrap();
+    let license = account["license_id"].as_i64().unwrap();
+
+    let (status, body) = s
+        .app
+        .patch(
+            &format!("/api/v1/licenses/{license}"),
+            Some(&s.admin),
+            json!({"status": "suspended"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let answer = validate(&s.app, &s.sim, key, "create_database").await;
+    assert_eq!(
+        answer,
+        json!({"valid": false, "remaining_quota": 0, "error": "License is suspended"})
+    );
+
+    let (status, body) = s
+        .app
+        .post(
+            &format!("/api/v1/licenses/{license}/cancel"),
+            Some(&s.admin),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let answer = validate(&s.app, &s.sim, key, "install_wordpress").await;
+    assert_eq!(answer["valid"], false, "{answer}");
+    assert_eq!(answer["error"], "License is cancelled");
+}
+
+#[tokio::test]
+async fn an_exhausted_quota_is_refused_and_usage_never_goes_negative() {
+    let s = setup(2).await;
+    let account = provision(&s, s.customer, "alice", None).await;
+    let key = account["license_key"].as_str().unwrap();
+
+    let (status, body) = usage(&s.app, &s.sim, key, "databases", 2).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body, json!({"current": 2, "max": 2}));
+    let answer = validate(&s.app, &s.sim, key, "create_database").await;
+    assert_eq!(
+        answer,
+        json!({"valid": false, "remaining_quota": 0, "error": "Database quota exceeded"})
+    );
+
+    let (_, body) = usage(&s.app, &s.sim, key, "databases", -5).await;
+    assert_eq!(body, json!({"current": 0, "max": 2}));
+    let (_, body) = usage(&s.app, &s.sim, key, "emails", 0).await;
+    assert_eq!(body, json!({"current": 0, "max": 10}));
+
+    // Accounts are counted from our records, not reported.
+    let answer = usage(&s.app, &s.sim, key, "accounts", 1).await;
+    assert_error(
+        answer,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+        Some("resource"),
+    );
+}
+
+#[tokio::test]
+async fn the_simulator_round_trip_enforces_the_database_quota() {
+    let s = setup(2).await;
+    let account = provision(&s, s.customer, "alice", None).await;
+    let key = account["license_key"].as_str().unwrap();
+    let panel_id = account["nextpanel_user_id"].as_str().unwrap();
+    s.sim.set_billing_url(Some(s.app.base.clone()));
+
+    let create = |name: &'static str| {
+        s.app
+            .client
+            .post(format!(
+                "{}/api/v1/billing/accounts/{panel_id}/databases",
+                s.sim.base_url()
+            ))
+            .header("X-API-Key", s.sim.api_key())
+            .header("X-API-Secret", s.sim.api_secret())
+            .json(&json!({"name": name, "license_key": key}))
+            .send()
+    };
+    for name in ["shop", "blog"] {
+        let resp = create(name).await.unwrap();
+        let status = resp.status();
+        let body: Value = resp.json().await.unwrap();
+        assert!(status.is_success(), "{name}: {status} {body}");
+    }
+    let resp = create("wiki").await.unwrap();
+    let status = resp.status();
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(
+        body.to_string().contains("Database quota exceeded"),
+        "{body}"
+    );
+
+    let (status, body) = usage(&s.app, &s.sim, key, "databases", 0).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body, json!({"current": 2, "max": 2}));
+    let stats = s.sim.stats();
+    assert_eq!(stats["license_validations"], 3, "{stats}");
+    assert_eq!(stats["license_refusals"], 1, "{stats}");
+}
