@@ -74,7 +74,7 @@ enum Command {
         #[command(subcommand)]
         command: servers::ServersCommand,
     },
-    /// Customers: list, create, show.
+    /// Customers: list, create, show, deactivate, activate.
     #[command(after_help = "Example:\n  nextpanel-bill customers list --search acme")]
     Customers {
         #[command(subcommand)]

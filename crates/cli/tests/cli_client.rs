@@ -386,6 +386,16 @@ async fn an_admin_sets_up_and_provisions_without_a_terminal() {
         stderr(&retry)
     );
 
+    let customer = summary["customer_id"].to_string();
+    let off = w
+        .cli_json(&["customers", "deactivate", &customer, "--json"], None)
+        .await;
+    assert_eq!(off["is_active"], false, "{off}");
+    let on = w
+        .cli_json(&["customers", "activate", &customer, "--json"], None)
+        .await;
+    assert_eq!(on["is_active"], true, "{on}");
+
     let logout = w.cli(&["logout"], None).await;
     assert!(logout.status.success(), "{}", stderr(&logout));
     assert!(!creds.exists());

@@ -52,6 +52,29 @@ pub enum CustomersCommand {
         /// Customer id or exact email.
         customer: String,
     },
+    /// Deactivate a customer: no more logins; their records stay.
+    #[command(after_help = "Example:\n  nextpanel-bill customers deactivate ann@example.com")]
+    Deactivate {
+        /// Customer id or exact email.
+        customer: String,
+    },
+    /// Reactivate a deactivated customer.
+    #[command(after_help = "Example:\n  nextpanel-bill customers activate 12")]
+    Activate {
+        /// Customer id or exact email.
+        customer: String,
+    },
+}
+
+/// The id of a customer given by id or exact email.
+async fn customer_id(client: &mut Client, customer: &str) -> anyhow::Result<String> {
+    if customer.parse::<i64>().is_ok() {
+        return Ok(customer.to_owned());
+    }
+    let found = find_by_email(client, customer)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no customer with email {customer:?}"))?;
+    Ok(text(&found["id"]))
 }
 
 /// Finds a customer by exact email (case-insensitive), `None` when there is none.
@@ -145,6 +168,26 @@ pub async fn run(cmd: CustomersCommand, client: &mut Client, json: bool) -> anyh
                     "no portal password yet: the customer can set one through a password reset"
                 );
             }
+        }
+        CustomersCommand::Deactivate { customer } => {
+            let id = customer_id(client, &customer).await?;
+            let done = client
+                .post(&format!("/api/v1/customers/{id}/deactivate"), &json!({}))
+                .await?;
+            if json {
+                return print_json(&done);
+            }
+            println!("customer {id} ({}) is deactivated", text(&done["email"]));
+        }
+        CustomersCommand::Activate { customer } => {
+            let id = customer_id(client, &customer).await?;
+            let done = client
+                .post(&format!("/api/v1/customers/{id}/activate"), &json!({}))
+                .await?;
+            if json {
+                return print_json(&done);
+            }
+            println!("customer {id} ({}) is active", text(&done["email"]));
         }
         CustomersCommand::Show { customer } => {
             let found = match customer.parse::<i64>() {
