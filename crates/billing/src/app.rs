@@ -19,6 +19,7 @@ use crate::service::account_ops::Ops;
 use crate::service::notifications::Mailer;
 use crate::service::reconciliation::Reconciler;
 use crate::service::server_health::Monitor;
+use crate::service::usage::UsagePoller;
 use crate::service::users::{self, SeededAdmin};
 use crate::service::ServiceError;
 use crate::store::{Db, StoreError};
@@ -79,6 +80,15 @@ impl AppState {
             backoff_base_ms: self.settings.jobs.backoff_base_ms,
             backoff_cap_ms: self.settings.jobs.backoff_cap_ms,
         }))
+    }
+
+    /// The usage poller over this state.
+    pub fn usage_poller(&self) -> UsagePoller {
+        UsagePoller {
+            db: self.db.clone(),
+            vault: self.vault.clone(),
+            timeouts: self.panel_timeouts,
+        }
     }
 
     /// The server health monitor over this state.
@@ -171,6 +181,9 @@ pub async fn serve(
     let every = state.settings.reconcile_interval_secs;
     let reconciler =
         (every > 0).then(|| tokio::spawn(state.reconciler().run(Duration::from_secs(every))));
+    let every = state.settings.usage_poll_interval_secs;
+    let poller =
+        (every > 0).then(|| tokio::spawn(state.usage_poller().run(Duration::from_secs(every))));
     let mailer = match state.mailer()? {
         Some(mailer) => Some(tokio::spawn(mailer.run())),
         None => {
@@ -188,7 +201,7 @@ pub async fn serve(
     )
     .with_graceful_shutdown(shutdown)
     .await?;
-    for task in [monitor, reconciler, mailer].into_iter().flatten() {
+    for task in [monitor, reconciler, poller, mailer].into_iter().flatten() {
         task.abort();
     }
     // A job cut off here keeps its lease and is picked up again once the lease expires.

@@ -79,6 +79,8 @@ pub struct Layer {
     pub health_interval_secs: Option<i64>,
     /// Seconds between reconciliations of every active server (0: off).
     pub reconcile_interval_secs: Option<i64>,
+    /// Seconds between usage polls of every account (0: off).
+    pub usage_poll_interval_secs: Option<i64>,
     /// Consecutive failed checks that take a server offline.
     pub health_failures_to_offline: Option<i64>,
     /// Consecutive successful checks that bring a server back online.
@@ -170,6 +172,9 @@ impl Layer {
             reconcile_interval_secs: self
                 .reconcile_interval_secs
                 .or(lower.reconcile_interval_secs),
+            usage_poll_interval_secs: self
+                .usage_poll_interval_secs
+                .or(lower.usage_poll_interval_secs),
             health_failures_to_offline: self
                 .health_failures_to_offline
                 .or(lower.health_failures_to_offline),
@@ -237,6 +242,8 @@ pub struct Settings {
     /// Seconds between reconciliations of every active server (report only, no fixes);
     /// 0 disables the background job (reconciliations then run only on request).
     pub reconcile_interval_secs: u64,
+    /// Seconds between usage polls (quota alerts, usage drift); 0 disables the loop.
+    pub usage_poll_interval_secs: u64,
     /// Online/offline hysteresis of the health monitor.
     pub health_policy: crate::domain::server::HealthPolicy,
     /// Job workers, retries and leases.
@@ -409,6 +416,10 @@ impl Settings {
             Some(0) => 0,
             other => positive("reconcile_interval_secs", other, 86_400)?.unsigned_abs(),
         };
+        let usage_poll_interval_secs = match layer.usage_poll_interval_secs {
+            Some(0) => 0,
+            other => positive("usage_poll_interval_secs", other, 3_600)?.unsigned_abs(),
+        };
         let workers = match layer.workers {
             Some(0) => 0,
             other => positive("workers", other, 4)?.unsigned_abs() as usize,
@@ -500,6 +511,7 @@ impl Settings {
             master_key,
             health_interval_secs,
             reconcile_interval_secs,
+            usage_poll_interval_secs,
             health_policy,
             listen,
             database_url: SecretString::from(database_url),
@@ -528,6 +540,7 @@ impl Settings {
             master_key: String,
             health_interval_secs: u64,
             reconcile_interval_secs: u64,
+            usage_poll_interval_secs: u64,
             health_failures_to_offline: i64,
             health_successes_to_online: i64,
             workers: usize,
@@ -573,6 +586,7 @@ impl Settings {
             },
             health_interval_secs: self.health_interval_secs,
             reconcile_interval_secs: self.reconcile_interval_secs,
+            usage_poll_interval_secs: self.usage_poll_interval_secs,
             health_failures_to_offline: self.health_policy.failures_to_offline,
             health_successes_to_online: self.health_policy.successes_to_online,
             listen: self.listen.to_string(),

@@ -48,6 +48,12 @@ pub struct SettingsArgs {
     /// Seconds between reconciliations of every active server (report only); 0 turns them off [default: 86400].
     #[arg(long = "reconcile-interval", env = "NEXTPANEL_BILL_RECONCILE_INTERVAL")]
     reconcile_interval_secs: Option<i64>,
+    /// Seconds between usage polls of every account (quota emails); 0 turns them off [default: 3600].
+    #[arg(
+        long = "usage-poll-interval",
+        env = "NEXTPANEL_BILL_USAGE_POLL_INTERVAL"
+    )]
+    usage_poll_interval_secs: Option<i64>,
     /// Job workers in this process; 0 runs no jobs here [default: 4].
     #[arg(long, env = "NEXTPANEL_BILL_WORKERS")]
     workers: Option<i64>,
@@ -73,6 +79,7 @@ impl SettingsArgs {
             master_key_file: self.master_key_file.clone(),
             health_interval_secs: self.health_interval_secs,
             reconcile_interval_secs: self.reconcile_interval_secs,
+            usage_poll_interval_secs: self.usage_poll_interval_secs,
             workers: self.workers,
             provisioning_log: self.provisioning_log.clone(),
             ..Layer::default()

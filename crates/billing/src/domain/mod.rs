@@ -9,6 +9,7 @@ pub mod license;
 pub mod license_check;
 pub mod money;
 pub mod plan;
+pub mod quota;
 pub mod reconcile;
 pub mod role;
 pub mod server;

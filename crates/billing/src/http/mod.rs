@@ -117,6 +117,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(accounts::password))
         .routes(routes!(accounts::retry))
         .routes(routes!(accounts::stats))
+        .routes(routes!(accounts::poll_usage))
         .routes(routes!(accounts::mine))
         .routes(routes!(accounts::mine_one))
         .routes(routes!(jobs::list))

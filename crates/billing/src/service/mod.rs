@@ -27,6 +27,7 @@ pub mod reconciliation;
 pub mod server_health;
 pub mod servers;
 pub mod tokens;
+pub mod usage;
 pub mod users;
 
 /// Why a use case did not happen.

@@ -244,3 +244,16 @@ pub async fn all_on_server(
         .await)?;
     Ok(rows)
 }
+
+/// Accounts that exist on their panel (active or suspended, with a panel id): the ones
+/// whose usage is polled.
+pub async fn on_panels(conn: &mut impl AsConn) -> Result<Vec<AccountRow>, StoreError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM hosting_accounts WHERE state IN ('active', 'suspended') \
+         AND panel_account_id IS NOT NULL AND server_id IS NOT NULL ORDER BY id"
+    );
+    let rows = on_conn!(conn, |c| sqlx::query_as::<_, AccountRow>(&sql)
+        .fetch_all(c)
+        .await)?;
+    Ok(rows)
+}

@@ -66,3 +66,28 @@ pub async fn license_on_server(
     .await)?;
     Ok(found.is_some())
 }
+
+/// Sets the count of `resource` under a license to what the panels report (polling
+/// corrects any drift of the reported deltas).
+pub async fn set(
+    tx: &mut Tx,
+    license_id: i64,
+    resource: &str,
+    used: i64,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    on_conn!(tx, |c| {
+        sqlx::query(
+        "INSERT INTO license_usage (license_id, resource, used, updated_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (license_id, resource) DO UPDATE SET used = $3, updated_at = $4"
+    )
+    .bind(license_id)
+    .bind(resource)
+    .bind(used)
+    .bind(now)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected())
+    })?;
+    Ok(())
+}

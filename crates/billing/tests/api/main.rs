@@ -17,3 +17,4 @@ mod reconciliation;
 mod roles;
 mod schema;
 mod servers;
+mod usage;

@@ -143,6 +143,7 @@ const ROUTES: &[(&str, &str, Access)] = &[
         "/api/v1/auth/password-reset/confirm",
         Access::Public,
     ),
+    ("POST", "/api/v1/nextpanel/usage/poll", Access::Admin),
 ];
 
 fn concrete(path: &str) -> String {

@@ -21,6 +21,7 @@ use crate::service::account_ops::{
 };
 use crate::service::accounts::{self, HostingAccount};
 use crate::service::provisioning::{self, ProvisionRequest, ProvisionResult, Provisioned};
+use crate::service::usage::PollSummary;
 use crate::service::Paginated;
 use crate::store::hosting_accounts::AccountFilter;
 
@@ -267,4 +268,15 @@ pub async fn mine_one(
     Path(id): Path<i64>,
 ) -> Result<Json<HostingAccount>, ApiError> {
     Ok(Json(accounts::get_mine(&state.db, &actor, id).await?))
+}
+
+/// Reads every account's usage from its panel now, stores it per license and queues
+/// quota messages (80 % warning, 100 % reached), as the hourly poll does.
+#[utoipa::path(post, path = "/api/v1/nextpanel/usage/poll", tag = "accounts", security(("bearer" = [])),
+    responses((status = 200, body = PollSummary)))]
+pub async fn poll_usage(
+    State(state): State<AppState>,
+    AdminAuth(actor): AdminAuth,
+) -> Result<Json<PollSummary>, ApiError> {
+    Ok(Json(state.usage_poller().poll_now(&actor).await?))
 }
