@@ -59,6 +59,8 @@ pub struct Layer {
     pub admin_password: Option<String>,
     /// Whether customers may register themselves.
     pub allow_registration: Option<bool>,
+    /// Running behind a reverse proxy: take the client address from X-Forwarded-For.
+    pub behind_proxy: Option<bool>,
     /// Access-token lifetime in seconds.
     pub access_token_ttl_secs: Option<i64>,
     /// Refresh-token lifetime in seconds.
@@ -154,6 +156,7 @@ impl Layer {
             admin_email: self.admin_email.or(lower.admin_email),
             admin_password: self.admin_password.or(lower.admin_password),
             allow_registration: self.allow_registration.or(lower.allow_registration),
+            behind_proxy: self.behind_proxy.or(lower.behind_proxy),
             access_token_ttl_secs: self.access_token_ttl_secs.or(lower.access_token_ttl_secs),
             refresh_token_ttl_secs: self.refresh_token_ttl_secs.or(lower.refresh_token_ttl_secs),
             login_max_failures_per_account: self
@@ -266,6 +269,8 @@ pub struct Settings {
     pub mail_max_attempts: i64,
     /// Link in password-reset messages, with `{token}` replaced.
     pub password_reset_url: Option<String>,
+    /// Take the client address from the proxy's X-Forwarded-For (login throttling).
+    pub behind_proxy: bool,
 }
 
 /// How the durable job queue runs.
@@ -495,6 +500,7 @@ impl Settings {
             support_email: layer.support_email,
         };
         Ok(Settings {
+            behind_proxy: layer.behind_proxy.unwrap_or(false),
             smtp,
             company,
             email_templates_dir: layer.email_templates_dir.map(Into::into),
@@ -531,6 +537,7 @@ impl Settings {
             admin_email: &'a str,
             admin_password: &'a str,
             allow_registration: bool,
+            behind_proxy: bool,
             access_token_ttl_secs: i64,
             refresh_token_ttl_secs: i64,
             login_max_failures_per_account: i64,
@@ -598,6 +605,7 @@ impl Settings {
                 "(random on first start)"
             },
             allow_registration: self.auth.allow_registration,
+            behind_proxy: self.behind_proxy,
             access_token_ttl_secs: self.auth.access_ttl.num_seconds(),
             refresh_token_ttl_secs: self.auth.refresh_ttl.num_seconds(),
             login_max_failures_per_account: self.auth.max_failures_per_account,

@@ -54,6 +54,9 @@ pub struct SettingsArgs {
         env = "NEXTPANEL_BILL_USAGE_POLL_INTERVAL"
     )]
     usage_poll_interval_secs: Option<i64>,
+    /// Behind a reverse proxy: take client addresses from X-Forwarded-For [default: false].
+    #[arg(long, env = "NEXTPANEL_BILL_BEHIND_PROXY")]
+    behind_proxy: Option<bool>,
     /// Job workers in this process; 0 runs no jobs here [default: 4].
     #[arg(long, env = "NEXTPANEL_BILL_WORKERS")]
     workers: Option<i64>,
@@ -80,6 +83,7 @@ impl SettingsArgs {
             health_interval_secs: self.health_interval_secs,
             reconcile_interval_secs: self.reconcile_interval_secs,
             usage_poll_interval_secs: self.usage_poll_interval_secs,
+            behind_proxy: self.behind_proxy,
             workers: self.workers,
             provisioning_log: self.provisioning_log.clone(),
             ..Layer::default()

@@ -155,13 +155,32 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Params<T> {
     }
 }
 
-/// The address of the client (the TCP peer).
+/// The address of the client: the TCP peer, or behind a proxy the address it forwarded.
 pub struct ClientIp(pub String);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+impl FromRequestParts<AppState> for ClientIp {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        // Behind a reverse proxy every connection comes from the proxy; the client is the
+        // address the proxy appended last to X-Forwarded-For (earlier entries are the
+        // client's own claims and cannot be trusted).
+        if state.settings.behind_proxy {
+            let forwarded = parts
+                .headers
+                .get_all("x-forwarded-for")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .map(str::trim)
+                .rfind(|v| v.parse::<std::net::IpAddr>().is_ok());
+            if let Some(ip) = forwarded {
+                return Ok(ClientIp(ip.to_owned()));
+            }
+        }
         let ip = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()

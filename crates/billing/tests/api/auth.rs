@@ -404,3 +404,53 @@ async fn deactivated_customers_lose_their_sessions_and_cannot_log_in() {
     assert_eq!(body["is_active"], true);
     app.login("gone@example.com", "customer-password-1").await;
 }
+
+#[tokio::test]
+async fn behind_a_proxy_the_forwarded_address_is_the_client() {
+    let login = |app: &TestApp, forwarded: &'static str| {
+        app.client
+            .post(app.url("/api/v1/auth/login"))
+            .header("x-forwarded-for", forwarded)
+            .json(&json!({"email": "someone@example.com", "password": "guess-guess-guess"}))
+            .send()
+    };
+    let limits = Layer {
+        login_max_failures_per_client: Some(2),
+        login_max_failures_per_account: Some(100),
+        ..Layer::default()
+    };
+    let proxied = TestApp::spawn_with(Layer {
+        behind_proxy: Some(true),
+        ..limits.clone()
+    })
+    .await;
+    for _ in 0..2 {
+        // The client may prepend anything; the proxy's own (last) entry is what counts.
+        assert_eq!(
+            login(&proxied, "1.2.3.4, 10.0.0.1").await.unwrap().status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(
+        login(&proxied, "9.9.9.9, 10.0.0.1").await.unwrap().status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(
+        login(&proxied, "10.0.0.2").await.unwrap().status(),
+        StatusCode::UNAUTHORIZED,
+        "another client is not throttled"
+    );
+
+    // Without a proxy the header is the client's own claim and is ignored.
+    let direct = TestApp::spawn_with(limits).await;
+    for forwarded in ["10.0.0.1", "10.0.0.2"] {
+        assert_eq!(
+            login(&direct, forwarded).await.unwrap().status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(
+        login(&direct, "10.0.0.3").await.unwrap().status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}
