@@ -8,21 +8,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-const ADMIN_PASSWORD: &str = "bench-admin-password";
+mod common;
 
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+use common::{env_u64, on_each_engine, start_server, Server, ADMIN_PASSWORD};
 
 fn rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
@@ -31,61 +25,6 @@ fn rss_kib(pid: u32) -> u64 {
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
-}
-
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn start_server(database_url: &str) -> Server {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new(env!("CARGO_BIN_EXE_nextpanel-bill"))
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--database",
-            database_url,
-        ])
-        .env("NEXTPANEL_BILL_ADMIN_PASSWORD", ADMIN_PASSWORD)
-        .env("NEXTPANEL_BILL_MASTER_KEY", "42".repeat(32))
-        .env("RUST_LOG", "warn")
-        .env_remove("DATABASE_URL")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start nextpanel-bill");
-    // Owned by `Server` at once, so every exit path below kills and reaps it.
-    let server = Server {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-    };
-    let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if client
-            .get(format!("{}/health", server.base))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            return server;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("server did not become healthy within 30 s");
 }
 
 struct Figures {
@@ -168,8 +107,8 @@ async fn load(server: &Server, path: &str, token: Option<&str>) -> Figures {
     }
 }
 
-async fn bench_engine(name: &str, database_url: &str) {
-    let server = start_server(database_url).await;
+async fn bench_engine(name: &str, dir: std::path::PathBuf, database_url: String) {
+    let server = start_server(&dir, &database_url, &["--health-interval", "0"]).await;
     let client = reqwest::Client::new();
     let login: serde_json::Value = client
         .post(format!("{}/api/v1/auth/login", server.base))
@@ -231,27 +170,5 @@ async fn main() {
         env_u64("BENCH_CONCURRENCY", 32),
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
     );
-    let dir = tempfile::tempdir().unwrap();
-    let sqlite = format!("sqlite://{}", dir.path().join("bench.db").display());
-    bench_engine("SQLite", &sqlite).await;
-
-    if let Some(url) = std::env::var("DATABASE_URL")
-        .ok()
-        .filter(|u| u.starts_with("postgres"))
-    {
-        let db = format!("bench_{}", std::process::id());
-        let admin = sqlx::PgPool::connect(&url).await.unwrap();
-        sqlx::query(&format!("CREATE DATABASE {db}"))
-            .execute(&admin)
-            .await
-            .unwrap();
-        let (prefix, _) = url.rsplit_once('/').unwrap();
-        bench_engine("PostgreSQL", &format!("{prefix}/{db}")).await;
-        sqlx::query(&format!("DROP DATABASE {db} WITH (FORCE)"))
-            .execute(&admin)
-            .await
-            .unwrap();
-    } else {
-        println!("\nPostgreSQL: skipped (set DATABASE_URL=postgres://... to include it)");
-    }
+    on_each_engine("bench", bench_engine).await;
 }

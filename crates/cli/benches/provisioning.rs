@@ -12,97 +12,18 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use nextpanel_sim::{SimConfig, SimHandle};
 use serde_json::{json, Value};
 
-const ADMIN_PASSWORD: &str = "bench-admin-password";
+mod common;
+
+use common::{env_u64, on_each_engine, start_server, ADMIN_PASSWORD};
+
 const SERVERS: usize = 5;
 const PANEL_LATENCY_MS: u64 = 50;
-
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn start_server(dir: &std::path::Path, database_url: &str, workers: u64) -> Server {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let config = dir.join("bench.toml");
-    std::fs::write(&config, "provision_wait_secs = 0\n").unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_nextpanel-bill"));
-    for (var, _) in std::env::vars() {
-        if var.starts_with("NEXTPANEL_BILL_") || var == "DATABASE_URL" {
-            cmd.env_remove(var);
-        }
-    }
-    let child = cmd
-        .current_dir(dir)
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--database",
-            database_url,
-            "--config",
-            config.to_str().unwrap(),
-            "--workers",
-            &workers.to_string(),
-            "--health-interval",
-            "0",
-            "--provisioning-log",
-            dir.join("provisioned_accounts.log").to_str().unwrap(),
-        ])
-        .env("NEXTPANEL_BILL_ADMIN_PASSWORD", ADMIN_PASSWORD)
-        .env("NEXTPANEL_BILL_MASTER_KEY", "42".repeat(32))
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start nextpanel-bill");
-    // Owned by `Server` at once, so every exit path below kills and reaps it.
-    let mut server = Server {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-    };
-    let client = reqwest::Client::builder().no_proxy().build().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if let Ok(Some(status)) = server.child.try_wait() {
-            panic!("nextpanel-bill exited at start: {status}");
-        }
-        if client
-            .get(format!("{}/health", server.base))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            return server;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("server did not become healthy within 30 s");
-}
 
 #[derive(Clone)]
 struct Api {
@@ -147,13 +68,28 @@ impl Api {
     }
 }
 
-async fn bench_engine(name: &str, dir: &std::path::Path, database_url: &str) {
+async fn bench_engine(name: &str, dir: std::path::PathBuf, database_url: String) {
     let accounts = env_u64("BENCH_ACCOUNTS", 1000);
     let workers = env_u64("BENCH_WORKERS", 8);
     let submitters = env_u64("BENCH_SUBMITTERS", 32);
     let deadline =
         Instant::now() + Duration::from_secs(env_u64("BENCH_DEADLINE_SECS", 180).max(10));
-    let server = start_server(dir, database_url, workers).await;
+    // The submit call must answer at once (202): the benchmark measures the workers.
+    let config = dir.join("bench.toml");
+    std::fs::write(&config, "provision_wait_secs = 0\n").unwrap();
+    let workers_arg = workers.to_string();
+    let log = dir.join("provisioned_accounts.log");
+    let extra = [
+        "--config",
+        config.to_str().unwrap(),
+        "--workers",
+        &workers_arg,
+        "--health-interval",
+        "0",
+        "--provisioning-log",
+        log.to_str().unwrap(),
+    ];
+    let server = start_server(&dir, &database_url, &extra).await;
     let client = reqwest::Client::builder()
         .no_proxy()
         .pool_max_idle_per_host(submitters as usize)
@@ -324,35 +260,5 @@ async fn main() {
         env_u64("BENCH_WORKERS", 8),
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
     );
-    let dir = tempfile::tempdir().unwrap();
-    let sqlite = format!("sqlite://{}", dir.path().join("bench.db").display());
-    bench_engine("SQLite", dir.path(), &sqlite).await;
-
-    if let Some(url) = std::env::var("DATABASE_URL")
-        .ok()
-        .filter(|u| u.starts_with("postgres"))
-    {
-        let db = format!("bench_prov_{}", std::process::id());
-        let admin = sqlx::PgPool::connect(&url).await.unwrap();
-        sqlx::query(&format!("CREATE DATABASE {db}"))
-            .execute(&admin)
-            .await
-            .unwrap();
-        let (prefix, _) = url.rsplit_once('/').unwrap();
-        let pg_dir = tempfile::tempdir().unwrap();
-        // Run in a task so a panic still drops the database below.
-        let pg_url = format!("{prefix}/{db}");
-        let path = pg_dir.path().to_owned();
-        let result =
-            tokio::spawn(async move { bench_engine("PostgreSQL", &path, &pg_url).await }).await;
-        sqlx::query(&format!("DROP DATABASE {db} WITH (FORCE)"))
-            .execute(&admin)
-            .await
-            .unwrap();
-        if let Err(e) = result {
-            std::panic::resume_unwind(e.into_panic());
-        }
-    } else {
-        println!("\nPostgreSQL: skipped (set DATABASE_URL=postgres://... to include it)");
-    }
+    on_each_engine("bench_prov", bench_engine).await;
 }

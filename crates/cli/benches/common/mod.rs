@@ -1,0 +1,127 @@
+//! What both benchmarks need: settings from the environment, the release server as a
+//! child process that is always killed and reaped, and a run on SQLite then on a fresh
+//! PostgreSQL database when `DATABASE_URL` points to one.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Password of the admin every benchmark server is seeded with.
+pub const ADMIN_PASSWORD: &str = "bench-admin-password";
+
+/// A numeric setting from the environment, or its default.
+pub fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// A running `nextpanel-bill serve`, killed and reaped when dropped.
+pub struct Server {
+    pub child: Child,
+    pub base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts the release server in `dir` on a free loopback port with `extra` arguments,
+/// and waits until `/health` answers.
+pub async fn start_server(dir: &Path, database_url: &str, extra: &[&str]) -> Server {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_nextpanel-bill"));
+    // The caller's own settings must not leak into the measured server.
+    for (var, _) in std::env::vars() {
+        if var.starts_with("NEXTPANEL_BILL_") || var == "DATABASE_URL" {
+            cmd.env_remove(var);
+        }
+    }
+    let listen = format!("127.0.0.1:{port}");
+    let child = cmd
+        .current_dir(dir)
+        .args(["serve", "--listen", &listen, "--database", database_url])
+        .args(extra)
+        .env("NEXTPANEL_BILL_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .env("NEXTPANEL_BILL_MASTER_KEY", "42".repeat(32))
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start nextpanel-bill");
+    // Owned by `Server` at once, so every exit path below kills and reaps it.
+    let mut server = Server {
+        child,
+        base: format!("http://{listen}"),
+    };
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if let Ok(Some(status)) = server.child.try_wait() {
+            panic!("nextpanel-bill exited at start: {status}");
+        }
+        if client
+            .get(format!("{}/health", server.base))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return server;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("server did not become healthy within 30 s");
+}
+
+/// Runs `bench(engine name, work dir, database URL)` on a temp SQLite file, then on a
+/// fresh PostgreSQL database named `<db_prefix>_<pid>` (dropped afterwards, even when
+/// the run panics) when `DATABASE_URL` is a PostgreSQL URL.
+pub async fn on_each_engine<F, Fut>(db_prefix: &str, bench: F)
+where
+    F: Fn(&'static str, PathBuf, String) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = format!("sqlite://{}", dir.path().join("bench.db").display());
+    bench("SQLite", dir.path().to_owned(), sqlite).await;
+
+    let Some(url) = std::env::var("DATABASE_URL")
+        .ok()
+        .filter(|u| u.starts_with("postgres"))
+    else {
+        println!("\nPostgreSQL: skipped (set DATABASE_URL=postgres://... to include it)");
+        return;
+    };
+    let db = format!("{db_prefix}_{}", std::process::id());
+    let admin = sqlx::PgPool::connect(&url).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE {db}"))
+        .execute(&admin)
+        .await
+        .unwrap();
+    let (prefix, _) = url.rsplit_once('/').unwrap();
+    let pg_dir = tempfile::tempdir().unwrap();
+    let result = tokio::spawn(bench(
+        "PostgreSQL",
+        pg_dir.path().to_owned(),
+        format!("{prefix}/{db}"),
+    ))
+    .await;
+    sqlx::query(&format!("DROP DATABASE {db} WITH (FORCE)"))
+        .execute(&admin)
+        .await
+        .unwrap();
+    if let Err(e) = result {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
