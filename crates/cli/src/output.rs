@@ -87,6 +87,11 @@ impl Table {
     }
 }
 
+/// The items of a JSON array, or of a page's `items`; empty when there are none.
+pub fn items(value: &Value) -> &[Value] {
+    value.as_array().map(Vec::as_slice).unwrap_or_default()
+}
+
 /// Prints the paging line under a list: `page 1 of 3 (120 in all)`.
 pub fn print_page(list: &Value) {
     let total = list["total"].as_i64().unwrap_or(0);

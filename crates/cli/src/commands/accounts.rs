@@ -5,7 +5,7 @@ use clap::Subcommand;
 use serde_json::{json, Value};
 
 use crate::client::{query, Client};
-use crate::output::{print_json, print_page, text, Table};
+use crate::output::{items, print_json, print_page, text, Table};
 
 /// What to do with hosting accounts.
 #[derive(Subcommand)]
@@ -161,11 +161,7 @@ pub async fn run(cmd: AccountsCommand, client: &mut Client, json: bool) -> anyho
                 "NEXTPANEL ID",
                 "CREATED",
             ]);
-            for a in list["items"]
-                .as_array()
-                .map(Vec::as_slice)
-                .unwrap_or_default()
-            {
+            for a in items(&list["items"]) {
                 t.row(vec![
                     text(&a["id"]),
                     text(&a["username"]),

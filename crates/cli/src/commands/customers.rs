@@ -4,7 +4,7 @@ use clap::Subcommand;
 use serde_json::{json, Value};
 
 use crate::client::{query, Client};
-use crate::output::{print_json, print_page, text, Table};
+use crate::output::{items, print_json, print_page, text, Table};
 
 /// What to do with customers.
 #[derive(Subcommand)]
@@ -123,11 +123,7 @@ pub async fn run(cmd: CustomersCommand, client: &mut Client, json: bool) -> anyh
                 return print_json(&list);
             }
             let mut t = Table::new(&["ID", "EMAIL", "NAME", "COMPANY", "ACTIVE", "CREATED"]);
-            for c in list["items"]
-                .as_array()
-                .map(Vec::as_slice)
-                .unwrap_or_default()
-            {
+            for c in items(&list["items"]) {
                 t.row(vec![
                     text(&c["id"]),
                     text(&c["email"]),
@@ -219,11 +215,7 @@ pub async fn run(cmd: CustomersCommand, client: &mut Client, json: bool) -> anyh
             }
             println!();
             let mut t = Table::new(&["LICENSE", "KEY", "PLAN", "CYCLE", "STATUS", "EXPIRES"]);
-            for l in licenses["items"]
-                .as_array()
-                .map(Vec::as_slice)
-                .unwrap_or_default()
-            {
+            for l in items(&licenses["items"]) {
                 t.row(vec![
                     text(&l["id"]),
                     text(&l["license_key"]),

@@ -4,7 +4,7 @@ use clap::Subcommand;
 use serde_json::json;
 
 use crate::client::{query, Client};
-use crate::output::{print_json, print_page, text, Table};
+use crate::output::{items, print_json, print_page, text, Table};
 
 /// What to do with jobs.
 #[derive(Subcommand)]
@@ -59,11 +59,7 @@ pub async fn run(cmd: JobsCommand, client: &mut Client, json: bool) -> anyhow::R
                 "RUN AT",
                 "LAST ERROR",
             ]);
-            for j in list["items"]
-                .as_array()
-                .map(Vec::as_slice)
-                .unwrap_or_default()
-            {
+            for j in items(&list["items"]) {
                 t.row(vec![
                     text(&j["id"]),
                     text(&j["kind"]),

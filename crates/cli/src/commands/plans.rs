@@ -3,7 +3,7 @@
 use clap::Subcommand;
 
 use crate::client::Client;
-use crate::output::{plan_prices, print_json, text, Table};
+use crate::output::{items, plan_prices, print_json, text, Table};
 
 /// What to do with plans.
 #[derive(Subcommand)]
@@ -31,7 +31,7 @@ pub async fn run(cmd: PlansCommand, client: &mut Client, json: bool) -> anyhow::
                 return print_json(&plans);
             }
             let mut t = Table::new(&["ID", "NAME", "PRICES", "SETUP", "ACCOUNTS", "ACTIVE"]);
-            for p in plans.as_array().map(Vec::as_slice).unwrap_or_default() {
+            for p in items(&plans) {
                 let currency = p["currency"].as_str().unwrap_or("");
                 t.row(vec![
                     text(&p["id"]),

@@ -4,7 +4,7 @@ use clap::Subcommand;
 use serde_json::{json, Value};
 
 use crate::client::Client;
-use crate::output::{print_json, text, Table};
+use crate::output::{items, print_json, text, Table};
 
 /// What to do with servers.
 #[derive(Subcommand)]
@@ -192,7 +192,7 @@ pub async fn run(cmd: ServersCommand, client: &mut Client, json: bool) -> anyhow
             let mut t = Table::new(&[
                 "ID", "NAME", "STATUS", "ACCOUNTS", "USED", "LATENCY", "CHECKED", "ERROR",
             ]);
-            for s in list.as_array().map(Vec::as_slice).unwrap_or_default() {
+            for s in items(&list) {
                 t.row(vec![
                     text(&s["id"]),
                     text(&s["name"]),

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use super::{resume, step, Choices};
 use crate::client::Client;
-use crate::output::text;
+use crate::output::{items, text};
 use resume::ResumeState;
 
 /// How long to wait for the account to become active.
@@ -205,10 +205,7 @@ async fn unused_license(
             "/api/v1/nextpanel/accounts?customer_id={customer_id}&per_page=200"
         ))
         .await?;
-    let used: Vec<i64> = accounts["items"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default()
+    let used: Vec<i64> = items(&accounts["items"])
         .iter()
         // Failed and terminated accounts hold no slot of their license.
         .filter(|a| {
@@ -218,10 +215,7 @@ async fn unused_license(
         })
         .filter_map(|a| a["license_id"].as_i64())
         .collect();
-    Ok(licenses["items"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default()
+    Ok(items(&licenses["items"])
         .iter()
         .filter(|l| {
             l["plan_id"] == plan["id"] && l["status"] == "active" && l["billing_cycle"] == cycle
