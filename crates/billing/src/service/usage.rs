@@ -3,6 +3,7 @@
 //! quota messages: a warning at 80 % of a limit and a "reached" message at 100 %, each
 //! once per license, resource and limit (a new plan's limit can warn again).
 
+use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -59,6 +60,7 @@ impl UsagePoller {
         drop(conn);
         let mut summary = PollSummary::default();
         let mut totals: BTreeMap<i64, Totals> = BTreeMap::new();
+        let mut clients = BTreeMap::new();
         for account in &accounts {
             let Some(server) = servers.iter().find(|s| Some(s.id) == account.server_id) else {
                 continue;
@@ -66,10 +68,13 @@ impl UsagePoller {
             let Some(panel_id) = account.panel_account_id.as_deref() else {
                 continue;
             };
-            let stats = match client_for(server, &self.vault, self.timeouts)?
-                .stats(panel_id)
-                .await
-            {
+            // One client per server for the round: each build unseals the credentials
+            // and sets up a TLS configuration.
+            let client = match clients.entry(server.id) {
+                Entry::Occupied(e) => e.into_mut(),
+                Entry::Vacant(e) => e.insert(client_for(server, &self.vault, self.timeouts)?),
+            };
+            let stats = match client.stats(panel_id).await {
                 Ok(stats) => stats,
                 Err(e) => {
                     tracing::warn!(account = account.id, server = %server.name, error = %e.message, "usage not read");
