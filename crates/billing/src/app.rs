@@ -82,6 +82,25 @@ impl AppState {
         }))
     }
 
+    /// What applying a payment needs.
+    pub fn payment_context(&self) -> crate::service::payments::PaymentContext<'_> {
+        crate::service::payments::PaymentContext {
+            db: &self.db,
+            settings: &self.settings,
+            vault: &self.vault,
+            wake: &self.wake,
+        }
+    }
+
+    /// The billing run over this state.
+    pub fn billing_runner(&self) -> crate::service::billing_run::BillingRunner {
+        crate::service::billing_run::BillingRunner {
+            db: self.db.clone(),
+            settings: self.settings.clone(),
+            wake: self.wake.clone(),
+        }
+    }
+
     /// The usage poller over this state.
     pub fn usage_poller(&self) -> UsagePoller {
         UsagePoller {
@@ -184,6 +203,12 @@ pub async fn serve(
     let every = state.settings.usage_poll_interval_secs;
     let poller =
         (every > 0).then(|| tokio::spawn(state.usage_poller().run(Duration::from_secs(every))));
+    let every = state.settings.billing.interval_secs;
+    let billing =
+        (every > 0).then(|| tokio::spawn(state.billing_runner().run(Duration::from_secs(every))));
+    if state.settings.stripe.webhook_secret.is_none() {
+        tracing::warn!("Stripe is not configured (stripe_webhook_secret): card payments are off");
+    }
     let mailer = match state.mailer()? {
         Some(mailer) => Some(tokio::spawn(mailer.run())),
         None => {
@@ -201,7 +226,7 @@ pub async fn serve(
     )
     .with_graceful_shutdown(shutdown)
     .await?;
-    for task in [monitor, reconciler, poller, mailer].into_iter().flatten() {
+    for task in [monitor, reconciler, poller, billing, mailer].into_iter().flatten() {
         task.abort();
     }
     // A job cut off here keeps its lease and is picked up again once the lease expires.

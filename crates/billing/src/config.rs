@@ -133,6 +133,26 @@ pub struct Layer {
     pub mail_max_attempts: Option<i64>,
     /// Link in password-reset messages; `{token}` is replaced by the code.
     pub password_reset_url: Option<String>,
+    /// Where customers reach this service (links in messages, Stripe return pages).
+    pub public_url: Option<String>,
+    /// Stripe secret API key (`sk_...`).
+    pub stripe_secret_key: Option<String>,
+    /// Stripe webhook signing secret (`whsec_...`).
+    pub stripe_webhook_secret: Option<String>,
+    /// Stripe API base URL (tests point it at a local fake).
+    pub stripe_api_base: Option<String>,
+    /// Seconds between billing runs (renewal invoices, reminders, suspensions); 0: off.
+    pub billing_interval_secs: Option<i64>,
+    /// Days before a license expires that its renewal invoice is issued.
+    pub renewal_lead_days: Option<i64>,
+    /// Days a new order's invoice is payable.
+    pub order_due_days: Option<i64>,
+    /// Days between reminders about an overdue invoice.
+    pub reminder_interval_days: Option<i64>,
+    /// Reminders per overdue invoice at most.
+    pub max_reminders: Option<i64>,
+    /// Days after an unpaid renewal's due date when its hosting is suspended.
+    pub suspend_overdue_after_days: Option<i64>,
 }
 
 impl Layer {
@@ -209,6 +229,18 @@ impl Layer {
             email_templates_dir: self.email_templates_dir.or(lower.email_templates_dir),
             mail_max_attempts: self.mail_max_attempts.or(lower.mail_max_attempts),
             password_reset_url: self.password_reset_url.or(lower.password_reset_url),
+            public_url: self.public_url.or(lower.public_url),
+            stripe_secret_key: self.stripe_secret_key.or(lower.stripe_secret_key),
+            stripe_webhook_secret: self.stripe_webhook_secret.or(lower.stripe_webhook_secret),
+            stripe_api_base: self.stripe_api_base.or(lower.stripe_api_base),
+            billing_interval_secs: self.billing_interval_secs.or(lower.billing_interval_secs),
+            renewal_lead_days: self.renewal_lead_days.or(lower.renewal_lead_days),
+            order_due_days: self.order_due_days.or(lower.order_due_days),
+            reminder_interval_days: self.reminder_interval_days.or(lower.reminder_interval_days),
+            max_reminders: self.max_reminders.or(lower.max_reminders),
+            suspend_overdue_after_days: self
+                .suspend_overdue_after_days
+                .or(lower.suspend_overdue_after_days),
         }
     }
 }
@@ -271,6 +303,25 @@ pub struct Settings {
     pub password_reset_url: Option<String>,
     /// Take the client address from the proxy's X-Forwarded-For (login throttling).
     pub behind_proxy: bool,
+    /// Where customers reach this service, without a trailing slash.
+    pub public_url: String,
+    /// Stripe keys and API base.
+    pub stripe: crate::payments::StripeSettings,
+    /// Invoicing, reminders and suspension for non-payment.
+    pub billing: BillingSettings,
+}
+
+/// How invoices are issued and chased.
+#[derive(Debug, Clone, Copy)]
+pub struct BillingSettings {
+    /// Seconds between billing runs; 0: only on request.
+    pub interval_secs: u64,
+    /// Days before expiry that a renewal invoice is issued (and when it falls due: at expiry).
+    pub renewal_lead_days: i64,
+    /// Days a new order's invoice is payable.
+    pub order_due_days: i64,
+    /// Reminders and suspension.
+    pub dunning: crate::domain::invoice::DunningPolicy,
 }
 
 /// How the durable job queue runs.
@@ -499,7 +550,53 @@ impl Settings {
             logo_url: layer.company_logo_url,
             support_email: layer.support_email,
         };
+        let billing = BillingSettings {
+            interval_secs: match layer.billing_interval_secs {
+                Some(0) => 0,
+                other => positive("billing_interval_secs", other, 3_600)?.unsigned_abs(),
+            },
+            renewal_lead_days: positive("renewal_lead_days", layer.renewal_lead_days, 14)?,
+            order_due_days: positive("order_due_days", layer.order_due_days, 7)?,
+            dunning: crate::domain::invoice::DunningPolicy {
+                reminder_interval_days: positive(
+                    "reminder_interval_days",
+                    layer.reminder_interval_days,
+                    3,
+                )?,
+                max_reminders: match layer.max_reminders {
+                    Some(0) => 0,
+                    other => positive("max_reminders", other, 3)?,
+                },
+                suspend_after_days: positive(
+                    "suspend_overdue_after_days",
+                    layer.suspend_overdue_after_days,
+                    14,
+                )?,
+            },
+        };
+        let public_url = layer
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{listen}"));
+        let public_url = public_url.trim_end_matches('/').to_owned();
+        if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
+            return Err(ConfigError::Invalid {
+                key: "public_url",
+                message: format!("'{public_url}' is not an http:// or https:// URL"),
+            });
+        }
+        let secret = |v: Option<String>| v.filter(|s| !s.is_empty()).map(SecretString::from);
+        let stripe = crate::payments::StripeSettings {
+            secret_key: secret(layer.stripe_secret_key),
+            webhook_secret: secret(layer.stripe_webhook_secret),
+            api_base: layer
+                .stripe_api_base
+                .unwrap_or_else(|| crate::payments::STRIPE_API_BASE.to_owned()),
+        };
         Ok(Settings {
+            public_url,
+            stripe,
+            billing,
             behind_proxy: layer.behind_proxy.unwrap_or(false),
             smtp,
             company,
@@ -560,8 +657,35 @@ impl Settings {
             provisioning_log: String,
             smtp: String,
             company_name: &'a str,
+            public_url: &'a str,
+            stripe_secret_key: &'a str,
+            stripe_webhook_secret: &'a str,
+            stripe_api_base: &'a str,
+            billing_interval_secs: u64,
+            renewal_lead_days: i64,
+            order_due_days: i64,
+            reminder_interval_days: i64,
+            max_reminders: i64,
+            suspend_overdue_after_days: i64,
         }
+        let set = |v: &Option<SecretString>| {
+            if v.is_some() {
+                "********"
+            } else {
+                "(not set: payments are off)"
+            }
+        };
         let shown = Shown {
+            public_url: &self.public_url,
+            stripe_secret_key: set(&self.stripe.secret_key),
+            stripe_webhook_secret: set(&self.stripe.webhook_secret),
+            stripe_api_base: &self.stripe.api_base,
+            billing_interval_secs: self.billing.interval_secs,
+            renewal_lead_days: self.billing.renewal_lead_days,
+            order_due_days: self.billing.order_due_days,
+            reminder_interval_days: self.billing.dunning.reminder_interval_days,
+            max_reminders: self.billing.dunning.max_reminders,
+            suspend_overdue_after_days: self.billing.dunning.suspend_after_days,
             smtp: match &self.smtp {
                 None => "not configured: messages stay queued".to_owned(),
                 Some(m) => format!(

@@ -10,6 +10,7 @@ pub mod http;
 pub mod jobs;
 pub mod mail;
 pub mod panel;
+pub mod payments;
 pub mod service;
 pub mod store;
 pub mod vault;

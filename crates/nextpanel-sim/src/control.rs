@@ -30,6 +30,7 @@ pub fn routes(state: Arc<SimState>) -> Router<Arc<SimState>> {
         .route("/stats", get(show_stats))
         .route("/faults", get(show_faults).post(change_faults))
         .route("/reset", post(reset))
+        .route("/login", post(login))
         .route("/credentials/revoke", post(revoke))
         .route("/credentials/unrevoke", post(unrevoke))
         .route(
@@ -81,6 +82,18 @@ async fn reset(State(state): Shared) -> ApiResult<Json<Value>> {
 #[derive(Deserialize)]
 struct KeyBody {
     api_key: String,
+}
+
+#[derive(Deserialize)]
+struct LoginBody {
+    username: String,
+    password: String,
+}
+
+/// `POST /_sim/login`: whether the panel would let this user log in (`{"ok": bool}`).
+async fn login(State(state): Shared, body: Bytes) -> ApiResult<Json<Value>> {
+    let LoginBody { username, password } = parse_json_body(&body)?;
+    Ok(Json(json!({ "ok": state.login(&username, &password) })))
 }
 
 async fn revoke(State(state): Shared, body: Bytes) -> ApiResult<Json<Value>> {

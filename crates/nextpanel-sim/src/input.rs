@@ -164,11 +164,37 @@ pub fn hash_password(password: &str) -> Result<String, String> {
     ))
 }
 
+/// Whether `password` matches a hash made by [`hash_password`] (the panel's login check).
+pub fn password_matches(hash: &str, password: &str) -> bool {
+    let mut parts = hash.split('$');
+    let (Some("sha256"), Some(salt), Some(digest), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    let (Ok(salt), Ok(expected)) = (hex::decode(salt), hex::decode(digest)) else {
+        return false;
+    };
+    let actual = Sha256::new()
+        .chain_update(salt)
+        .chain_update(password.as_bytes())
+        .finalize();
+    crate::auth::constant_time_eq(&actual, &expected)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_password_matches_only_its_own_hash() {
+        let hash = hash_password("s3cret-pass-1").unwrap();
+        assert!(password_matches(&hash, "s3cret-pass-1"));
+        assert!(!password_matches(&hash, "s3cret-pass-2"));
+        assert!(!password_matches("garbage", "s3cret-pass-1"));
+    }
 
     #[test]
     fn username_rules() {

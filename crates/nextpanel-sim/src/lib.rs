@@ -152,6 +152,11 @@ impl SimHandle {
         self.state.state_json()
     }
 
+    /// Whether `username` could log in to the panel with `password`, as `POST /_sim/login`.
+    pub fn login(&self, username: &str, password: &str) -> bool {
+        self.state.login(username, password)
+    }
+
     /// Request counters and `creates_performed`, as `GET /_sim/stats`.
     pub fn stats(&self) -> serde_json::Value {
         self.state.stats_json()

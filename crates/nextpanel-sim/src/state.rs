@@ -223,7 +223,20 @@ impl SimState {
         json!(*lock(&self.counters))
     }
 
-    /// The accounts with their resources, as `/_sim/state` shows them.
+    /// Whether the panel would let `username` log in with `password`.
+    pub fn login(&self, username: &str, password: &str) -> bool {
+        self.read(|data| {
+            data.accounts.iter().any(|a| {
+                a.username == username
+                    && a
+                        .password_hash
+                        .as_deref()
+                        .is_some_and(|h| crate::input::password_matches(h, password))
+            })
+        })
+    }
+
+    /// `{"accounts": [...]}` with resources, as `GET /_sim/state`.
     pub fn state_json(&self) -> Value {
         self.read(|data| {
             json!({

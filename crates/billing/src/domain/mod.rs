@@ -5,6 +5,7 @@
 
 pub mod customer;
 pub mod hosting;
+pub mod invoice;
 pub mod license;
 pub mod license_check;
 pub mod money;

@@ -106,6 +106,14 @@ impl From<ServiceError> for ApiError {
                 "upstream_failed",
                 format!("the control panel did not answer as expected: {msg}"),
             ),
+            ServiceError::Unavailable(msg) => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", msg)
+            }
+            ServiceError::PaymentProvider(msg) => ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "payment_provider_failed",
+                format!("the payment provider did not answer as expected: {msg}"),
+            ),
             ServiceError::Store(e) => internal(&e),
             ServiceError::Internal(e) => internal(&e),
         }

@@ -47,6 +47,7 @@ const BODY_LIMIT: usize = 256 * 1024;
         (name = "accounts", description = "Hosting accounts: provisioning and lifecycle (admin)"),
         (name = "jobs", description = "The durable job queue (admin)"),
         (name = "emails", description = "The email outbox (admin)"),
+        (name = "invoices", description = "Invoices, payments (Stripe Checkout, manual) and the billing run"),
     )
 )]
 struct ApiDoc;
@@ -66,8 +67,8 @@ impl Modify for BearerScheme {
 /// All routes with their OpenAPI description.
 pub fn api_routes() -> OpenApiRouter<AppState> {
     use api::{
-        accounts, api_keys, audit, auth, customers, emails, health, jobs, license_check, licenses,
-        me, plans, reconciliations, servers, users,
+        accounts, api_keys, audit, auth, customers, emails, health, invoices, jobs, license_check,
+        licenses, me, plans, reconciliations, servers, users, webhooks,
     };
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(health::health))
@@ -127,6 +128,18 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(emails::resend))
         .routes(routes!(emails::request_reset))
         .routes(routes!(emails::confirm_reset))
+        .routes(routes!(invoices::list))
+        .routes(routes!(invoices::get))
+        .routes(routes!(invoices::void))
+        .routes(routes!(invoices::mark_paid))
+        .routes(routes!(invoices::checkout))
+        .routes(routes!(invoices::order_for))
+        .routes(routes!(invoices::order))
+        .routes(routes!(invoices::list_mine))
+        .routes(routes!(invoices::get_mine))
+        .routes(routes!(invoices::checkout_mine))
+        .routes(routes!(invoices::run))
+        .routes(routes!(webhooks::stripe))
 }
 
 /// The OpenAPI document, as served at `/api/openapi.json`.

@@ -74,7 +74,7 @@ async fn attempt(
     let account = accounts::load(&mut conn, account_id).await?;
     let Some(server_id) = account.server_id else {
         drop(conn);
-        return fail(ctx, &actor, account_id, "the account has no server").await;
+        return assign_server(ctx, &actor, account_id).await;
     };
     let server = store::servers::find(&mut conn, server_id)
         .await?
@@ -364,6 +364,46 @@ async fn failover(
         error: reason.to_owned(),
         immediate: true,
     }))
+}
+
+/// Picks a server for an account recorded without one (a paid order while every
+/// server was full or down); waits with backoff until one is usable.
+async fn assign_server(
+    ctx: &JobContext,
+    actor: &Actor,
+    account_id: i64,
+) -> Result<Outcome, ServiceError> {
+    let mut tx = ctx.db.begin().await?;
+    let current = accounts::load(&mut tx, account_id).await?;
+    let license = store::licenses::find(&mut tx, current.license_id)
+        .await?
+        .ok_or(ServiceError::NotFound("license"))?;
+    let plan = store::plans::find(&mut tx, license.plan_id)
+        .await?
+        .ok_or(ServiceError::NotFound("plan"))?;
+    let Some(server_id) = choose_server(
+        &mut tx,
+        plan.location.as_deref(),
+        plan.server_group.as_deref(),
+        &[],
+        &current.username,
+    )
+    .await?
+    else {
+        return Ok(Outcome::retry(
+            "waiting for a usable server: every matching server is offline, disabled, full or already uses this username"
+                .to_owned(),
+        ));
+    };
+    let mut next = current.clone();
+    next.server_id = Some(server_id);
+    next.updated_at = store::now();
+    save_change(&mut tx, actor, &current, &next, "account.server_assigned").await?;
+    tx.commit().await?;
+    Ok(Outcome::Retry {
+        error: "a server was assigned".to_owned(),
+        immediate: true,
+    })
 }
 
 async fn fail(

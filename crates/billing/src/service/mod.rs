@@ -14,12 +14,15 @@ pub mod accounts;
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
+pub mod billing_run;
 pub mod customers;
+pub mod invoices;
 pub mod license_check;
 pub mod licenses;
 pub mod notifications;
 pub mod password_reset;
 pub mod passwords;
+pub mod payments;
 pub mod plans;
 pub mod provisioning;
 pub mod provisioning_log;
@@ -63,6 +66,12 @@ pub enum ServiceError {
     #[error("the control panel did not answer as expected: {0}")]
     Upstream(String),
     /// The store failed.
+    /// A needed part is not configured or not running here (503).
+    #[error("{0}")]
+    Unavailable(&'static str),
+    /// The payment provider refused or could not be reached (502).
+    #[error("the payment provider did not answer as expected: {0}")]
+    PaymentProvider(String),
     #[error(transparent)]
     Store(StoreError),
     /// Something that should not happen (randomness, hashing) failed.

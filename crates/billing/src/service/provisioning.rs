@@ -236,53 +236,24 @@ pub async fn provision(
             .await?
             .ok_or_else(|| ServiceError::Conflict { field: Some("server_id".into()), message: "no usable server: every matching server is offline, disabled, full or already uses this username".into() })?,
     };
-    let now = store::now();
-    let account = store::hosting_accounts::insert(
+    let (account, job) = record(
         &mut tx,
-        &AccountRow {
-            id: 0,
+        settings,
+        actor,
+        NewAccount {
             customer_id: customer.id,
             license_id: license.id,
             server_id: Some(server_id),
+            pinned_server: body.server_id.is_some(),
             username: username.as_str().to_owned(),
-            panel_account_id: None,
+            email: email.map_or(customer.email.clone(), |e| e.into_string()),
             account_type: body
                 .account_type
                 .map_or(plan.account_type.clone(), |t| t.as_str().to_owned()),
-            state: AccountState::Pending.as_str().to_owned(),
-            failure_reason: None,
-            created_at: now,
-            updated_at: now,
-            email: Some(email.map_or(customer.email.clone(), |e| e.into_string())),
             package_id: body.package_id.or(plan.package_id),
-            pinned_server: body.server_id.is_some(),
-            tried_servers: "[]".to_owned(),
             idempotency_key: idempotency_key.clone(),
-            suspend_reason: None,
+            sealed_password: sealed,
         },
-    )
-    .await?;
-    let view = HostingAccount::from(&account);
-    audit::record(
-        &mut tx,
-        actor,
-        Change::<(), _> {
-            action: "account.requested",
-            entity_type: "hosting_account",
-            entity_id: Some(account.id),
-            before: None,
-            after: Some(&view),
-        },
-    )
-    .await?;
-    let job = jobs::enqueue(
-        &mut tx,
-        settings,
-        &Payload::Provision {
-            account_id: account.id,
-            password: Some(sealed),
-        },
-        &format!("provision:{}", account.id),
     )
     .await?;
     tx.commit().await?;
@@ -315,6 +286,79 @@ pub async fn provision(
         }),
         _ => Ok(ProvisionResult::Accepted(answer)),
     }
+}
+
+/// A hosting account about to be recorded with its provision job.
+pub(crate) struct NewAccount {
+    pub customer_id: i64,
+    pub license_id: i64,
+    /// `None`: the job picks a server when one is usable.
+    pub server_id: Option<i64>,
+    pub pinned_server: bool,
+    pub username: String,
+    pub email: String,
+    pub account_type: String,
+    pub package_id: Option<i64>,
+    pub idempotency_key: Option<String>,
+    /// The initial password, sealed by the vault until the job has used it.
+    pub sealed_password: String,
+}
+
+/// Records a pending account, its audit entry and its provision job in the caller's transaction.
+pub(crate) async fn record(
+    tx: &mut Tx,
+    settings: &Settings,
+    actor: &Actor,
+    new: NewAccount,
+) -> Result<(AccountRow, store::jobs::JobRow), ServiceError> {
+    let now = store::now();
+    let account = store::hosting_accounts::insert(
+        tx,
+        &AccountRow {
+            id: 0,
+            customer_id: new.customer_id,
+            license_id: new.license_id,
+            server_id: new.server_id,
+            username: new.username,
+            panel_account_id: None,
+            account_type: new.account_type,
+            state: AccountState::Pending.as_str().to_owned(),
+            failure_reason: None,
+            created_at: now,
+            updated_at: now,
+            email: Some(new.email),
+            package_id: new.package_id,
+            pinned_server: new.pinned_server,
+            tried_servers: "[]".to_owned(),
+            idempotency_key: new.idempotency_key,
+            suspend_reason: None,
+        },
+    )
+    .await?;
+    let view = HostingAccount::from(&account);
+    audit::record(
+        tx,
+        actor,
+        Change::<(), _> {
+            action: "account.requested",
+            entity_type: "hosting_account",
+            entity_id: Some(account.id),
+            before: None,
+            after: Some(&view),
+        },
+    )
+    .await?;
+    let job = jobs::enqueue(
+        tx,
+        settings,
+        &Payload::Provision {
+            account_id: account.id,
+            password: Some(new.sealed_password),
+        },
+        &format!("provision:{}", account.id),
+    )
+    .await?;
+    Ok((account, job))
 }
 
 fn state_of_answer(p: &Provisioned) -> AccountState {

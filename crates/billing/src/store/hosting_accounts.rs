@@ -257,3 +257,16 @@ pub async fn on_panels(conn: &mut impl AsConn) -> Result<Vec<AccountRow>, StoreE
         .await)?;
     Ok(rows)
 }
+
+/// Every account under a license, by id (suspension for non-payment and its reversal).
+pub async fn under_license(
+    conn: &mut impl AsConn,
+    license_id: i64,
+) -> Result<Vec<AccountRow>, StoreError> {
+    let sql = format!("SELECT {COLUMNS} FROM hosting_accounts WHERE license_id = $1 ORDER BY id");
+    let rows = on_conn!(conn, |c| sqlx::query_as::<_, AccountRow>(&sql)
+        .bind(license_id)
+        .fetch_all(c)
+        .await)?;
+    Ok(rows)
+}

@@ -17,12 +17,14 @@ use sqlx::{PgConnection, PgPool, Postgres, Sqlite, SqliteConnection, SqlitePool,
 pub mod api_keys;
 pub mod audit;
 pub mod hosting_accounts;
+pub mod invoices;
 pub mod jobs;
 pub mod license_usage;
 pub mod licenses;
 pub mod login_attempts;
 pub mod outbox;
 pub mod password_resets;
+pub mod payments;
 pub mod plans;
 pub mod reconciliations;
 pub mod servers;

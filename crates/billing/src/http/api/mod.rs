@@ -7,6 +7,7 @@ pub mod auth;
 pub mod customers;
 pub mod emails;
 pub mod health;
+pub mod invoices;
 pub mod jobs;
 pub mod license_check;
 pub mod licenses;
@@ -15,6 +16,7 @@ pub mod plans;
 pub mod reconciliations;
 pub mod servers;
 pub mod users;
+pub mod webhooks;
 
 use axum::http::StatusCode;
 use serde::Deserialize;

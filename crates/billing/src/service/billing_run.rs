@@ -1,0 +1,275 @@
+//! The billing run: renewal invoices before licenses expire, reminders about overdue
+//! invoices, and suspension of hosting whose renewal stays unpaid. Every step is
+//! guarded in the database (a unique renewal per license and period, a reminder
+//! counter moved with compare-and-set, a license that is suspended once), so runs on
+//! several instances, or a run repeated after a crash, send nothing twice.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::json;
+use utoipa::ToSchema;
+
+use super::audit::{self, Change};
+use super::payments::NON_PAYMENT;
+use super::{Actor, ServiceError};
+use crate::config::Settings;
+use crate::domain::hosting::AccountState;
+use crate::domain::invoice::{self, InvoiceKind, InvoiceStatus};
+use crate::domain::license::{self as license_rules, LicenseStatus};
+use crate::domain::plan::BillingCycle;
+use crate::jobs::{self, Payload};
+use crate::store::invoices::InvoiceRow;
+use crate::store::{self, Db};
+
+/// Rows one run looks at per step; the next run continues.
+const BATCH: i64 = 500;
+
+/// What one billing run did.
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct BillingRunReport {
+    /// Renewal invoices issued.
+    pub renewal_invoices: i64,
+    /// Licenses due for renewal whose plan has no price for their cycle (left alone).
+    pub renewals_skipped: i64,
+    /// Overdue reminders queued.
+    pub reminders: i64,
+    /// Licenses suspended for non-payment.
+    pub licenses_suspended: i64,
+    /// Hosting accounts queued for suspension.
+    pub accounts_suspended: i64,
+}
+
+/// Runs billing on a timer and on request.
+#[derive(Clone)]
+pub struct BillingRunner {
+    /// The database.
+    pub db: Db,
+    /// Lead times, reminder policy.
+    pub settings: Arc<Settings>,
+    /// Wakes job workers after suspensions are queued.
+    pub wake: Arc<tokio::sync::Notify>,
+}
+
+impl BillingRunner {
+    /// One run at `now`.
+    pub async fn run_once(&self, now: DateTime<Utc>) -> Result<BillingRunReport, ServiceError> {
+        let mut report = BillingRunReport::default();
+        self.issue_renewals(now, &mut report).await?;
+        self.chase_overdue(now, &mut report).await?;
+        if report.accounts_suspended > 0 {
+            self.wake.notify_waiters();
+        }
+        Ok(report)
+    }
+
+    /// One run at an admin's request.
+    pub async fn run_now(&self, actor: &Actor) -> Result<BillingRunReport, ServiceError> {
+        actor.require_admin()?;
+        self.run_once(store::now()).await
+    }
+
+    /// Runs every `interval` until the task is dropped.
+    pub async fn run(self, interval: Duration) {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            match self.run_once(store::now()).await {
+                Ok(r) => tracing::info!(
+                    renewals = r.renewal_invoices,
+                    reminders = r.reminders,
+                    suspended = r.accounts_suspended,
+                    "billing run finished"
+                ),
+                Err(e) => tracing::error!(error = %e, "billing run failed"),
+            }
+        }
+    }
+
+    async fn issue_renewals(
+        &self,
+        now: DateTime<Utc>,
+        report: &mut BillingRunReport,
+    ) -> Result<(), ServiceError> {
+        let horizon = now + chrono::Duration::days(self.settings.billing.renewal_lead_days);
+        let mut conn = self.db.conn().await?;
+        let due = store::invoices::licenses_to_renew(&mut conn, horizon, BATCH).await?;
+        drop(conn);
+        for license_id in due {
+            match self.renewal_invoice(license_id, now).await {
+                Ok(true) => report.renewal_invoices += 1,
+                Ok(false) => report.renewals_skipped += 1,
+                // Another instance issued it between our read and our write.
+                Err(ServiceError::Conflict { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Issues the renewal invoice of one license; `false` when its plan cannot price it.
+    async fn renewal_invoice(&self, license_id: i64, now: DateTime<Utc>) -> Result<bool, ServiceError> {
+        let mut tx = self.db.begin().await?;
+        let license = store::licenses::find(&mut tx, license_id)
+            .await?
+            .ok_or(ServiceError::NotFound("license"))?;
+        let plan = store::plans::find(&mut tx, license.plan_id)
+            .await?
+            .ok_or(ServiceError::NotFound("plan"))?;
+        let cycle = BillingCycle::parse(&license.billing_cycle).unwrap_or(BillingCycle::Monthly);
+        let prices = super::plans::prices_of(&plan)?;
+        let start = license.expires_at;
+        let end = license_rules::period_end(start, cycle, 1)?;
+        let lines = match invoice::lines(
+            &plan.name,
+            &prices,
+            cycle,
+            InvoiceKind::Renewal,
+            Some((start, end)),
+        ) {
+            Ok(lines) => lines,
+            Err(e) => {
+                tracing::warn!(license = license_id, problem = %e, "no renewal invoice: the plan cannot price it");
+                return Ok(false);
+            }
+        };
+        let total = invoice::total(&lines)?;
+        let row = InvoiceRow {
+            id: 0,
+            customer_id: license.customer_id,
+            kind: InvoiceKind::Renewal.as_str().to_owned(),
+            status: InvoiceStatus::Open.as_str().to_owned(),
+            plan_id: plan.id,
+            billing_cycle: cycle.as_str().to_owned(),
+            license_id: Some(license.id),
+            hosting_account_id: None,
+            order_username: None,
+            currency: plan.currency.clone(),
+            total_minor: total,
+            period_start: Some(start),
+            period_end: Some(end),
+            // Due when the paid period ends, or now if it already has.
+            due_at: start.max(now),
+            paid_at: None,
+            voided_at: None,
+            checkout_session_id: None,
+            checkout_url: None,
+            checkout_created_at: None,
+            reminders_sent: 0,
+            last_reminder_at: None,
+            created_at: now,
+            updated_at: now,
+        };
+        super::invoices::create(&mut tx, &Actor::system(), &row, &lines).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn chase_overdue(
+        &self,
+        now: DateTime<Utc>,
+        report: &mut BillingRunReport,
+    ) -> Result<(), ServiceError> {
+        let policy = self.settings.billing.dunning;
+        let mut conn = self.db.conn().await?;
+        let overdue = store::invoices::overdue(&mut conn, now, BATCH).await?;
+        drop(conn);
+        for row in overdue {
+            if policy.reminder_due(now, row.due_at, row.reminders_sent, row.last_reminder_at)
+                && self.remind(&row, now).await?
+            {
+                report.reminders += 1;
+            }
+            if row.kind == InvoiceKind::Renewal.as_str() && policy.suspension_due(now, row.due_at)
+            {
+                if let Some(accounts) = self.suspend_for(&row).await? {
+                    report.licenses_suspended += 1;
+                    report.accounts_suspended += accounts;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Queues the next reminder unless another run just did.
+    async fn remind(&self, row: &InvoiceRow, now: DateTime<Utc>) -> Result<bool, ServiceError> {
+        let mut tx = self.db.begin().await?;
+        if !store::invoices::count_reminder(&mut tx, row.id, row.reminders_sent, now).await? {
+            return Ok(false);
+        }
+        let sent = row.reminders_sent + 1;
+        let suspend_date = (row.kind == InvoiceKind::Renewal.as_str()).then(|| {
+            self.settings
+                .billing
+                .dunning
+                .suspend_date(row.due_at)
+                .format("%Y-%m-%d")
+                .to_string()
+        });
+        super::invoices::queue_message(
+            &mut tx,
+            row,
+            "overdue_reminder",
+            &format!("{}:{sent}", row.id),
+            json!({ "suspend_date": suspend_date, "reminder": sent }),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Suspends the license of an unpaid renewal and queues suspension of its live
+    /// accounts; `None` when that was done before, else the accounts queued.
+    async fn suspend_for(&self, row: &InvoiceRow) -> Result<Option<i64>, ServiceError> {
+        let Some(license_id) = row.license_id else {
+            return Ok(None);
+        };
+        let mut tx = self.db.begin().await?;
+        let before = store::licenses::find(&mut tx, license_id)
+            .await?
+            .ok_or(ServiceError::NotFound("license"))?;
+        if before.status != LicenseStatus::Active.as_str() {
+            return Ok(None);
+        }
+        let mut after = before.clone();
+        after.status = LicenseStatus::Suspended.as_str().to_owned();
+        after.updated_at = store::now();
+        let saved = store::licenses::update(&mut tx, &after).await?;
+        let actor = Actor::system();
+        audit::record(
+            &mut tx,
+            &actor,
+            Change {
+                action: "license.suspended_for_non_payment",
+                entity_type: "license",
+                entity_id: Some(license_id),
+                before: Some(&super::licenses::License::from(&before)),
+                after: Some(&super::licenses::License::from(&saved)),
+            },
+        )
+        .await?;
+        let reason = format!(
+            "{NON_PAYMENT}: invoice {} is overdue",
+            invoice::number(row.id)
+        );
+        let mut queued = 0;
+        for account in store::hosting_accounts::under_license(&mut tx, license_id).await? {
+            if account.state != AccountState::Active.as_str() {
+                continue;
+            }
+            let payload = Payload::Suspend {
+                account_id: account.id,
+                reason: reason.clone(),
+            };
+            let key = format!("suspend:{}:unpaid:{}", account.id, row.id);
+            jobs::enqueue(&mut tx, &self.settings, &payload, &key).await?;
+            queued += 1;
+        }
+        tx.commit().await?;
+        tracing::warn!(license = license_id, invoice = row.id, accounts = queued, "suspended for non-payment");
+        Ok(Some(queued))
+    }
+}

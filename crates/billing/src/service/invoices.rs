@@ -1,0 +1,492 @@
+//! Invoices: a customer orders a plan (an open invoice), staff read every invoice, a
+//! customer reads their own, an admin voids an unpaid one. Paying is in `payments`.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+
+use super::audit::{self, Change};
+use super::{customers, Actor, Paginated, ServiceError};
+use crate::config::Settings;
+use crate::domain::hosting::Username;
+use crate::domain::invoice::{self, InvoiceKind, InvoiceStatus};
+use crate::domain::money::{Currency, Money};
+use crate::domain::plan::BillingCycle;
+use crate::domain::role::Role;
+use crate::domain::Invalid;
+use crate::store::invoices::{InvoiceRow, LineRow};
+use crate::store::payments::PaymentRow;
+use crate::store::{self, Db, Page, Tx};
+
+/// One line of an invoice.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvoiceLine {
+    /// What is charged.
+    pub description: String,
+    /// How many.
+    pub quantity: i64,
+    /// Price of one in minor units.
+    pub unit_amount: i64,
+    /// `quantity × unit_amount` in minor units.
+    pub amount: i64,
+}
+
+/// A payment (or failed attempt) recorded against an invoice.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Payment {
+    /// Payment id.
+    pub id: i64,
+    /// `stripe` or `manual`.
+    pub provider: String,
+    /// The provider's reference (PaymentIntent id, or the admin's note).
+    pub reference: String,
+    /// `succeeded` or `failed`.
+    pub status: String,
+    /// Minor units.
+    pub amount: i64,
+    /// ISO-4217 code.
+    pub currency: String,
+    /// Why it failed, or why it was not applied.
+    pub message: Option<String>,
+    /// When it was recorded.
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&PaymentRow> for Payment {
+    fn from(p: &PaymentRow) -> Self {
+        Payment {
+            id: p.id,
+            provider: p.provider.clone(),
+            reference: p.provider_ref.clone(),
+            status: p.status.clone(),
+            amount: p.amount_minor,
+            currency: p.currency.clone(),
+            message: p.message.clone(),
+            created_at: p.created_at,
+        }
+    }
+}
+
+/// An invoice.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Invoice {
+    /// Invoice id.
+    pub id: i64,
+    /// The number customers see, `INV-000042`.
+    pub number: String,
+    /// Who owes it.
+    pub customer_id: i64,
+    /// `order` (a new plan) or `renewal` (the next period of a license).
+    pub kind: InvoiceKind,
+    /// `open`, `paid` or `void`.
+    pub status: InvoiceStatus,
+    /// The plan charged.
+    pub plan_id: i64,
+    /// The billing cycle charged.
+    pub billing_cycle: String,
+    /// ISO-4217 code.
+    pub currency: String,
+    /// Exact total in minor units.
+    pub total: i64,
+    /// The total for people, e.g. `14.99 USD`.
+    pub total_display: String,
+    /// Order: the hosting username asked for.
+    pub username: Option<String>,
+    /// Renewal: the license renewed; order: the license issued when it was paid.
+    pub license_id: Option<i64>,
+    /// Order: the hosting account created when it was paid.
+    pub hosting_account_id: Option<i64>,
+    /// Renewal: the period paid for.
+    pub period_start: Option<DateTime<Utc>>,
+    /// Renewal: end of that period.
+    pub period_end: Option<DateTime<Utc>>,
+    /// Due date.
+    pub due_at: DateTime<Utc>,
+    /// When it was paid.
+    pub paid_at: Option<DateTime<Utc>>,
+    /// When it was voided.
+    pub voided_at: Option<DateTime<Utc>>,
+    /// Overdue reminders sent.
+    pub reminders_sent: i64,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// The lines (in single-invoice answers).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lines: Option<Vec<InvoiceLine>>,
+    /// Payments and failed attempts (in single-invoice answers).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payments: Option<Vec<Payment>>,
+}
+
+impl From<&InvoiceRow> for Invoice {
+    fn from(r: &InvoiceRow) -> Self {
+        Invoice {
+            id: r.id,
+            number: invoice::number(r.id),
+            customer_id: r.customer_id,
+            kind: if r.kind == "renewal" {
+                InvoiceKind::Renewal
+            } else {
+                InvoiceKind::Order
+            },
+            status: InvoiceStatus::parse(&r.status).unwrap_or(InvoiceStatus::Open),
+            plan_id: r.plan_id,
+            billing_cycle: r.billing_cycle.clone(),
+            currency: r.currency.clone(),
+            total: r.total_minor,
+            total_display: amount_text(r.total_minor, &r.currency),
+            username: r.order_username.clone(),
+            license_id: r.license_id,
+            hosting_account_id: r.hosting_account_id,
+            period_start: r.period_start,
+            period_end: r.period_end,
+            due_at: r.due_at,
+            paid_at: r.paid_at,
+            voided_at: r.voided_at,
+            reminders_sent: r.reminders_sent,
+            created_at: r.created_at,
+            lines: None,
+            payments: None,
+        }
+    }
+}
+
+/// `14.99 USD`; the stored figures if the currency is unknown.
+pub fn amount_text(minor: i64, currency: &str) -> String {
+    match Currency::parse(currency) {
+        Ok(c) => match Money::price("amount", minor.max(0), c) {
+            Ok(m) if minor >= 0 => invoice::display(m),
+            _ => format!("{minor} minor units {currency}"),
+        },
+        Err(_) => format!("{minor} minor units {currency}"),
+    }
+}
+
+/// Body of `POST /api/v1/me/orders` and `POST /api/v1/customers/{id}/orders`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewOrder {
+    /// The plan to buy.
+    pub plan_id: i64,
+    /// The billing cycle (default: the shortest the plan is sold in).
+    pub billing_cycle: Option<BillingCycle>,
+    /// The hosting login to create: 3 to 32 of a-z0-9, starting with a letter.
+    pub username: String,
+}
+
+/// Body of `POST /api/v1/invoices/{id}/void`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VoidInvoice {
+    /// Why (kept in the audit log).
+    pub reason: Option<String>,
+}
+
+/// Places an order: an open invoice for the plan, and the "invoice created" message.
+/// A customer orders for themselves; an admin may order for any customer.
+pub async fn place_order(
+    db: &Db,
+    settings: &Settings,
+    actor: &Actor,
+    customer_id: i64,
+    body: NewOrder,
+) -> Result<Invoice, ServiceError> {
+    match actor.role {
+        Role::Customer if actor.user_id == Some(customer_id) => {}
+        Role::Customer => return Err(ServiceError::NotFound("customer")),
+        _ => actor.require_admin()?,
+    }
+    let username = Username::parse(&body.username)?;
+    let mut tx = db.begin().await?;
+    let customer = customers::load(&mut tx, customer_id).await?;
+    if !customer.is_active {
+        return Err(Invalid::new("customer_id", "the customer is deactivated").into());
+    }
+    let plan = store::plans::find(&mut tx, body.plan_id)
+        .await?
+        .filter(|p| p.is_active)
+        .ok_or_else(|| {
+            Invalid::new(
+                "plan_id",
+                format!("no plan with id {} is for sale", body.plan_id),
+            )
+        })?;
+    let prices = super::plans::prices_of(&plan)?;
+    let cycle = match body.billing_cycle {
+        Some(c) => c,
+        None => BillingCycle::ALL
+            .into_iter()
+            .find(|c| prices.price(*c).is_some())
+            .ok_or_else(|| Invalid::new("plan_id", "the plan has no price"))?,
+    };
+    let lines = invoice::lines(&plan.name, &prices, cycle, InvoiceKind::Order, None)?;
+    let total = invoice::total(&lines)?;
+    // A second click on "order" must not become a second charge.
+    let (open, _) = store::invoices::list(
+        &mut tx,
+        Some(customer_id),
+        Some("open"),
+        Page {
+            page: 1,
+            per_page: 200,
+        },
+    )
+    .await?;
+    if let Some(dup) = open
+        .iter()
+        .find(|i| i.kind == "order" && i.order_username.as_deref() == Some(username.as_str()))
+    {
+        return Err(ServiceError::Conflict {
+            field: Some("username".into()),
+            message: format!(
+                "invoice {} already orders hosting for '{}'; pay or void it first",
+                invoice::number(dup.id),
+                username.as_str()
+            ),
+        });
+    }
+    let now = store::now();
+    let row = InvoiceRow {
+        id: 0,
+        customer_id,
+        kind: InvoiceKind::Order.as_str().to_owned(),
+        status: InvoiceStatus::Open.as_str().to_owned(),
+        plan_id: plan.id,
+        billing_cycle: cycle.as_str().to_owned(),
+        license_id: None,
+        hosting_account_id: None,
+        order_username: Some(username.as_str().to_owned()),
+        currency: plan.currency.clone(),
+        total_minor: total,
+        period_start: None,
+        period_end: None,
+        due_at: now + Duration::days(settings.billing.order_due_days),
+        paid_at: None,
+        voided_at: None,
+        checkout_session_id: None,
+        checkout_url: None,
+        checkout_created_at: None,
+        reminders_sent: 0,
+        last_reminder_at: None,
+        created_at: now,
+        updated_at: now,
+    };
+    let saved = create(&mut tx, actor, &row, &lines).await?;
+    tx.commit().await?;
+    Ok(saved)
+}
+
+/// Inserts an invoice with its lines, the "invoice created" message and the audit entry.
+pub(crate) async fn create(
+    tx: &mut Tx,
+    actor: &Actor,
+    row: &InvoiceRow,
+    lines: &[invoice::Line],
+) -> Result<Invoice, ServiceError> {
+    let saved = store::invoices::insert(tx, row).await?;
+    for line in lines {
+        store::invoices::insert_line(
+            tx,
+            &LineRow {
+                id: 0,
+                invoice_id: saved.id,
+                description: line.description.clone(),
+                quantity: line.quantity,
+                unit_amount_minor: line.unit_amount,
+                amount_minor: line.amount()?,
+            },
+        )
+        .await?;
+    }
+    queue_message(tx, &saved, "invoice_created", &saved.id.to_string(), json!({})).await?;
+    let view = Invoice::from(&saved);
+    audit::record(
+        tx,
+        actor,
+        Change::<(), _> {
+            action: "invoice.created",
+            entity_type: "invoice",
+            entity_id: Some(saved.id),
+            before: None,
+            after: Some(&view),
+        },
+    )
+    .await?;
+    Ok(detail(tx, &saved).await?)
+}
+
+/// Queues `template` about `invoice` to its customer, once per `event` of that template.
+pub(crate) async fn queue_message(
+    tx: &mut Tx,
+    invoice: &InvoiceRow,
+    template: &str,
+    event: &str,
+    extra: serde_json::Value,
+) -> Result<(), ServiceError> {
+    let customer = store::users::find(tx, invoice.customer_id)
+        .await?
+        .ok_or(ServiceError::NotFound("customer"))?;
+    let mut data = json!({
+        "name": customer.full_name,
+        "number": invoice::number(invoice.id),
+        "amount": amount_text(invoice.total_minor, &invoice.currency),
+        "due_date": invoice.due_at.format("%Y-%m-%d").to_string(),
+        "kind": invoice.kind,
+    });
+    if let (Some(obj), Some(more)) = (data.as_object_mut(), extra.as_object()) {
+        for (k, v) in more {
+            obj.insert(k.clone(), v.clone());
+        }
+    }
+    super::notifications::queue_sealed(
+        tx,
+        &format!("{template}:{event}"),
+        &customer.email,
+        template,
+        data,
+        "",
+        None,
+    )
+    .await
+}
+
+async fn detail(conn: &mut impl store::AsConn, row: &InvoiceRow) -> Result<Invoice, ServiceError> {
+    let mut view = Invoice::from(row);
+    let lines = store::invoices::lines(conn, row.id).await?;
+    view.lines = Some(
+        lines
+            .iter()
+            .map(|l| InvoiceLine {
+                description: l.description.clone(),
+                quantity: l.quantity,
+                unit_amount: l.unit_amount_minor,
+                amount: l.amount_minor,
+            })
+            .collect(),
+    );
+    let payments = store::payments::for_invoice(conn, row.id).await?;
+    view.payments = Some(payments.iter().map(Payment::from).collect());
+    Ok(view)
+}
+
+/// Every invoice, newest first (admin, staff).
+pub async fn list(
+    db: &Db,
+    actor: &Actor,
+    customer_id: Option<i64>,
+    status: Option<InvoiceStatus>,
+    page: Page,
+) -> Result<Paginated<Invoice>, ServiceError> {
+    actor.require_staff()?;
+    page_of(db, customer_id, status, page).await
+}
+
+/// The caller's own invoices, newest first.
+pub async fn list_mine(
+    db: &Db,
+    actor: &Actor,
+    status: Option<InvoiceStatus>,
+    page: Page,
+) -> Result<Paginated<Invoice>, ServiceError> {
+    let me = actor.user_id.ok_or(ServiceError::NotFound("user"))?;
+    page_of(db, Some(me), status, page).await
+}
+
+async fn page_of(
+    db: &Db,
+    customer_id: Option<i64>,
+    status: Option<InvoiceStatus>,
+    page: Page,
+) -> Result<Paginated<Invoice>, ServiceError> {
+    let mut conn = db.conn().await?;
+    let (rows, total) =
+        store::invoices::list(&mut conn, customer_id, status.map(|s| s.as_str()), page).await?;
+    Ok(Paginated {
+        items: rows.iter().map(Invoice::from).collect(),
+        page: page.page,
+        per_page: page.per_page,
+        total,
+    })
+}
+
+/// One invoice with lines and payments (admin, staff).
+pub async fn get(db: &Db, actor: &Actor, id: i64) -> Result<Invoice, ServiceError> {
+    actor.require_staff()?;
+    let mut conn = db.conn().await?;
+    let row = store::invoices::find(&mut conn, id)
+        .await?
+        .ok_or(ServiceError::NotFound("invoice"))?;
+    detail(&mut conn, &row).await
+}
+
+/// One of the caller's own invoices; another customer's is "not found".
+pub async fn get_mine(db: &Db, actor: &Actor, id: i64) -> Result<Invoice, ServiceError> {
+    let mut conn = db.conn().await?;
+    let row = load_owned(&mut conn, actor, id).await?;
+    detail(&mut conn, &row).await
+}
+
+/// The invoice if the caller owes it (or is staff).
+pub(crate) async fn load_owned(
+    conn: &mut impl store::AsConn,
+    actor: &Actor,
+    id: i64,
+) -> Result<InvoiceRow, ServiceError> {
+    let found = match actor.role {
+        Role::Customer => {
+            let me = actor.user_id.ok_or(ServiceError::NotFound("invoice"))?;
+            store::invoices::find_owned(conn, id, me).await?
+        }
+        _ => store::invoices::find(conn, id).await?,
+    };
+    found.ok_or(ServiceError::NotFound("invoice"))
+}
+
+/// Voids an open invoice (admin): it can no longer be paid.
+pub async fn void(
+    db: &Db,
+    actor: &Actor,
+    id: i64,
+    body: VoidInvoice,
+) -> Result<Invoice, ServiceError> {
+    actor.require_admin()?;
+    let reason = crate::domain::text::bounded(
+        "reason",
+        body.reason.as_deref().unwrap_or("voided by the provider"),
+        1,
+        500,
+    )?;
+    let mut tx = db.begin().await?;
+    let before = store::invoices::find(&mut tx, id)
+        .await?
+        .ok_or(ServiceError::NotFound("invoice"))?;
+    if !store::invoices::mark_void(&mut tx, id, store::now()).await? {
+        return Err(ServiceError::Conflict {
+            field: None,
+            message: format!(
+                "invoice {} is {}; only open invoices can be voided",
+                invoice::number(id),
+                before.status
+            ),
+        });
+    }
+    let after = store::invoices::find(&mut tx, id)
+        .await?
+        .ok_or(ServiceError::NotFound("invoice"))?;
+    audit::record(
+        &mut tx,
+        actor,
+        Change {
+            action: "invoice.voided",
+            entity_type: "invoice",
+            entity_id: Some(id),
+            before: Some(&Invoice::from(&before)),
+            after: Some(&json!({"status": "void", "reason": reason})),
+        },
+    )
+    .await?;
+    let view = detail(&mut tx, &after).await?;
+    tx.commit().await?;
+    Ok(view)
+}

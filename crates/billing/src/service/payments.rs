@@ -1,0 +1,542 @@
+//! Paying invoices: Stripe Checkout links, the verified Stripe webhook, and manual
+//! payments recorded by an admin. Whatever the route, a paid invoice is applied once,
+//! in one transaction: the payment row, the invoice status, the license, the hosting
+//! account with its provision job, and the messages. A replayed event, a second
+//! delivery or a second event for the same payment changes nothing.
+
+use chrono::Duration;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+
+use super::audit::{self, Change};
+use super::invoices::{self, Invoice};
+use super::provisioning::{self, NewAccount};
+use super::{random_bytes, Actor, ActorKind, ServiceError};
+use crate::config::Settings;
+use crate::domain::hosting::{self, AccountState};
+use crate::domain::invoice::{self as invoice_rules, InvoiceStatus};
+use crate::domain::license::{self, LicenseStatus};
+use crate::domain::plan::BillingCycle;
+use crate::domain::role::Role;
+use crate::jobs::{self, Payload};
+use crate::payments::stripe::{self, CheckoutRequest, PaymentEvent, Settlement, StripeClient};
+use crate::store::invoices::InvoiceRow;
+use crate::store::payments::PaymentRow;
+use crate::store::{self, Db, Tx};
+use crate::vault::Vault;
+
+/// Suspensions for non-payment start with this, so a payment lifts exactly those.
+pub const NON_PAYMENT: &str = "non-payment";
+
+/// A Checkout Session is reused while younger than this (Stripe expires them after 24 h).
+const CHECKOUT_REUSE_HOURS: i64 = 23;
+
+/// Where to pay an invoice.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CheckoutLink {
+    /// The invoice.
+    pub invoice_id: i64,
+    /// Its number.
+    pub number: String,
+    /// Stripe's payment page: send the customer there.
+    pub url: String,
+    /// The Checkout Session id.
+    pub session_id: String,
+}
+
+/// What the webhook did with an event.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookReceipt {
+    /// Always true: the event was verified and recorded.
+    pub received: bool,
+    /// True when this event id was applied before (nothing changed now).
+    pub duplicate: bool,
+    /// What applying it did.
+    pub outcome: String,
+}
+
+/// Body of `POST /api/v1/invoices/{id}/mark-paid`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ManualPayment {
+    /// The bank transfer or receipt reference, 1 to 200 characters.
+    pub reference: String,
+}
+
+/// The dependencies of applying a payment.
+pub struct PaymentContext<'a> {
+    /// The database.
+    pub db: &'a Db,
+    /// The configuration.
+    pub settings: &'a Settings,
+    /// Seals the generated hosting password until the job uses it.
+    pub vault: &'a Vault,
+    /// Wakes the job workers after a commit.
+    pub wake: &'a tokio::sync::Notify,
+}
+
+fn stripe_actor() -> Actor {
+    Actor {
+        kind: ActorKind::System,
+        user_id: None,
+        label: "stripe".to_owned(),
+        role: Role::Admin,
+    }
+}
+
+/// A Stripe Checkout link for an open invoice the caller owes (or any, for an admin).
+pub async fn checkout(
+    db: &Db,
+    settings: &Settings,
+    actor: &Actor,
+    id: i64,
+) -> Result<CheckoutLink, ServiceError> {
+    if actor.role == Role::Staff {
+        return Err(ServiceError::Forbidden(
+            "staff cannot start payments; the customer or an admin can",
+        ));
+    }
+    let Some(secret_key) = settings.stripe.secret_key.clone() else {
+        return Err(ServiceError::Unavailable(
+            "card payments are not configured here (stripe_secret_key); ask the provider how to pay",
+        ));
+    };
+    let mut conn = db.conn().await?;
+    let row = invoices::load_owned(&mut conn, actor, id).await?;
+    let customer = store::users::find(&mut conn, row.customer_id)
+        .await?
+        .ok_or(ServiceError::NotFound("customer"))?;
+    let plan = store::plans::find(&mut conn, row.plan_id)
+        .await?
+        .ok_or(ServiceError::NotFound("plan"))?;
+    drop(conn);
+    if row.status != InvoiceStatus::Open.as_str() {
+        return Err(ServiceError::Conflict {
+            field: None,
+            message: format!(
+                "invoice {} is {}; only open invoices can be paid",
+                invoice_rules::number(id),
+                row.status
+            ),
+        });
+    }
+    let now = store::now();
+    if let (Some(session), Some(url), Some(at)) = (
+        &row.checkout_session_id,
+        &row.checkout_url,
+        row.checkout_created_at,
+    ) {
+        if now - at < Duration::hours(CHECKOUT_REUSE_HOURS) {
+            return Ok(CheckoutLink {
+                invoice_id: id,
+                number: invoice_rules::number(id),
+                url: url.clone(),
+                session_id: session.clone(),
+            });
+        }
+    }
+    let client = StripeClient::new(&settings.stripe.api_base, secret_key)
+        .map_err(|e| ServiceError::PaymentProvider(e.to_string()))?;
+    let request = CheckoutRequest {
+        invoice_id: id,
+        description: format!(
+            "{} {} ({})",
+            invoice_rules::number(id),
+            plan.name,
+            row.billing_cycle
+        ),
+        amount: row.total_minor,
+        currency: row.currency.clone(),
+        customer_email: customer.email,
+        success_url: format!("{}/portal/invoices/{id}?checkout=success", settings.public_url),
+        cancel_url: format!("{}/portal/invoices/{id}?checkout=cancelled", settings.public_url),
+        // Clicks racing each other within the hour get the same session from Stripe.
+        idempotency_key: format!(
+            "nextpanel-bill-invoice-{id}-{}",
+            now.timestamp() / 3_600
+        ),
+    };
+    let session = client
+        .create_checkout_session(&request)
+        .await
+        .map_err(|e| ServiceError::PaymentProvider(e.to_string()))?;
+    let mut tx = db.begin().await?;
+    store::invoices::set_checkout(&mut tx, id, &session.id, &session.url, now).await?;
+    tx.commit().await?;
+    Ok(CheckoutLink {
+        invoice_id: id,
+        number: invoice_rules::number(id),
+        url: session.url,
+        session_id: session.id,
+    })
+}
+
+/// Verifies and applies one Stripe webhook delivery.
+pub async fn stripe_webhook(
+    ctx: &PaymentContext<'_>,
+    signature: Option<&str>,
+    payload: &[u8],
+) -> Result<WebhookReceipt, ServiceError> {
+    let Some(secret) = &ctx.settings.stripe.webhook_secret else {
+        // 503 makes Stripe retry, so no event is lost while the secret is being set up.
+        return Err(ServiceError::Unavailable(
+            "the Stripe webhook secret is not configured (stripe_webhook_secret)",
+        ));
+    };
+    stripe::verify_signature(signature, payload, secret, store::now().timestamp()).map_err(
+        |e| {
+            tracing::warn!(error = %e, "Stripe webhook refused");
+            ServiceError::Unauthenticated(match e {
+                stripe::SignatureError::Missing => "the Stripe-Signature header is missing",
+                stripe::SignatureError::Malformed => "the Stripe-Signature header is malformed",
+                stripe::SignatureError::Stale => {
+                    "the Stripe-Signature timestamp is outside the 300 s tolerance"
+                }
+                stripe::SignatureError::Mismatch => {
+                    "no Stripe-Signature signature matches the payload"
+                }
+            })
+        },
+    )?;
+    let event: stripe::Event = serde_json::from_slice(payload).map_err(|e| {
+        crate::domain::Invalid::new("body", format!("not a Stripe event: {e}"))
+    })?;
+    let actor = stripe_actor();
+    let mut tx = ctx.db.begin().await?;
+    if !store::payments::claim_event(&mut tx, &event.id, &event.kind, "applying", store::now())
+        .await?
+    {
+        tx.commit().await?;
+        tracing::info!(event = %event.id, kind = %event.kind, "Stripe event seen before; nothing to do");
+        return Ok(WebhookReceipt {
+            received: true,
+            duplicate: true,
+            outcome: "this event was applied before".into(),
+        });
+    }
+    let outcome = match stripe::interpret(&event) {
+        PaymentEvent::Paid(s) => apply_payment(ctx, &mut tx, &actor, "stripe", &s).await?,
+        PaymentEvent::Failed(s) => record_failure(&mut tx, &actor, &event.id, &s).await?,
+        PaymentEvent::Pending { invoice_id } => format!(
+            "invoice {} awaits a delayed payment",
+            invoice_rules::number(invoice_id)
+        ),
+        PaymentEvent::Ignored(what) => format!("ignored: {what}"),
+    };
+    store::payments::set_event_outcome(&mut tx, &event.id, &outcome).await?;
+    tx.commit().await?;
+    ctx.wake.notify_waiters();
+    tracing::info!(event = %event.id, kind = %event.kind, %outcome, "Stripe event applied");
+    Ok(WebhookReceipt {
+        received: true,
+        duplicate: false,
+        outcome,
+    })
+}
+
+/// Records a payment an admin received outside Stripe (bank transfer) and applies it.
+pub async fn mark_paid(
+    ctx: &PaymentContext<'_>,
+    actor: &Actor,
+    id: i64,
+    body: ManualPayment,
+) -> Result<Invoice, ServiceError> {
+    actor.require_admin()?;
+    let reference = crate::domain::text::bounded("reference", &body.reference, 1, 200)?;
+    let mut tx = ctx.db.begin().await?;
+    let row = store::invoices::find(&mut tx, id)
+        .await?
+        .ok_or(ServiceError::NotFound("invoice"))?;
+    if row.status != InvoiceStatus::Open.as_str() {
+        return Err(ServiceError::Conflict {
+            field: None,
+            message: format!(
+                "invoice {} is {}; only open invoices can be marked paid",
+                invoice_rules::number(id),
+                row.status
+            ),
+        });
+    }
+    let settlement = Settlement {
+        invoice_id: id,
+        reference,
+        amount: row.total_minor,
+        currency: row.currency.clone(),
+        message: None,
+    };
+    apply_payment(ctx, &mut tx, actor, "manual", &settlement).await?;
+    tx.commit().await?;
+    ctx.wake.notify_waiters();
+    invoices::get(ctx.db, actor, id).await
+}
+
+/// Records a successful payment and, if it pays an open invoice exactly, fulfils it.
+async fn apply_payment(
+    ctx: &PaymentContext<'_>,
+    tx: &mut Tx,
+    actor: &Actor,
+    provider: &str,
+    s: &Settlement,
+) -> Result<String, ServiceError> {
+    let number = invoice_rules::number(s.invoice_id);
+    let Some(row) = store::invoices::find(tx, s.invoice_id).await? else {
+        tracing::error!(invoice = s.invoice_id, reference = %s.reference, "payment for an unknown invoice");
+        return Ok(format!(
+            "not applied: no invoice {number}; refund {} by hand",
+            s.reference
+        ));
+    };
+    let mismatch =
+        invoice_rules::check_amount(row.total_minor, &row.currency, s.amount, &s.currency).err();
+    let payment = PaymentRow {
+        id: 0,
+        invoice_id: row.id,
+        provider: provider.to_owned(),
+        provider_ref: s.reference.clone(),
+        status: "succeeded".to_owned(),
+        amount_minor: s.amount,
+        currency: s.currency.to_ascii_uppercase(),
+        message: mismatch.clone(),
+        created_at: store::now(),
+    };
+    // A second event about the same PaymentIntent (completed, then async succeeded).
+    // Checked first: on PostgreSQL a unique violation would abort the whole transaction.
+    if store::payments::succeeded_exists(tx, provider, &s.reference).await? {
+        return Ok(format!("payment {} was recorded before", s.reference));
+    }
+    store::payments::insert(tx, &payment).await?;
+    if let Some(problem) = mismatch {
+        tracing::error!(invoice = row.id, %problem, "payment does not match its invoice; not applied");
+        record_note(tx, actor, row.id, "payment.mismatch", &problem).await?;
+        return Ok(format!("not applied to {number}: {problem}"));
+    }
+    if !store::invoices::mark_paid(tx, row.id, store::now()).await? {
+        let problem = format!(
+            "{number} is {} already; payment {} needs a refund",
+            row.status, s.reference
+        );
+        tracing::warn!(invoice = row.id, %problem, "payment for an invoice that is not open");
+        record_note(tx, actor, row.id, "payment.not_applied", &problem).await?;
+        return Ok(format!("not applied: {problem}"));
+    }
+    invoices::queue_message(tx, &row, "payment_received", &row.id.to_string(), json!({}))
+        .await?;
+    let fulfilled = if row.kind == "renewal" {
+        renew(ctx, tx, actor, &row).await?
+    } else {
+        fulfil_order(ctx, tx, actor, &row).await?
+    };
+    audit::record(
+        tx,
+        actor,
+        Change::<(), _> {
+            action: "invoice.paid",
+            entity_type: "invoice",
+            entity_id: Some(row.id),
+            before: None,
+            after: Some(&json!({"provider": provider, "reference": s.reference, "amount": s.amount,
+                "currency": row.currency, "result": fulfilled})),
+        },
+    )
+    .await?;
+    Ok(format!("{number} paid: {fulfilled}"))
+}
+
+async fn record_note(
+    tx: &mut Tx,
+    actor: &Actor,
+    invoice_id: i64,
+    action: &str,
+    problem: &str,
+) -> Result<(), ServiceError> {
+    audit::record(
+        tx,
+        actor,
+        Change::<(), _> {
+            action,
+            entity_type: "invoice",
+            entity_id: Some(invoice_id),
+            before: None,
+            after: Some(&json!({ "problem": problem })),
+        },
+    )
+    .await
+}
+
+/// A paid order: the license, then the hosting account and its provision job.
+async fn fulfil_order(
+    ctx: &PaymentContext<'_>,
+    tx: &mut Tx,
+    actor: &Actor,
+    row: &InvoiceRow,
+) -> Result<String, ServiceError> {
+    let customer = super::customers::load(tx, row.customer_id).await?;
+    let plan = store::plans::find(tx, row.plan_id)
+        .await?
+        .ok_or(ServiceError::NotFound("plan"))?;
+    let cycle = BillingCycle::parse(&row.billing_cycle).unwrap_or(BillingCycle::Monthly);
+    let license = super::licenses::issue_in(tx, actor, customer.id, &plan, cycle).await?;
+    let Some(username) = row.order_username.clone() else {
+        store::invoices::set_fulfilment(tx, row.id, license.id, None).await?;
+        return Ok(format!("license {} issued", license.license_key));
+    };
+    let password = hosting::password_from_entropy(random_bytes()?);
+    let sealed = ctx
+        .vault
+        .seal(&password)
+        .map_err(|e| ServiceError::Internal(e.to_string()))?;
+    let server_id = provisioning::choose_server(
+        tx,
+        plan.location.as_deref(),
+        plan.server_group.as_deref(),
+        &[],
+        &username,
+    )
+    .await?;
+    let (account, _job) = provisioning::record(
+        tx,
+        ctx.settings,
+        actor,
+        NewAccount {
+            customer_id: customer.id,
+            license_id: license.id,
+            server_id,
+            pinned_server: false,
+            username,
+            email: customer.email.clone(),
+            account_type: plan.account_type.clone(),
+            package_id: plan.package_id,
+            idempotency_key: Some(format!("invoice:{}", row.id)),
+            sealed_password: sealed,
+        },
+    )
+    .await?;
+    store::invoices::set_fulfilment(tx, row.id, license.id, Some(account.id)).await?;
+    Ok(match server_id {
+        Some(_) => format!(
+            "license {} issued, hosting account {} provisioning",
+            license.license_key, account.id
+        ),
+        None => format!(
+            "license {} issued, hosting account {} waits for a usable server",
+            license.license_key, account.id
+        ),
+    })
+}
+
+/// A paid renewal: the license runs one more period and non-payment suspensions end.
+async fn renew(
+    ctx: &PaymentContext<'_>,
+    tx: &mut Tx,
+    actor: &Actor,
+    row: &InvoiceRow,
+) -> Result<String, ServiceError> {
+    let Some(license_id) = row.license_id else {
+        return Ok("no license to renew".into());
+    };
+    let before = store::licenses::find(tx, license_id)
+        .await?
+        .ok_or(ServiceError::NotFound("license"))?;
+    if before.status == LicenseStatus::Cancelled.as_str() {
+        return Ok(format!(
+            "license {} is cancelled; the payment needs a refund",
+            before.license_key
+        ));
+    }
+    let cycle = BillingCycle::parse(&row.billing_cycle).unwrap_or(BillingCycle::Monthly);
+    let from = row
+        .period_start
+        .map_or(before.expires_at, |start| start.max(before.expires_at));
+    let mut after = before.clone();
+    after.expires_at = license::period_end(from, cycle, 1)?;
+    after.status = LicenseStatus::Active.as_str().to_owned();
+    after.updated_at = store::now();
+    let saved = store::licenses::update(tx, &after).await?;
+    audit::record(
+        tx,
+        actor,
+        Change {
+            action: "license.renewed",
+            entity_type: "license",
+            entity_id: Some(license_id),
+            before: Some(&super::licenses::License::from(&before)),
+            after: Some(&super::licenses::License::from(&saved)),
+        },
+    )
+    .await?;
+    let mut lifted = 0;
+    for account in store::hosting_accounts::under_license(tx, license_id).await? {
+        let suspended_for_non_payment = account.state == AccountState::Suspended.as_str()
+            && account
+                .suspend_reason
+                .as_deref()
+                .is_some_and(|r| r.starts_with(NON_PAYMENT));
+        if suspended_for_non_payment {
+            jobs::enqueue(
+                tx,
+                ctx.settings,
+                &Payload::Unsuspend {
+                    account_id: account.id,
+                },
+                &format!("unsuspend:{}:paid:{}", account.id, row.id),
+            )
+            .await?;
+            lifted += 1;
+        }
+    }
+    Ok(format!(
+        "license {} runs until {}{}",
+        saved.license_key,
+        saved.expires_at.format("%Y-%m-%d"),
+        if lifted > 0 {
+            format!(", {lifted} account(s) unsuspended")
+        } else {
+            String::new()
+        }
+    ))
+}
+
+/// Records a failed payment attempt and tells the customer.
+async fn record_failure(
+    tx: &mut Tx,
+    actor: &Actor,
+    event_id: &str,
+    s: &Settlement,
+) -> Result<String, ServiceError> {
+    let number = invoice_rules::number(s.invoice_id);
+    let Some(row) = store::invoices::find(tx, s.invoice_id).await? else {
+        return Ok(format!("ignored: no invoice {number}"));
+    };
+    let reason = s
+        .message
+        .clone()
+        .unwrap_or_else(|| "the payment was declined".into());
+    store::payments::insert(
+        tx,
+        &PaymentRow {
+            id: 0,
+            invoice_id: row.id,
+            provider: "stripe".to_owned(),
+            provider_ref: s.reference.clone(),
+            status: "failed".to_owned(),
+            amount_minor: s.amount,
+            currency: s.currency.to_ascii_uppercase(),
+            message: Some(reason.clone()),
+            created_at: store::now(),
+        },
+    )
+    .await?;
+    if row.status == InvoiceStatus::Open.as_str() {
+        invoices::queue_message(
+            tx,
+            &row,
+            "payment_failed",
+            event_id,
+            json!({ "reason": reason }),
+        )
+        .await?;
+    }
+    record_note(tx, actor, row.id, "payment.failed", &reason).await?;
+    Ok(format!("payment for {number} failed: {reason}"))
+}

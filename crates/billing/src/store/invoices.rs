@@ -1,0 +1,339 @@
+//! The `invoices` and `invoice_lines` tables.
+
+use chrono::{DateTime, Utc};
+
+use super::{on_conn, AsConn, Page, StoreError, Tx};
+
+/// A row of `invoices`.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct InvoiceRow {
+    /// Primary key (the number is derived from it).
+    pub id: i64,
+    /// Who owes it.
+    pub customer_id: i64,
+    /// `order` or `renewal`.
+    pub kind: String,
+    /// `open`, `paid` or `void`.
+    pub status: String,
+    /// The plan charged.
+    pub plan_id: i64,
+    /// The billing cycle charged.
+    pub billing_cycle: String,
+    /// Renewal: the license renewed; order: the license issued on payment.
+    pub license_id: Option<i64>,
+    /// Order: the hosting account created on payment.
+    pub hosting_account_id: Option<i64>,
+    /// Order: the hosting username asked for.
+    pub order_username: Option<String>,
+    /// ISO-4217 code.
+    pub currency: String,
+    /// Exact total in minor units.
+    pub total_minor: i64,
+    /// Renewal: the period paid for.
+    pub period_start: Option<DateTime<Utc>>,
+    /// Renewal: end of the period paid for.
+    pub period_end: Option<DateTime<Utc>>,
+    /// Due date.
+    pub due_at: DateTime<Utc>,
+    /// When it was paid.
+    pub paid_at: Option<DateTime<Utc>>,
+    /// When it was voided.
+    pub voided_at: Option<DateTime<Utc>>,
+    /// The latest Stripe Checkout Session.
+    pub checkout_session_id: Option<String>,
+    /// Its payment page.
+    pub checkout_url: Option<String>,
+    /// When it was created (sessions expire after a day).
+    pub checkout_created_at: Option<DateTime<Utc>>,
+    /// Overdue reminders sent.
+    pub reminders_sent: i64,
+    /// When the last one was queued.
+    pub last_reminder_at: Option<DateTime<Utc>>,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A row of `invoice_lines`.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct LineRow {
+    /// Primary key.
+    pub id: i64,
+    /// The invoice.
+    pub invoice_id: i64,
+    /// What is charged.
+    pub description: String,
+    /// How many.
+    pub quantity: i64,
+    /// Price of one in minor units.
+    pub unit_amount_minor: i64,
+    /// `quantity × unit` in minor units.
+    pub amount_minor: i64,
+}
+
+const COLUMNS: &str = "id, customer_id, kind, status, plan_id, billing_cycle, license_id, hosting_account_id, \
+    order_username, currency, total_minor, period_start, period_end, due_at, paid_at, voided_at, \
+    checkout_session_id, checkout_url, checkout_created_at, reminders_sent, last_reminder_at, created_at, updated_at";
+
+/// Inserts an invoice (the row's `id` is ignored).
+pub async fn insert(tx: &mut Tx, i: &InvoiceRow) -> Result<InvoiceRow, StoreError> {
+    let sql = format!(
+        "INSERT INTO invoices (customer_id, kind, status, plan_id, billing_cycle, license_id, hosting_account_id, \
+         order_username, currency, total_minor, period_start, period_end, due_at, paid_at, voided_at, \
+         checkout_session_id, checkout_url, checkout_created_at, reminders_sent, last_reminder_at, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22) \
+         RETURNING {COLUMNS}"
+    );
+    let row = on_conn!(tx, |c| sqlx::query_as::<_, InvoiceRow>(&sql)
+        .bind(i.customer_id)
+        .bind(&i.kind)
+        .bind(&i.status)
+        .bind(i.plan_id)
+        .bind(&i.billing_cycle)
+        .bind(i.license_id)
+        .bind(i.hosting_account_id)
+        .bind(&i.order_username)
+        .bind(&i.currency)
+        .bind(i.total_minor)
+        .bind(i.period_start)
+        .bind(i.period_end)
+        .bind(i.due_at)
+        .bind(i.paid_at)
+        .bind(i.voided_at)
+        .bind(&i.checkout_session_id)
+        .bind(&i.checkout_url)
+        .bind(i.checkout_created_at)
+        .bind(i.reminders_sent)
+        .bind(i.last_reminder_at)
+        .bind(i.created_at)
+        .bind(i.updated_at)
+        .fetch_one(c)
+        .await)?;
+    Ok(row)
+}
+
+/// Inserts one line of an invoice.
+pub async fn insert_line(tx: &mut Tx, l: &LineRow) -> Result<(), StoreError> {
+    on_conn!(tx, |c| sqlx::query(
+        "INSERT INTO invoice_lines (invoice_id, description, quantity, unit_amount_minor, amount_minor) \
+         VALUES ($1, $2, $3, $4, $5)"
+    )
+    .bind(l.invoice_id)
+    .bind(&l.description)
+    .bind(l.quantity)
+    .bind(l.unit_amount_minor)
+    .bind(l.amount_minor)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// The lines of an invoice in order.
+pub async fn lines(conn: &mut impl AsConn, invoice_id: i64) -> Result<Vec<LineRow>, StoreError> {
+    let rows = on_conn!(conn, |c| sqlx::query_as::<_, LineRow>(
+        "SELECT id, invoice_id, description, quantity, unit_amount_minor, amount_minor \
+         FROM invoice_lines WHERE invoice_id = $1 ORDER BY id"
+    )
+    .bind(invoice_id)
+    .fetch_all(c)
+    .await)?;
+    Ok(rows)
+}
+
+/// Finds an invoice by id.
+pub async fn find(conn: &mut impl AsConn, id: i64) -> Result<Option<InvoiceRow>, StoreError> {
+    let sql = format!("SELECT {COLUMNS} FROM invoices WHERE id = $1");
+    let row = on_conn!(conn, |c| sqlx::query_as::<_, InvoiceRow>(&sql)
+        .bind(id)
+        .fetch_optional(c)
+        .await)?;
+    Ok(row)
+}
+
+/// Finds an invoice by id only if `customer_id` owes it.
+pub async fn find_owned(
+    conn: &mut impl AsConn,
+    id: i64,
+    customer_id: i64,
+) -> Result<Option<InvoiceRow>, StoreError> {
+    let sql = format!("SELECT {COLUMNS} FROM invoices WHERE id = $1 AND customer_id = $2");
+    let row = on_conn!(conn, |c| sqlx::query_as::<_, InvoiceRow>(&sql)
+        .bind(id)
+        .bind(customer_id)
+        .fetch_optional(c)
+        .await)?;
+    Ok(row)
+}
+
+/// One page of invoices newest first, optionally one customer's and in one status.
+pub async fn list(
+    conn: &mut impl AsConn,
+    customer_id: Option<i64>,
+    status: Option<&str>,
+    page: Page,
+) -> Result<(Vec<InvoiceRow>, i64), StoreError> {
+    let condition = "($1 IS NULL OR customer_id = $1) AND ($2 IS NULL OR status = $2)";
+    let list_sql = format!(
+        "SELECT {COLUMNS} FROM invoices WHERE {condition} ORDER BY id DESC LIMIT $3 OFFSET $4"
+    );
+    let count_sql = format!("SELECT COUNT(*) FROM invoices WHERE {condition}");
+    let rows = on_conn!(conn, |c| sqlx::query_as::<_, InvoiceRow>(&list_sql)
+        .bind(customer_id)
+        .bind(status)
+        .bind(page.per_page)
+        .bind(page.offset())
+        .fetch_all(&mut *c)
+        .await)?;
+    let total: i64 = on_conn!(conn, |c| sqlx::query_scalar(&count_sql)
+        .bind(customer_id)
+        .bind(status)
+        .fetch_one(c)
+        .await)?;
+    Ok((rows, total))
+}
+
+/// Moves an open invoice to paid; `false` when it was not open (paid already, or void).
+pub async fn mark_paid(
+    tx: &mut Tx,
+    id: i64,
+    at: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let n = on_conn!(tx, |c| sqlx::query(
+        "UPDATE invoices SET status = 'paid', paid_at = $2, updated_at = $2 WHERE id = $1 AND status = 'open'"
+    )
+    .bind(id)
+    .bind(at)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(n == 1)
+}
+
+/// Moves an open invoice to void; `false` when it was not open.
+pub async fn mark_void(tx: &mut Tx, id: i64, at: DateTime<Utc>) -> Result<bool, StoreError> {
+    let n = on_conn!(tx, |c| sqlx::query(
+        "UPDATE invoices SET status = 'void', voided_at = $2, updated_at = $2 WHERE id = $1 AND status = 'open'"
+    )
+    .bind(id)
+    .bind(at)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(n == 1)
+}
+
+/// Records what a paid order produced.
+pub async fn set_fulfilment(
+    tx: &mut Tx,
+    id: i64,
+    license_id: i64,
+    hosting_account_id: Option<i64>,
+) -> Result<(), StoreError> {
+    on_conn!(tx, |c| sqlx::query(
+        "UPDATE invoices SET license_id = $2, hosting_account_id = $3, updated_at = $4 WHERE id = $1"
+    )
+    .bind(id)
+    .bind(license_id)
+    .bind(hosting_account_id)
+    .bind(super::now())
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Stores the latest checkout session of an invoice.
+pub async fn set_checkout(
+    tx: &mut Tx,
+    id: i64,
+    session_id: &str,
+    url: &str,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    on_conn!(tx, |c| sqlx::query(
+        "UPDATE invoices SET checkout_session_id = $2, checkout_url = $3, checkout_created_at = $4, updated_at = $4 \
+         WHERE id = $1"
+    )
+    .bind(id)
+    .bind(session_id)
+    .bind(url)
+    .bind(at)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Counts a reminder if none was counted since `seen` reminders; `false` when another run did.
+pub async fn count_reminder(
+    tx: &mut Tx,
+    id: i64,
+    seen: i64,
+    at: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let n = on_conn!(tx, |c| sqlx::query(
+        "UPDATE invoices SET reminders_sent = reminders_sent + 1, last_reminder_at = $3, updated_at = $3 \
+         WHERE id = $1 AND reminders_sent = $2 AND status = 'open'"
+    )
+    .bind(id)
+    .bind(seen)
+    .bind(at)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(n == 1)
+}
+
+/// Open invoices due before `now`, oldest first.
+pub async fn overdue(
+    conn: &mut impl AsConn,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<InvoiceRow>, StoreError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM invoices WHERE status = 'open' AND due_at < $1 ORDER BY due_at, id LIMIT $2"
+    );
+    let rows = on_conn!(conn, |c| sqlx::query_as::<_, InvoiceRow>(&sql)
+        .bind(now)
+        .bind(limit)
+        .fetch_all(c)
+        .await)?;
+    Ok(rows)
+}
+
+/// The renewal invoice of a license for the period starting at `period_start`.
+pub async fn renewal_for(
+    conn: &mut impl AsConn,
+    license_id: i64,
+    period_start: DateTime<Utc>,
+) -> Result<Option<InvoiceRow>, StoreError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM invoices WHERE kind = 'renewal' AND license_id = $1 AND period_start = $2"
+    );
+    let row = on_conn!(conn, |c| sqlx::query_as::<_, InvoiceRow>(&sql)
+        .bind(license_id)
+        .bind(period_start)
+        .fetch_optional(c)
+        .await)?;
+    Ok(row)
+}
+
+/// Ids of active or suspended licenses expiring before `horizon` without a renewal invoice for that period.
+pub async fn licenses_to_renew(
+    conn: &mut impl AsConn,
+    horizon: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<i64>, StoreError> {
+    let ids = on_conn!(conn, |c| sqlx::query_scalar::<_, i64>(
+        "SELECT l.id FROM licenses l WHERE l.status IN ('active', 'suspended') AND l.expires_at <= $1 \
+         AND NOT EXISTS (SELECT 1 FROM invoices i WHERE i.kind = 'renewal' AND i.license_id = l.id \
+         AND i.period_start = l.expires_at) ORDER BY l.expires_at, l.id LIMIT $2"
+    )
+    .bind(horizon)
+    .bind(limit)
+    .fetch_all(c)
+    .await)?;
+    Ok(ids)
+}
