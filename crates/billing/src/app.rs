@@ -226,7 +226,10 @@ pub async fn serve(
     )
     .with_graceful_shutdown(shutdown)
     .await?;
-    for task in [monitor, reconciler, poller, billing, mailer].into_iter().flatten() {
+    for task in [monitor, reconciler, poller, billing, mailer]
+        .into_iter()
+        .flatten()
+    {
         task.abort();
     }
     // A job cut off here keeps its lease and is picked up again once the lease expires.

@@ -228,8 +228,7 @@ impl SimState {
         self.read(|data| {
             data.accounts.iter().any(|a| {
                 a.username == username
-                    && a
-                        .password_hash
+                    && a.password_hash
                         .as_deref()
                         .is_some_and(|h| crate::input::password_matches(h, password))
             })

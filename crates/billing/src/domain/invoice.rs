@@ -209,6 +209,7 @@ pub fn display(amount: Money) -> String {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::domain::money::Currency;
     use chrono::TimeZone;
@@ -307,11 +308,17 @@ mod tests {
             max_reminders: 2,
             suspend_after_days: 14,
         };
-        assert!(!policy.reminder_due(day(5), day(5), 0, None), "not before due");
+        assert!(
+            !policy.reminder_due(day(5), day(5), 0, None),
+            "not before due"
+        );
         assert!(policy.reminder_due(day(6), day(5), 0, None));
         assert!(!policy.reminder_due(day(7), day(5), 1, Some(day(6))));
         assert!(policy.reminder_due(day(9), day(5), 1, Some(day(6))));
-        assert!(!policy.reminder_due(day(20), day(5), 2, Some(day(9))), "at most two");
+        assert!(
+            !policy.reminder_due(day(20), day(5), 2, Some(day(9))),
+            "at most two"
+        );
         assert!(!policy.suspension_due(day(18), day(5)));
         assert!(policy.suspension_due(day(19), day(5)));
     }

@@ -106,6 +106,10 @@ impl From<ServiceError> for ApiError {
                 "upstream_failed",
                 format!("the control panel did not answer as expected: {msg}"),
             ),
+            ServiceError::BadRequest { field, message } => ApiError {
+                field: Some(field.to_owned()),
+                ..ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message)
+            },
             ServiceError::Unavailable(msg) => {
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", msg)
             }

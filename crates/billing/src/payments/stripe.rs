@@ -25,7 +25,9 @@ pub enum SignatureError {
     #[error("the Stripe-Signature header is malformed")]
     Malformed,
     /// The timestamp is too far from our clock (a replay, or a wrong clock).
-    #[error("the Stripe-Signature timestamp is outside the {SIGNATURE_TOLERANCE_SECS} s tolerance")]
+    #[error(
+        "the Stripe-Signature timestamp is outside the {SIGNATURE_TOLERANCE_SECS} s tolerance"
+    )]
     Stale,
     /// No `v1` signature matches the body and our secret.
     #[error("no Stripe-Signature signature matches the payload")]
@@ -340,6 +342,7 @@ impl StripeClient {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
     use serde_json::json;
 
@@ -351,13 +354,21 @@ mod tests {
     fn a_signature_made_with_the_secret_verifies_and_nothing_else_does() {
         let body = br#"{"id":"evt_1"}"#;
         let header = sign(body, &secret(), 1_000);
-        assert_eq!(verify_signature(Some(&header), body, &secret(), 1_010), Ok(()));
+        assert_eq!(
+            verify_signature(Some(&header), body, &secret(), 1_010),
+            Ok(())
+        );
         assert_eq!(
             verify_signature(Some(&header), br#"{"id":"evt_2"}"#, &secret(), 1_010),
             Err(SignatureError::Mismatch)
         );
         assert_eq!(
-            verify_signature(Some(&header), body, &SecretString::from("whsec_other"), 1_010),
+            verify_signature(
+                Some(&header),
+                body,
+                &SecretString::from("whsec_other"),
+                1_010
+            ),
             Err(SignatureError::Mismatch)
         );
         assert_eq!(

@@ -111,7 +111,11 @@ impl BillingRunner {
     }
 
     /// Issues the renewal invoice of one license; `false` when its plan cannot price it.
-    async fn renewal_invoice(&self, license_id: i64, now: DateTime<Utc>) -> Result<bool, ServiceError> {
+    async fn renewal_invoice(
+        &self,
+        license_id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<bool, ServiceError> {
         let mut tx = self.db.begin().await?;
         let license = store::licenses::find(&mut tx, license_id)
             .await?
@@ -183,8 +187,7 @@ impl BillingRunner {
             {
                 report.reminders += 1;
             }
-            if row.kind == InvoiceKind::Renewal.as_str() && policy.suspension_due(now, row.due_at)
-            {
+            if row.kind == InvoiceKind::Renewal.as_str() && policy.suspension_due(now, row.due_at) {
                 if let Some(accounts) = self.suspend_for(&row).await? {
                     report.licenses_suspended += 1;
                     report.accounts_suspended += accounts;
@@ -269,7 +272,12 @@ impl BillingRunner {
             queued += 1;
         }
         tx.commit().await?;
-        tracing::warn!(license = license_id, invoice = row.id, accounts = queued, "suspended for non-payment");
+        tracing::warn!(
+            license = license_id,
+            invoice = row.id,
+            accounts = queued,
+            "suspended for non-payment"
+        );
         Ok(Some(queued))
     }
 }

@@ -66,6 +66,14 @@ pub enum ServiceError {
     #[error("the control panel did not answer as expected: {0}")]
     Upstream(String),
     /// The store failed.
+    /// A request that cannot be read at all, such as a bad webhook signature (400).
+    #[error("{field}: {message}")]
+    BadRequest {
+        /// The header or field at fault.
+        field: &'static str,
+        /// What is wrong.
+        message: String,
+    },
     /// A needed part is not configured or not running here (503).
     #[error("{0}")]
     Unavailable(&'static str),

@@ -149,13 +149,16 @@ pub async fn checkout(
         amount: row.total_minor,
         currency: row.currency.clone(),
         customer_email: customer.email,
-        success_url: format!("{}/portal/invoices/{id}?checkout=success", settings.public_url),
-        cancel_url: format!("{}/portal/invoices/{id}?checkout=cancelled", settings.public_url),
-        // Clicks racing each other within the hour get the same session from Stripe.
-        idempotency_key: format!(
-            "nextpanel-bill-invoice-{id}-{}",
-            now.timestamp() / 3_600
+        success_url: format!(
+            "{}/portal/invoices/{id}?checkout=success",
+            settings.public_url
         ),
+        cancel_url: format!(
+            "{}/portal/invoices/{id}?checkout=cancelled",
+            settings.public_url
+        ),
+        // Clicks racing each other within the hour get the same session from Stripe.
+        idempotency_key: format!("nextpanel-bill-invoice-{id}-{}", now.timestamp() / 3_600),
     };
     let session = client
         .create_checkout_session(&request)
@@ -187,21 +190,14 @@ pub async fn stripe_webhook(
     stripe::verify_signature(signature, payload, secret, store::now().timestamp()).map_err(
         |e| {
             tracing::warn!(error = %e, "Stripe webhook refused");
-            ServiceError::Unauthenticated(match e {
-                stripe::SignatureError::Missing => "the Stripe-Signature header is missing",
-                stripe::SignatureError::Malformed => "the Stripe-Signature header is malformed",
-                stripe::SignatureError::Stale => {
-                    "the Stripe-Signature timestamp is outside the 300 s tolerance"
-                }
-                stripe::SignatureError::Mismatch => {
-                    "no Stripe-Signature signature matches the payload"
-                }
-            })
+            ServiceError::BadRequest {
+                field: "Stripe-Signature",
+                message: e.to_string(),
+            }
         },
     )?;
-    let event: stripe::Event = serde_json::from_slice(payload).map_err(|e| {
-        crate::domain::Invalid::new("body", format!("not a Stripe event: {e}"))
-    })?;
+    let event: stripe::Event = serde_json::from_slice(payload)
+        .map_err(|e| crate::domain::Invalid::new("body", format!("not a Stripe event: {e}")))?;
     let actor = stripe_actor();
     let mut tx = ctx.db.begin().await?;
     if !store::payments::claim_event(&mut tx, &event.id, &event.kind, "applying", store::now())
@@ -280,6 +276,7 @@ async fn apply_payment(
     s: &Settlement,
 ) -> Result<String, ServiceError> {
     let number = invoice_rules::number(s.invoice_id);
+    store::invoices::lock(tx, s.invoice_id).await?;
     let Some(row) = store::invoices::find(tx, s.invoice_id).await? else {
         tracing::error!(invoice = s.invoice_id, reference = %s.reference, "payment for an unknown invoice");
         return Ok(format!(
@@ -320,8 +317,7 @@ async fn apply_payment(
         record_note(tx, actor, row.id, "payment.not_applied", &problem).await?;
         return Ok(format!("not applied: {problem}"));
     }
-    invoices::queue_message(tx, &row, "payment_received", &row.id.to_string(), json!({}))
-        .await?;
+    invoices::queue_message(tx, &row, "payment_received", &row.id.to_string(), json!({})).await?;
     let fulfilled = if row.kind == "renewal" {
         renew(ctx, tx, actor, &row).await?
     } else {
@@ -335,8 +331,10 @@ async fn apply_payment(
             entity_type: "invoice",
             entity_id: Some(row.id),
             before: None,
-            after: Some(&json!({"provider": provider, "reference": s.reference, "amount": s.amount,
-                "currency": row.currency, "result": fulfilled})),
+            after: Some(
+                &json!({"provider": provider, "reference": s.reference, "amount": s.amount,
+                "currency": row.currency, "result": fulfilled}),
+            ),
         },
     )
     .await?;

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{on_conn, AsConn, Page, StoreError, Tx};
+use super::{on_conn, AsConn, Page, RawConn, StoreError, Tx};
 
 /// A row of `invoices`.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -115,7 +115,8 @@ pub async fn insert(tx: &mut Tx, i: &InvoiceRow) -> Result<InvoiceRow, StoreErro
 
 /// Inserts one line of an invoice.
 pub async fn insert_line(tx: &mut Tx, l: &LineRow) -> Result<(), StoreError> {
-    on_conn!(tx, |c| sqlx::query(
+    on_conn!(tx, |c| {
+        sqlx::query(
         "INSERT INTO invoice_lines (invoice_id, description, quantity, unit_amount_minor, amount_minor) \
          VALUES ($1, $2, $3, $4, $5)"
     )
@@ -126,7 +127,8 @@ pub async fn insert_line(tx: &mut Tx, l: &LineRow) -> Result<(), StoreError> {
     .bind(l.amount_minor)
     .execute(c)
     .await
-    .map(|r| r.rows_affected()))?;
+    .map(|r| r.rows_affected())
+    })?;
     Ok(())
 }
 
@@ -194,33 +196,48 @@ pub async fn list(
     Ok((rows, total))
 }
 
+/// Holds the invoice's row lock until the transaction ends, so two deliveries about
+/// one payment are applied one after the other (SQLite serialises writers anyway).
+pub async fn lock(tx: &mut Tx, id: i64) -> Result<(), StoreError> {
+    match tx.raw() {
+        RawConn::Sqlite(_) => {}
+        RawConn::Postgres(c) => {
+            sqlx::query("SELECT id FROM invoices WHERE id = $1 FOR UPDATE")
+                .bind(id)
+                .fetch_optional(c)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
 /// Moves an open invoice to paid; `false` when it was not open (paid already, or void).
-pub async fn mark_paid(
-    tx: &mut Tx,
-    id: i64,
-    at: DateTime<Utc>,
-) -> Result<bool, StoreError> {
-    let n = on_conn!(tx, |c| sqlx::query(
+pub async fn mark_paid(tx: &mut Tx, id: i64, at: DateTime<Utc>) -> Result<bool, StoreError> {
+    let n = on_conn!(tx, |c| {
+        sqlx::query(
         "UPDATE invoices SET status = 'paid', paid_at = $2, updated_at = $2 WHERE id = $1 AND status = 'open'"
     )
     .bind(id)
     .bind(at)
     .execute(c)
     .await
-    .map(|r| r.rows_affected()))?;
+    .map(|r| r.rows_affected())
+    })?;
     Ok(n == 1)
 }
 
 /// Moves an open invoice to void; `false` when it was not open.
 pub async fn mark_void(tx: &mut Tx, id: i64, at: DateTime<Utc>) -> Result<bool, StoreError> {
-    let n = on_conn!(tx, |c| sqlx::query(
+    let n = on_conn!(tx, |c| {
+        sqlx::query(
         "UPDATE invoices SET status = 'void', voided_at = $2, updated_at = $2 WHERE id = $1 AND status = 'open'"
     )
     .bind(id)
     .bind(at)
     .execute(c)
     .await
-    .map(|r| r.rows_affected()))?;
+    .map(|r| r.rows_affected())
+    })?;
     Ok(n == 1)
 }
 
@@ -231,7 +248,8 @@ pub async fn set_fulfilment(
     license_id: i64,
     hosting_account_id: Option<i64>,
 ) -> Result<(), StoreError> {
-    on_conn!(tx, |c| sqlx::query(
+    on_conn!(tx, |c| {
+        sqlx::query(
         "UPDATE invoices SET license_id = $2, hosting_account_id = $3, updated_at = $4 WHERE id = $1"
     )
     .bind(id)
@@ -240,7 +258,8 @@ pub async fn set_fulfilment(
     .bind(super::now())
     .execute(c)
     .await
-    .map(|r| r.rows_affected()))?;
+    .map(|r| r.rows_affected())
+    })?;
     Ok(())
 }
 
@@ -252,7 +271,8 @@ pub async fn set_checkout(
     url: &str,
     at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    on_conn!(tx, |c| sqlx::query(
+    on_conn!(tx, |c| {
+        sqlx::query(
         "UPDATE invoices SET checkout_session_id = $2, checkout_url = $3, checkout_created_at = $4, updated_at = $4 \
          WHERE id = $1"
     )
@@ -262,7 +282,8 @@ pub async fn set_checkout(
     .bind(at)
     .execute(c)
     .await
-    .map(|r| r.rows_affected()))?;
+    .map(|r| r.rows_affected())
+    })?;
     Ok(())
 }
 
@@ -273,7 +294,8 @@ pub async fn count_reminder(
     seen: i64,
     at: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
-    let n = on_conn!(tx, |c| sqlx::query(
+    let n = on_conn!(tx, |c| {
+        sqlx::query(
         "UPDATE invoices SET reminders_sent = reminders_sent + 1, last_reminder_at = $3, updated_at = $3 \
          WHERE id = $1 AND reminders_sent = $2 AND status = 'open'"
     )
@@ -282,7 +304,8 @@ pub async fn count_reminder(
     .bind(at)
     .execute(c)
     .await
-    .map(|r| r.rows_affected()))?;
+    .map(|r| r.rows_affected())
+    })?;
     Ok(n == 1)
 }
 
@@ -326,7 +349,8 @@ pub async fn licenses_to_renew(
     horizon: DateTime<Utc>,
     limit: i64,
 ) -> Result<Vec<i64>, StoreError> {
-    let ids = on_conn!(conn, |c| sqlx::query_scalar::<_, i64>(
+    let ids = on_conn!(conn, |c| {
+        sqlx::query_scalar::<_, i64>(
         "SELECT l.id FROM licenses l WHERE l.status IN ('active', 'suspended') AND l.expires_at <= $1 \
          AND NOT EXISTS (SELECT 1 FROM invoices i WHERE i.kind = 'renewal' AND i.license_id = l.id \
          AND i.period_start = l.expires_at) ORDER BY l.expires_at, l.id LIMIT $2"
@@ -334,6 +358,7 @@ pub async fn licenses_to_renew(
     .bind(horizon)
     .bind(limit)
     .fetch_all(c)
-    .await)?;
+    .await
+    })?;
     Ok(ids)
 }

@@ -72,7 +72,8 @@ pub async fn claim_event(
     at: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
     // ON CONFLICT DO NOTHING reads the same on both engines and never aborts the transaction.
-    let n = on_conn!(tx, |c| sqlx::query(
+    let n = on_conn!(tx, |c| {
+        sqlx::query(
         "INSERT INTO stripe_events (event_id, event_type, outcome, received_at) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (event_id) DO NOTHING"
     )
@@ -82,7 +83,8 @@ pub async fn claim_event(
     .bind(at)
     .execute(c)
     .await
-    .map(|r| r.rows_affected()))?;
+    .map(|r| r.rows_affected())
+    })?;
     Ok(n == 1)
 }
 
@@ -92,12 +94,14 @@ pub async fn set_event_outcome(
     event_id: &str,
     outcome: &str,
 ) -> Result<(), StoreError> {
-    on_conn!(tx, |c| sqlx::query("UPDATE stripe_events SET outcome = $2 WHERE event_id = $1")
-        .bind(event_id)
-        .bind(outcome)
-        .execute(c)
-        .await
-        .map(|r| r.rows_affected()))?;
+    on_conn!(tx, |c| sqlx::query(
+        "UPDATE stripe_events SET outcome = $2 WHERE event_id = $1"
+    )
+    .bind(event_id)
+    .bind(outcome)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
     Ok(())
 }
 
@@ -107,12 +111,14 @@ pub async fn succeeded_exists(
     provider: &str,
     provider_ref: &str,
 ) -> Result<bool, StoreError> {
-    let n: i64 = on_conn!(conn, |c| sqlx::query_scalar(
+    let n: i64 = on_conn!(conn, |c| {
+        sqlx::query_scalar(
         "SELECT COUNT(*) FROM payments WHERE provider = $1 AND provider_ref = $2 AND status = 'succeeded'"
     )
     .bind(provider)
     .bind(provider_ref)
     .fetch_one(c)
-    .await)?;
+    .await
+    })?;
     Ok(n > 0)
 }

@@ -323,6 +323,34 @@ impl TestApp {
         body
     }
 
+    /// Moves a timestamp column of one row (to bring a due date or an expiry near).
+    pub async fn set_time(
+        &self,
+        table: &str,
+        column: &str,
+        id: i64,
+        at: chrono::DateTime<chrono::Utc>,
+    ) {
+        let sql = format!("UPDATE {table} SET {column} = $1 WHERE id = $2");
+        let n = match &self.db {
+            Db::Sqlite(pool) => sqlx::query(&sql)
+                .bind(at)
+                .bind(id)
+                .execute(pool)
+                .await
+                .unwrap()
+                .rows_affected(),
+            Db::Postgres(pool) => sqlx::query(&sql)
+                .bind(at)
+                .bind(id)
+                .execute(pool)
+                .await
+                .unwrap()
+                .rows_affected(),
+        };
+        assert_eq!(n, 1, "no {table} row {id}");
+    }
+
     /// Number of rows in `table` (for "changes nothing" checks).
     pub async fn count(&self, table: &str) -> i64 {
         let sql = format!("SELECT COUNT(*) FROM {table}");

@@ -144,6 +144,19 @@ const ROUTES: &[(&str, &str, Access)] = &[
         Access::Public,
     ),
     ("POST", "/api/v1/nextpanel/usage/poll", Access::Admin),
+    ("GET", "/api/v1/invoices", Access::Staff),
+    ("GET", "/api/v1/invoices/{id}", Access::Staff),
+    ("POST", "/api/v1/invoices/{id}/void", Access::Admin),
+    ("POST", "/api/v1/invoices/{id}/mark-paid", Access::Admin),
+    ("POST", "/api/v1/invoices/{id}/checkout", Access::Admin),
+    ("POST", "/api/v1/customers/{id}/orders", Access::Admin),
+    ("POST", "/api/v1/billing/run", Access::Admin),
+    ("POST", "/api/v1/me/orders", Access::User),
+    ("GET", "/api/v1/me/invoices", Access::User),
+    ("GET", "/api/v1/me/invoices/{id}", Access::User),
+    ("POST", "/api/v1/me/invoices/{id}/checkout", Access::User),
+    // Authenticated by Stripe's signature, not a token.
+    ("POST", "/webhooks/stripe", Access::Public),
 ];
 
 fn concrete(path: &str) -> String {

@@ -21,7 +21,7 @@ use crate::service::payments::{self, WebhookReceipt};
     params(("Stripe-Signature" = String, Header, description = "Stripe's signature of the body")),
     request_body(content = String, content_type = "application/json", description = "a Stripe event"),
     responses((status = 200, body = WebhookReceipt),
-        (status = 401, description = "missing, malformed, stale or wrong signature", body = ErrorBody),
+        (status = 400, description = "missing, malformed, stale or wrong signature", body = ErrorBody),
         (status = 422, description = "signed, but not a Stripe event", body = ErrorBody),
         (status = 503, description = "the webhook secret is not configured (Stripe retries)", body = ErrorBody)))]
 pub async fn stripe(
@@ -33,5 +33,7 @@ pub async fn stripe(
         .get("stripe-signature")
         .and_then(|v| v.to_str().ok());
     let ctx = state.payment_context();
-    Ok(Json(payments::stripe_webhook(&ctx, signature, &body).await?))
+    Ok(Json(
+        payments::stripe_webhook(&ctx, signature, &body).await?,
+    ))
 }

@@ -1,0 +1,859 @@
+//! Payments end to end: a customer orders, pays through (a loopback stand-in for)
+//! Stripe Checkout, the signed webhook arrives, and the hosting account is created on
+//! the simulator with credentials that log in. Replays, forged signatures, wrong
+//! amounts and failed cards change nothing they should not. Renewals, reminders and
+//! suspension for non-payment run through the billing run.
+
+use billing::config::Layer;
+use chrono::{Duration, Utc};
+use nextpanel_sim::{SimConfig, SimHandle};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::{assert_error, SmtpSink, TestApp};
+use crate::stripe_fake::{self, FakeStripe};
+
+struct Shop {
+    app: TestApp,
+    stripe: FakeStripe,
+    sim: SimHandle,
+    admin: String,
+    customer_id: i64,
+    customer: String,
+    plan: i64,
+}
+
+/// An app with Stripe (and optionally SMTP), one simulated server, a plan with a setup fee, a customer.
+async fn shop(smtp: Option<&SmtpSink>) -> Shop {
+    let stripe = FakeStripe::start().await;
+    let layer = match smtp {
+        Some(sink) => stripe.layer().or(sink.layer()),
+        None => stripe.layer(),
+    };
+    let app = TestApp::spawn_with(layer).await;
+    let admin = app.admin_token().await;
+    let sim = nextpanel_sim::spawn(SimConfig::random().unwrap())
+        .await
+        .unwrap();
+    let (status, body) = app
+        .post(
+            "/api/v1/nextpanel/servers",
+            Some(&admin),
+            json!({"name": "node-1", "base_url": sim.base_url(),
+            "api_key": sim.api_key(), "api_secret": sim.api_secret(), "capacity": 10}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let mut plan = crate::helpers::plan_body("Starter");
+    plan["setup_fee"] = json!(500);
+    let (status, body) = app.post("/api/v1/plans", Some(&admin), plan).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let plan = body["id"].as_i64().unwrap();
+    let (customer_id, customer) = app.customer(&admin, "ada@example.com").await;
+    Shop {
+        app,
+        stripe,
+        sim,
+        admin,
+        customer_id,
+        customer,
+        plan,
+    }
+}
+
+impl Shop {
+    async fn order(&self, username: &str) -> Value {
+        let (status, invoice) = self
+            .app
+            .post(
+                "/api/v1/me/orders",
+                Some(&self.customer),
+                json!({"plan_id": self.plan, "billing_cycle": "monthly", "username": username}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{invoice}");
+        invoice
+    }
+
+    async fn checkout(&self, invoice: &Value) -> Value {
+        let (status, link) = self
+            .app
+            .post(
+                &format!("/api/v1/me/invoices/{}/checkout", invoice["id"]),
+                Some(&self.customer),
+                json!({}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{link}");
+        self.stripe.session(link["session_id"].as_str().unwrap())
+    }
+
+    async fn invoice(&self, id: &Value) -> Value {
+        let (status, invoice) = self
+            .app
+            .get(&format!("/api/v1/invoices/{id}"), Some(&self.admin))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{invoice}");
+        invoice
+    }
+
+    async fn account_in_state(&self, id: &Value, state: &str) -> Value {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let (_, account) = self
+                .app
+                .get(
+                    &format!("/api/v1/nextpanel/accounts/{id}"),
+                    Some(&self.admin),
+                )
+                .await;
+            if account["state"] == state {
+                return account;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "account never became {state}: {account}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+}
+
+fn subjects(messages: &[Value]) -> Vec<String> {
+    messages
+        .iter()
+        .map(|m| m["subject"].as_str().unwrap_or("").to_owned())
+        .collect()
+}
+
+fn with_subject<'a>(messages: &'a [Value], part: &str) -> Vec<&'a Value> {
+    messages
+        .iter()
+        .filter(|m| m["subject"].as_str().unwrap_or("").contains(part))
+        .collect()
+}
+
+/// The line of the welcome text that carries the temporary password.
+fn password_in(text: &str) -> String {
+    text.lines()
+        .find_map(|l| l.trim().strip_prefix("Password:"))
+        .map(|p| p.trim().to_owned())
+        .unwrap_or_else(|| panic!("no password line in: {text}"))
+}
+
+#[tokio::test]
+async fn a_customer_who_pays_gets_a_hosting_account_whose_credentials_work() {
+    let sink = SmtpSink::start();
+    let shop = shop(Some(&sink)).await;
+    let invoice = shop.order("ada").await;
+    assert_eq!(
+        invoice["number"],
+        format!("INV-{:06}", invoice["id"].as_i64().unwrap())
+    );
+    assert_eq!(invoice["status"], "open");
+    assert_eq!(
+        invoice["total"], 1_499,
+        "monthly 999 + setup 500: {invoice}"
+    );
+    assert_eq!(invoice["total_display"], "14.99 USD");
+    assert_eq!(invoice["lines"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        shop.app.count("licenses").await,
+        0,
+        "nothing before payment"
+    );
+    assert_eq!(shop.app.count("hosting_accounts").await, 0);
+
+    let session = shop.checkout(&invoice).await;
+    assert_eq!(session["amount_total"], 1_499);
+    assert_eq!(session["currency"], "usd");
+    assert_eq!(session["customer_email"], "ada@example.com");
+    assert_eq!(session["metadata"]["invoice_id"], invoice["id"].to_string());
+    assert_eq!(
+        session["success_url"],
+        format!(
+            "https://billing.acme.example/portal/invoices/{}?checkout=success",
+            invoice["id"]
+        )
+    );
+    // Asking again for the same invoice gives the same session, not a second charge.
+    let again = shop.checkout(&invoice).await;
+    assert_eq!(again["id"], session["id"]);
+    assert_eq!(shop.stripe.sessions().len(), 1);
+
+    let paid = stripe_fake::completed(&session);
+    let (status, receipt) = stripe_fake::deliver(&shop.app, &paid).await;
+    assert_eq!(status, StatusCode::OK, "{receipt}");
+    assert_eq!(receipt["duplicate"], false);
+    assert!(
+        receipt["outcome"].as_str().unwrap().contains("paid"),
+        "{receipt}"
+    );
+
+    let invoice = shop.invoice(&invoice["id"]).await;
+    assert_eq!(invoice["status"], "paid");
+    assert_eq!(invoice["payments"][0]["reference"], "pi_test_1");
+    assert_eq!(invoice["payments"][0]["amount"], 1_499);
+    let account = shop
+        .account_in_state(&invoice["hosting_account_id"], "active")
+        .await;
+    assert_eq!(account["username"], "ada");
+    assert_eq!(account["customer_id"], shop.customer_id);
+
+    // The customer sees the license and the account as their own.
+    let (_, licenses) = shop
+        .app
+        .get("/api/v1/me/licenses", Some(&shop.customer))
+        .await;
+    assert_eq!(licenses["total"], 1);
+    let license_key = licenses["items"][0]["license_key"].as_str().unwrap();
+    assert_eq!(licenses["items"][0]["id"], invoice["license_id"]);
+
+    // invoice created, payment received, license issued, welcome.
+    let messages = sink.wait_for(4).await;
+    let welcome = with_subject(&messages, "is ready");
+    assert_eq!(welcome.len(), 1, "{:?}", subjects(&messages));
+    let text = welcome[0]["text"].as_str().unwrap();
+    assert!(text.contains(license_key), "{text}");
+    assert!(text.contains(&shop.sim.base_url()), "{text}");
+    let password = password_in(text);
+    assert!(
+        shop.sim.login("ada", &password),
+        "the emailed password does not log in to the panel"
+    );
+    assert!(!shop.sim.login("ada", "not-the-password-1"));
+    assert_eq!(
+        with_subject(
+            &messages,
+            &format!("Invoice {}", invoice["number"].as_str().unwrap())
+        )
+        .len(),
+        1
+    );
+    assert_eq!(with_subject(&messages, "Payment received").len(), 1);
+
+    // Stripe redelivers the event, and sends a second event about the same payment.
+    let (status, receipt) = stripe_fake::deliver(&shop.app, &paid).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(receipt["duplicate"], true);
+    let mut second = stripe_fake::completed(&session);
+    second["type"] = json!("checkout.session.async_payment_succeeded");
+    let (status, receipt) = stripe_fake::deliver(&shop.app, &second).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        receipt["outcome"]
+            .as_str()
+            .unwrap()
+            .contains("recorded before"),
+        "{receipt}"
+    );
+    assert_eq!(shop.app.count("hosting_accounts").await, 1);
+    assert_eq!(shop.app.count("licenses").await, 1);
+    assert_eq!(shop.app.count("payments").await, 1);
+    assert_eq!(shop.sim.stats()["creates_performed"], 1);
+    let (_, jobs) = shop
+        .app
+        .get("/api/v1/jobs?state=queued", Some(&shop.admin))
+        .await;
+    assert_eq!(jobs["total"], 0, "{jobs}");
+    let messages = sink.messages();
+    assert_eq!(
+        with_subject(&messages, "is ready").len(),
+        1,
+        "{:?}",
+        subjects(&messages)
+    );
+    assert_eq!(with_subject(&messages, "Payment received").len(), 1);
+}
+
+#[tokio::test]
+async fn concurrent_deliveries_of_one_payment_create_one_account() {
+    let shop = shop(None).await;
+    let invoice = shop.order("ada").await;
+    let session = shop.checkout(&invoice).await;
+    let paid = stripe_fake::completed(&session);
+    let mut second = stripe_fake::completed(&session);
+    second["type"] = json!("checkout.session.async_payment_succeeded");
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let event = if i % 2 == 0 { &paid } else { &second };
+        let payload = serde_json::to_vec(event).unwrap();
+        let header = billing::payments::stripe::sign(
+            &payload,
+            &secrecy::SecretString::from(stripe_fake::WEBHOOK_SECRET),
+            Utc::now().timestamp(),
+        );
+        let request = shop
+            .app
+            .client
+            .post(shop.app.url("/webhooks/stripe"))
+            .header("stripe-signature", header)
+            .body(payload);
+        tasks.push(tokio::spawn(async move {
+            let res = request.send().await.unwrap();
+            let status = res.status();
+            (status, res.text().await.unwrap())
+        }));
+    }
+    let mut answers = Vec::new();
+    for task in tasks {
+        answers.push(task.await.unwrap());
+    }
+    // Deliveries about one payment are applied one after the other: every one is
+    // acknowledged, exactly one applies it.
+    for (status, body) in &answers {
+        assert_eq!(*status, StatusCode::OK, "{body}");
+    }
+    let applied = answers
+        .iter()
+        .filter(|(_, body)| body.contains("paid: license"))
+        .count();
+    assert_eq!(applied, 1, "{answers:?}");
+    let invoice = shop.invoice(&invoice["id"]).await;
+    shop.account_in_state(&invoice["hosting_account_id"], "active")
+        .await;
+    assert_eq!(shop.app.count("hosting_accounts").await, 1);
+    assert_eq!(shop.app.count("licenses").await, 1);
+    assert_eq!(shop.app.count("payments").await, 1);
+    assert_eq!(shop.sim.stats()["creates_performed"], 1);
+}
+
+#[tokio::test]
+async fn forged_stale_or_unsigned_webhooks_change_nothing() {
+    let shop = shop(None).await;
+    let invoice = shop.order("ada").await;
+    let session = shop.checkout(&invoice).await;
+    let paid = stripe_fake::completed(&session);
+    let now = Utc::now().timestamp();
+
+    let (status, body) = stripe_fake::deliver_signed(&shop.app, &paid, "whsec_wrong", now).await;
+    assert_error(
+        (status, body.clone()),
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+        Some("Stripe-Signature"),
+    );
+    let (status, body) =
+        stripe_fake::deliver_signed(&shop.app, &paid, stripe_fake::WEBHOOK_SECRET, now - 600).await;
+    assert_error(
+        (status, body.clone()),
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+        Some("Stripe-Signature"),
+    );
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("tolerance"));
+    let (status, body) =
+        stripe_fake::deliver_raw(&shop.app, serde_json::to_vec(&paid).unwrap(), None).await;
+    assert_error(
+        (status, body.clone()),
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+        Some("Stripe-Signature"),
+    );
+    // A valid signature over a different body does not carry over.
+    let header = billing::payments::stripe::sign(
+        b"{}",
+        &secrecy::SecretString::from(stripe_fake::WEBHOOK_SECRET),
+        now,
+    );
+    let (status, _) =
+        stripe_fake::deliver_raw(&shop.app, serde_json::to_vec(&paid).unwrap(), Some(&header))
+            .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    // Signed but not an event.
+    let (status, body) = stripe_fake::deliver_signed(
+        &shop.app,
+        &json!({"hello": 1}),
+        stripe_fake::WEBHOOK_SECRET,
+        now,
+    )
+    .await;
+    assert_error(
+        (status, body.clone()),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+        Some("body"),
+    );
+
+    assert_eq!(shop.app.count("stripe_events").await, 0);
+    assert_eq!(shop.app.count("payments").await, 0);
+    assert_eq!(shop.app.count("licenses").await, 0);
+    assert_eq!(shop.invoice(&invoice["id"]).await["status"], "open");
+}
+
+#[tokio::test]
+async fn without_stripe_configured_payments_say_so_and_webhooks_are_retried_later() {
+    let app = TestApp::spawn_with(Layer::default()).await;
+    let admin = app.admin_token().await;
+    let plan = app.plan(&admin, "Starter").await;
+    let (_, customer) = app.customer(&admin, "ada@example.com").await;
+    let (status, invoice) = app
+        .post(
+            "/api/v1/me/orders",
+            Some(&customer),
+            json!({"plan_id": plan, "username": "ada"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{invoice}");
+    assert_eq!(
+        invoice["billing_cycle"], "monthly",
+        "the shortest priced cycle"
+    );
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/me/invoices/{}/checkout", invoice["id"]),
+            Some(&customer),
+            json!({}),
+        )
+        .await;
+    assert_error(
+        (status, body.clone()),
+        StatusCode::SERVICE_UNAVAILABLE,
+        "unavailable",
+        None,
+    );
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("stripe_secret_key"));
+    let (status, body) = stripe_fake::deliver(&app, &json!({"id": "evt_1"})).await;
+    assert_error(
+        (status, body.clone()),
+        StatusCode::SERVICE_UNAVAILABLE,
+        "unavailable",
+        None,
+    );
+}
+
+#[tokio::test]
+async fn a_payment_that_does_not_match_its_invoice_is_recorded_but_not_applied() {
+    let shop = shop(None).await;
+    let invoice = shop.order("ada").await;
+    let mut session = shop.checkout(&invoice).await;
+    session["amount_total"] = json!(999);
+    let (status, receipt) =
+        stripe_fake::deliver(&shop.app, &stripe_fake::completed(&session)).await;
+    assert_eq!(status, StatusCode::OK, "{receipt}");
+    assert!(
+        receipt["outcome"].as_str().unwrap().contains("not applied"),
+        "{receipt}"
+    );
+    let invoice = shop.invoice(&invoice["id"]).await;
+    assert_eq!(invoice["status"], "open");
+    assert_eq!(invoice["payments"][0]["amount"], 999);
+    assert!(invoice["payments"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("1499"));
+    assert_eq!(shop.app.count("licenses").await, 0);
+    assert_eq!(shop.app.count("hosting_accounts").await, 0);
+    let (_, audit) = shop
+        .app
+        .get("/api/v1/audit-log?entity_type=invoice", Some(&shop.admin))
+        .await;
+    assert!(audit.to_string().contains("payment.mismatch"), "{audit}");
+}
+
+#[tokio::test]
+async fn a_declined_card_tells_the_customer_once_and_the_invoice_stays_payable() {
+    let sink = SmtpSink::start();
+    let shop = shop(Some(&sink)).await;
+    let invoice = shop.order("ada").await;
+    let session = shop.checkout(&invoice).await;
+    let failed = stripe_fake::payment_failed(&session, "Your card has insufficient funds.");
+    let (status, receipt) = stripe_fake::deliver(&shop.app, &failed).await;
+    assert_eq!(status, StatusCode::OK, "{receipt}");
+    let (_, again) = stripe_fake::deliver(&shop.app, &failed).await;
+    assert_eq!(again["duplicate"], true);
+    let messages = sink.wait_for(2).await;
+    let failure = with_subject(&messages, "did not go through");
+    assert_eq!(failure.len(), 1, "{:?}", subjects(&messages));
+    assert!(failure[0]["text"]
+        .as_str()
+        .unwrap()
+        .contains("insufficient funds"));
+    let invoice = shop.invoice(&invoice["id"]).await;
+    assert_eq!(invoice["status"], "open");
+    assert_eq!(invoice["payments"][0]["status"], "failed");
+    // The customer tries again with another card and it goes through.
+    let (status, _) = stripe_fake::deliver(&shop.app, &stripe_fake::completed(&session)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(shop.invoice(&invoice["id"]).await["status"], "paid");
+}
+
+#[tokio::test]
+async fn orders_are_checked_and_a_second_click_is_not_a_second_charge() {
+    let shop = shop(None).await;
+    let app = &shop.app;
+    let before = app.count("invoices").await;
+    let (status, body) = app
+        .post(
+            "/api/v1/me/orders",
+            Some(&shop.customer),
+            json!({"plan_id": shop.plan, "username": "9ada"}),
+        )
+        .await;
+    assert_error(
+        (status, body.clone()),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+        Some("username"),
+    );
+    let (status, body) = app
+        .post(
+            "/api/v1/me/orders",
+            Some(&shop.customer),
+            json!({"plan_id": 999, "username": "ada"}),
+        )
+        .await;
+    assert_error(
+        (status, body.clone()),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+        Some("plan_id"),
+    );
+    let (status, body) = app
+        .post(
+            "/api/v1/me/orders",
+            Some(&shop.customer),
+            json!({"plan_id": shop.plan, "username": "ada", "billing_cycle": "quarterly"}),
+        )
+        .await;
+    assert_error(
+        (status, body.clone()),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+        Some("billing_cycle"),
+    );
+    let (status, body) = app
+        .post(
+            "/api/v1/me/orders",
+            Some(&shop.customer),
+            json!({"plan_id": shop.plan, "username": "ada", "price": 1}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(
+        app.count("invoices").await,
+        before,
+        "bad orders change nothing"
+    );
+
+    let invoice = shop.order("ada").await;
+    let (status, body) = app
+        .post(
+            "/api/v1/me/orders",
+            Some(&shop.customer),
+            json!({"plan_id": shop.plan, "username": "ada"}),
+        )
+        .await;
+    assert_error(
+        (status, body.clone()),
+        StatusCode::CONFLICT,
+        "conflict",
+        Some("username"),
+    );
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains(invoice["number"].as_str().unwrap()));
+
+    // Another customer neither sees nor pays it.
+    let (_, other) = app.customer(&shop.admin, "eve@example.com").await;
+    let (status, _) = app
+        .get(
+            &format!("/api/v1/me/invoices/{}", invoice["id"]),
+            Some(&other),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = app
+        .post(
+            &format!("/api/v1/me/invoices/{}/checkout", invoice["id"]),
+            Some(&other),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, mine) = app.get("/api/v1/me/invoices", Some(&other)).await;
+    assert_eq!(mine["total"], 0);
+    let (status, _) = app
+        .post(
+            &format!("/api/v1/customers/{}/orders", shop.customer_id),
+            Some(&other),
+            json!({"plan_id": shop.plan, "username": "eve"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // Stripe refusing the session is a 502 naming Stripe's reason.
+    shop.stripe
+        .refuse_next("Amount must convert to at least 50 cents.");
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/me/invoices/{}/checkout", invoice["id"]),
+            Some(&shop.customer),
+            json!({}),
+        )
+        .await;
+    assert_error(
+        (status, body.clone()),
+        StatusCode::BAD_GATEWAY,
+        "payment_provider_failed",
+        None,
+    );
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("50 cents"));
+
+    // A voided invoice can be neither paid nor voided again; the username is free to order again.
+    let (status, voided) = app
+        .post(
+            &format!("/api/v1/invoices/{}/void", invoice["id"]),
+            Some(&shop.admin),
+            json!({"reason": "customer asked"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{voided}");
+    assert_eq!(voided["status"], "void");
+    let (status, _) = app
+        .post(
+            &format!("/api/v1/invoices/{}/void", invoice["id"]),
+            Some(&shop.admin),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (status, _) = app
+        .post(
+            &format!("/api/v1/me/invoices/{}/checkout", invoice["id"]),
+            Some(&shop.customer),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    shop.order("ada").await;
+}
+
+#[tokio::test]
+async fn an_admin_records_a_bank_transfer_and_provisioning_follows() {
+    let shop = shop(None).await;
+    let (status, invoice) = shop
+        .app
+        .post(
+            &format!("/api/v1/customers/{}/orders", shop.customer_id),
+            Some(&shop.admin),
+            json!({"plan_id": shop.plan, "billing_cycle": "annual", "username": "ada"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{invoice}");
+    assert_eq!(invoice["total"], 10_490);
+    let (status, body) = shop
+        .app
+        .post(
+            &format!("/api/v1/invoices/{}/mark-paid", invoice["id"]),
+            Some(&shop.admin),
+            json!({"reference": ""}),
+        )
+        .await;
+    assert_error(
+        (status, body.clone()),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+        Some("reference"),
+    );
+    let (status, paid) = shop
+        .app
+        .post(
+            &format!("/api/v1/invoices/{}/mark-paid", invoice["id"]),
+            Some(&shop.admin),
+            json!({"reference": "SEPA 2026-11-25 #4411"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{paid}");
+    assert_eq!(paid["status"], "paid");
+    assert_eq!(paid["payments"][0]["provider"], "manual");
+    shop.account_in_state(&paid["hosting_account_id"], "active")
+        .await;
+    let (_, license) = shop
+        .app
+        .get(
+            &format!("/api/v1/licenses/{}", paid["license_id"]),
+            Some(&shop.admin),
+        )
+        .await;
+    assert_eq!(license["billing_cycle"], "annual");
+    let (status, _) = shop
+        .app
+        .post(
+            &format!("/api/v1/invoices/{}/mark-paid", invoice["id"]),
+            Some(&shop.admin),
+            json!({"reference": "again"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(shop.app.count("hosting_accounts").await, 1);
+}
+
+#[tokio::test]
+async fn a_paid_order_waits_for_a_server_when_every_server_is_full() {
+    let shop = shop(None).await;
+    let (_, servers) = shop
+        .app
+        .get("/api/v1/nextpanel/servers", Some(&shop.admin))
+        .await;
+    let server = &servers[0]["id"];
+    let (status, body) = shop
+        .app
+        .post(
+            &format!("/api/v1/nextpanel/servers/{server}/disable"),
+            Some(&shop.admin),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let invoice = shop.order("ada").await;
+    let session = shop.checkout(&invoice).await;
+    let (status, receipt) =
+        stripe_fake::deliver(&shop.app, &stripe_fake::completed(&session)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        receipt["outcome"]
+            .as_str()
+            .unwrap()
+            .contains("waits for a usable server"),
+        "{receipt}"
+    );
+    let invoice = shop.invoice(&invoice["id"]).await;
+    assert_eq!(invoice["status"], "paid", "the money is never lost");
+    let (status, _) = shop
+        .app
+        .post(
+            &format!("/api/v1/nextpanel/servers/{server}/enable"),
+            Some(&shop.admin),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let account = shop
+        .account_in_state(&invoice["hosting_account_id"], "active")
+        .await;
+    assert_eq!(account["server_id"], *server);
+    assert_eq!(shop.sim.stats()["creates_performed"], 1);
+}
+
+#[tokio::test]
+async fn renewals_reminders_and_suspension_for_non_payment_each_happen_once() {
+    let sink = SmtpSink::start();
+    let shop = shop(Some(&sink)).await;
+    let app = &shop.app;
+    let invoice = shop.order("ada").await;
+    let session = shop.checkout(&invoice).await;
+    stripe_fake::deliver(app, &stripe_fake::completed(&session)).await;
+    let order = shop.invoice(&invoice["id"]).await;
+    let account_id = order["hosting_account_id"].clone();
+    shop.account_in_state(&account_id, "active").await;
+    let license_id = order["license_id"].as_i64().unwrap();
+
+    let run = || async {
+        let (status, report) = app
+            .post("/api/v1/billing/run", Some(&shop.admin), json!({}))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{report}");
+        report
+    };
+    // A month away: nothing yet.
+    assert_eq!(run().await["renewal_invoices"], 0);
+    let expires = Utc::now() + Duration::days(3);
+    app.set_time("licenses", "expires_at", license_id, expires)
+        .await;
+    assert_eq!(run().await["renewal_invoices"], 1);
+    assert_eq!(run().await["renewal_invoices"], 0, "one renewal per period");
+    let (_, open) = app
+        .get("/api/v1/me/invoices?status=open", Some(&shop.customer))
+        .await;
+    assert_eq!(open["total"], 1, "{open}");
+    let renewal = &open["items"][0];
+    assert_eq!(renewal["kind"], "renewal");
+    assert_eq!(renewal["total"], 999, "no setup fee on a renewal");
+    let renewal_id = renewal["id"].as_i64().unwrap();
+
+    // Overdue: one reminder, then none until the interval has passed.
+    app.set_time(
+        "invoices",
+        "due_at",
+        renewal_id,
+        Utc::now() - Duration::days(1),
+    )
+    .await;
+    let report = run().await;
+    assert_eq!(report["reminders"], 1, "{report}");
+    assert_eq!(report["accounts_suspended"], 0);
+    assert_eq!(run().await["reminders"], 0);
+
+    // Past the grace period: the license and its account are suspended, once.
+    app.set_time(
+        "invoices",
+        "due_at",
+        renewal_id,
+        Utc::now() - Duration::days(15),
+    )
+    .await;
+    let report = run().await;
+    assert_eq!(report["licenses_suspended"], 1, "{report}");
+    assert_eq!(report["accounts_suspended"], 1, "{report}");
+    assert_eq!(run().await["accounts_suspended"], 0);
+    let account = shop.account_in_state(&account_id, "suspended").await;
+    assert!(
+        account["suspend_reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("non-payment"),
+        "{account}"
+    );
+
+    // Paying the renewal extends the license one month from its old end and lifts the suspension.
+    let session = shop.checkout(renewal).await;
+    let (status, receipt) = stripe_fake::deliver(app, &stripe_fake::completed(&session)).await;
+    assert_eq!(status, StatusCode::OK, "{receipt}");
+    shop.account_in_state(&account_id, "active").await;
+    let (_, license) = app
+        .get(&format!("/api/v1/licenses/{license_id}"), Some(&shop.admin))
+        .await;
+    assert_eq!(license["status"], "active");
+    let new_expiry: chrono::DateTime<Utc> =
+        license["expires_at"].as_str().unwrap().parse().unwrap();
+    let expected = expires.checked_add_months(chrono::Months::new(1)).unwrap();
+    assert!(
+        (new_expiry - expected).num_seconds().abs() < 2,
+        "{new_expiry} vs {expected}"
+    );
+
+    // invoice×2, payment received×2, license issued, welcome, reminder, suspended, unsuspended.
+    let messages = sink.wait_for(9).await;
+    let subjects = subjects(&messages);
+    assert_eq!(
+        with_subject(&messages, "is overdue").len(),
+        1,
+        "{subjects:?}"
+    );
+    let reminder = with_subject(&messages, "is overdue")[0]["text"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(reminder.contains("suspended on"), "{reminder}");
+    assert_eq!(
+        with_subject(&messages, "Payment received").len(),
+        2,
+        "{subjects:?}"
+    );
+    assert_eq!(
+        with_subject(&messages, "Invoice INV-").len(),
+        2,
+        "{subjects:?}"
+    );
+}
