@@ -63,6 +63,22 @@ pub struct SettingsArgs {
     /// File the provisioning log is appended to [default: ./provisioned_accounts.log].
     #[arg(long, env = "NEXTPANEL_BILL_PROVISIONING_LOG")]
     provisioning_log: Option<String>,
+    /// Where customers reach this service, e.g. https://billing.example.com [default: http://<listen>].
+    #[arg(long, env = "NEXTPANEL_BILL_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Stripe secret API key (sk_...); without it there are no card payments.
+    #[arg(long, env = "NEXTPANEL_BILL_STRIPE_SECRET_KEY", hide_env_values = true)]
+    stripe_secret_key: Option<String>,
+    /// Stripe webhook signing secret (whsec_...); without it /webhooks/stripe answers 503.
+    #[arg(
+        long,
+        env = "NEXTPANEL_BILL_STRIPE_WEBHOOK_SECRET",
+        hide_env_values = true
+    )]
+    stripe_webhook_secret: Option<String>,
+    /// Seconds between billing runs (renewal invoices, reminders, suspensions); 0 turns them off [default: 3600].
+    #[arg(long = "billing-interval", env = "NEXTPANEL_BILL_BILLING_INTERVAL")]
+    billing_interval_secs: Option<i64>,
 }
 
 impl SettingsArgs {
@@ -86,6 +102,10 @@ impl SettingsArgs {
             behind_proxy: self.behind_proxy,
             workers: self.workers,
             provisioning_log: self.provisioning_log.clone(),
+            public_url: self.public_url.clone(),
+            stripe_secret_key: self.stripe_secret_key.clone(),
+            stripe_webhook_secret: self.stripe_webhook_secret.clone(),
+            billing_interval_secs: self.billing_interval_secs,
             ..Layer::default()
         };
         let default_file = PathBuf::from("nextpanel-bill.toml");

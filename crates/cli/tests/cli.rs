@@ -154,6 +154,8 @@ fn config_shows_precedence_and_masks_secrets() {
         .env("NEXTPANEL_BILL_ADMIN_EMAIL", "env@example.com")
         .env("NEXTPANEL_BILL_ADMIN_PASSWORD", "super-secret-password")
         .env("DATABASE_URL", "postgres://bill:db-secret@db.internal/bill")
+        .env("NEXTPANEL_BILL_STRIPE_SECRET_KEY", "sk_live_very_secret")
+        .env("NEXTPANEL_BILL_STRIPE_WEBHOOK_SECRET", "whsec_very_secret")
         .output()
         .unwrap();
     assert!(
@@ -179,9 +181,12 @@ fn config_shows_precedence_and_masks_secrets() {
         "{text}"
     );
     assert!(
-        !text.contains("db-secret") && !text.contains("super-secret-password"),
+        !text.contains("db-secret")
+            && !text.contains("super-secret-password")
+            && !text.contains("very_secret"),
         "secrets leaked: {text}"
     );
+    assert!(text.contains("stripe_secret_key = \"********\""), "{text}");
 }
 
 #[test]
