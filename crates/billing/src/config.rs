@@ -121,6 +121,8 @@ pub struct Layer {
     pub smtp_from: Option<String>,
     /// Timeout of one SMTP conversation.
     pub smtp_timeout_secs: Option<i64>,
+    /// PEM file of an extra certificate authority the SMTP server's certificate may chain to.
+    pub smtp_ca_file: Option<String>,
     /// Company name in messages.
     pub company_name: Option<String>,
     /// Logo at the top of HTML messages.
@@ -223,6 +225,7 @@ impl Layer {
             smtp_password: self.smtp_password.or(lower.smtp_password),
             smtp_from: self.smtp_from.or(lower.smtp_from),
             smtp_timeout_secs: self.smtp_timeout_secs.or(lower.smtp_timeout_secs),
+            smtp_ca_file: self.smtp_ca_file.or(lower.smtp_ca_file),
             company_name: self.company_name.or(lower.company_name),
             company_logo_url: self.company_logo_url.or(lower.company_logo_url),
             support_email: self.support_email.or(lower.support_email),
@@ -533,6 +536,7 @@ impl Settings {
                     timeout: std::time::Duration::from_secs(
                         positive("smtp_timeout_secs", layer.smtp_timeout_secs, 30)?.unsigned_abs(),
                     ),
+                    ca_file: layer.smtp_ca_file.clone().map(Into::into),
                 })
             }
         };

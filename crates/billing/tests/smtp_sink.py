@@ -2,16 +2,21 @@
 parsed and written as one JSON file {to, from, subject, message_id, text, html}
 into the directory given, so tests can read what a customer would receive.
 
-usage: python3 smtp_sink.py PORT DIR   (prints "ready" once listening; stops when stdin closes)
+usage: python3 smtp_sink.py PORT DIR [--tls starttls|tls CERT KEY] [--auth USER:PASSWORD]
+(prints "ready" once listening; stops when stdin closes). With --tls starttls the
+server refuses mail until STARTTLS; with --tls tls it speaks TLS from the first byte.
+With --auth it refuses mail until the client logs in (only over TLS).
 """
 
 import email
 import email.policy
 import json
 import os
+import ssl
 import sys
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 
 
 class Sink:
@@ -30,6 +35,8 @@ class Sink:
             "message_id": str(message["message-id"]),
             "text": text.get_content() if text else None,
             "html": html.get_content() if html else None,
+            "tls": session.ssl is not None or server.transport.get_extra_info("ssl_object") is not None,
+            "auth_user": session.auth_data.login.decode() if session.auth_data else None,
         }
         self.count += 1
         path = os.path.join(self.directory, "%05d-%d.json" % (self.count, os.getpid()))
@@ -41,7 +48,26 @@ class Sink:
 
 def main():
     port, directory = int(sys.argv[1]), sys.argv[2]
-    controller = Controller(Sink(directory), hostname="127.0.0.1", port=port)
+    options = sys.argv[3:]
+    kwargs = {}
+    if "--tls" in options:
+        i = options.index("--tls")
+        mode, cert, key = options[i + 1], options[i + 2], options[i + 3]
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(cert, key)
+        if mode == "starttls":
+            kwargs.update(tls_context=context, require_starttls=True)
+        else:
+            kwargs.update(ssl_context=context)
+    if "--auth" in options:
+        user, password = options[options.index("--auth") + 1].split(":", 1)
+
+        def authenticator(server, session, envelope, mechanism, auth_data):
+            ok = auth_data.login.decode() == user and auth_data.password.decode() == password
+            return AuthResult(success=ok, auth_data=auth_data)
+
+        kwargs.update(authenticator=authenticator, auth_required=True, auth_require_tls=True)
+    controller = Controller(Sink(directory), hostname="127.0.0.1", port=port, **kwargs)
     controller.start()
     print("ready", flush=True)
     sys.stdin.read()

@@ -6,7 +6,7 @@ use std::time::Duration;
 use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use secrecy::{ExposeSecret, SecretString};
 
@@ -52,6 +52,8 @@ pub struct SmtpSettings {
     pub from: String,
     /// Timeout of each SMTP conversation.
     pub timeout: Duration,
+    /// PEM file of an extra certificate authority to trust (a relay with a private CA).
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 /// Why a message was not sent.
@@ -90,8 +92,28 @@ impl SmtpSender {
             .from
             .parse()
             .map_err(|_| MailError::Address(s.from.clone()))?;
+        let extra_ca = match &s.ca_file {
+            Some(path) => {
+                let pem = std::fs::read(path).map_err(|e| {
+                    MailError::Smtp(format!("cannot read smtp_ca_file {}: {e}", path.display()))
+                })?;
+                Some(Certificate::from_pem(&pem).map_err(|e| {
+                    MailError::Smtp(format!(
+                        "smtp_ca_file {} is not a PEM certificate: {e}",
+                        path.display()
+                    ))
+                })?)
+            }
+            None => None,
+        };
         let tls = |host: &str| {
-            TlsParameters::new(host.to_owned()).map_err(|e| MailError::Smtp(e.to_string()))
+            let mut params = TlsParameters::builder(host.to_owned());
+            if let Some(ca) = extra_ca.clone() {
+                params = params.add_root_certificate(ca);
+            }
+            params
+                .build_rustls()
+                .map_err(|e| MailError::Smtp(e.to_string()))
         };
         let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&s.host)
             .port(s.port)

@@ -476,11 +476,18 @@ pub struct SmtpSink {
     pub port: u16,
     dir: tempfile::TempDir,
     child: Option<std::process::Child>,
+    /// Extra arguments of `smtp_sink.py` (TLS mode and certificate, required login).
+    options: Vec<String>,
 }
 
 impl SmtpSink {
     /// Starts a sink on a free port.
     pub fn start() -> SmtpSink {
+        Self::start_with(Vec::new())
+    }
+
+    /// Starts a sink with `smtp_sink.py` options (`--tls MODE CERT KEY`, `--auth USER:PASS`).
+    pub fn start_with(options: Vec<String>) -> SmtpSink {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -490,6 +497,7 @@ impl SmtpSink {
             port,
             dir: tempfile::tempdir().unwrap(),
             child: None,
+            options,
         };
         sink.up();
         sink
@@ -505,6 +513,7 @@ impl SmtpSink {
                 &self.port.to_string(),
                 self.dir.path().to_str().unwrap(),
             ])
+            .args(&self.options)
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .spawn()

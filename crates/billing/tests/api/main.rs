@@ -18,5 +18,6 @@ mod reconciliation;
 mod roles;
 mod schema;
 mod servers;
+mod smtp_tls;
 mod stripe_fake;
 mod usage;
