@@ -143,6 +143,10 @@ pub struct Layer {
     pub stripe_webhook_secret: Option<String>,
     /// Stripe API base URL (tests point it at a local fake).
     pub stripe_api_base: Option<String>,
+    /// Return page after paying; `{public_url}` and `{invoice_id}` are replaced.
+    pub checkout_success_url: Option<String>,
+    /// Return page after giving up on paying; same placeholders.
+    pub checkout_cancel_url: Option<String>,
     /// Seconds between billing runs (renewal invoices, reminders, suspensions); 0: off.
     pub billing_interval_secs: Option<i64>,
     /// Days before a license expires that its renewal invoice is issued.
@@ -236,6 +240,8 @@ impl Layer {
             stripe_secret_key: self.stripe_secret_key.or(lower.stripe_secret_key),
             stripe_webhook_secret: self.stripe_webhook_secret.or(lower.stripe_webhook_secret),
             stripe_api_base: self.stripe_api_base.or(lower.stripe_api_base),
+            checkout_success_url: self.checkout_success_url.or(lower.checkout_success_url),
+            checkout_cancel_url: self.checkout_cancel_url.or(lower.checkout_cancel_url),
             billing_interval_secs: self.billing_interval_secs.or(lower.billing_interval_secs),
             renewal_lead_days: self.renewal_lead_days.or(lower.renewal_lead_days),
             order_due_days: self.order_due_days.or(lower.order_due_days),
@@ -596,6 +602,12 @@ impl Settings {
             api_base: layer
                 .stripe_api_base
                 .unwrap_or_else(|| crate::payments::STRIPE_API_BASE.to_owned()),
+            success_url: layer
+                .checkout_success_url
+                .unwrap_or_else(|| crate::payments::DEFAULT_SUCCESS_URL.to_owned()),
+            cancel_url: layer
+                .checkout_cancel_url
+                .unwrap_or_else(|| crate::payments::DEFAULT_CANCEL_URL.to_owned()),
         };
         Ok(Settings {
             public_url,

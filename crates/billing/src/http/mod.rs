@@ -20,6 +20,7 @@ pub mod api;
 pub mod envelope;
 pub mod error;
 pub mod extract;
+pub mod pages;
 
 /// Largest request body accepted.
 const BODY_LIMIT: usize = 256 * 1024;
@@ -151,6 +152,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 pub fn router(state: AppState) -> Router {
     let (api, openapi) = api_routes().split_for_parts();
     api.merge(SwaggerUi::new("/docs").url("/api/openapi.json", openapi))
+        .route("/checkout/complete", axum::routing::get(pages::complete))
+        .route("/checkout/cancelled", axum::routing::get(pages::cancelled))
         .fallback(envelope::not_found)
         .layer(map_response(envelope::json_errors))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

@@ -149,14 +149,8 @@ pub async fn checkout(
         amount: row.total_minor,
         currency: row.currency.clone(),
         customer_email: customer.email,
-        success_url: format!(
-            "{}/portal/invoices/{id}?checkout=success",
-            settings.public_url
-        ),
-        cancel_url: format!(
-            "{}/portal/invoices/{id}?checkout=cancelled",
-            settings.public_url
-        ),
+        success_url: return_url(&settings.stripe.success_url, settings, id),
+        cancel_url: return_url(&settings.stripe.cancel_url, settings, id),
         // Clicks racing each other within the hour get the same session from Stripe.
         idempotency_key: format!("nextpanel-bill-invoice-{id}-{}", now.timestamp() / 3_600),
     };
@@ -173,6 +167,12 @@ pub async fn checkout(
         url: session.url,
         session_id: session.id,
     })
+}
+
+fn return_url(template: &str, settings: &Settings, invoice_id: i64) -> String {
+    template
+        .replace("{public_url}", &settings.public_url)
+        .replace("{invoice_id}", &invoice_id.to_string())
 }
 
 /// Verifies and applies one Stripe webhook delivery.

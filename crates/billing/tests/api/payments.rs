@@ -172,9 +172,38 @@ async fn a_customer_who_pays_gets_a_hosting_account_whose_credentials_work() {
     assert_eq!(
         session["success_url"],
         format!(
-            "https://billing.acme.example/portal/invoices/{}?checkout=success",
+            "https://billing.acme.example/checkout/complete?invoice={}",
             invoice["id"]
         )
+    );
+    // Where Stripe sends the customer back: a page saying what happens next.
+    let page = shop
+        .app
+        .client
+        .get(
+            shop.app
+                .url(&format!("/checkout/complete?invoice={}", invoice["id"])),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(html.contains(invoice["number"].as_str().unwrap()), "{html}");
+    let page = shop
+        .app
+        .client
+        .get(
+            shop.app
+                .url("/checkout/cancelled?invoice=<script>alert(1)</script>"),
+        )
+        .send()
+        .await
+        .unwrap();
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("Your invoice stays open") && !html.contains("<script>"),
+        "{html}"
     );
     // Asking again for the same invoice gives the same session, not a second charge.
     let again = shop.checkout(&invoice).await;
