@@ -14,6 +14,10 @@ use crate::vault::Vault;
 /// How long a reset code works.
 pub const VALID_MINUTES: i64 = 60;
 
+/// Reset messages one address gets per [`VALID_MINUTES`] at most, so the form cannot
+/// be used to flood someone's mailbox.
+pub const MAX_PER_WINDOW: i64 = 3;
+
 /// Body of `POST /api/v1/auth/password-reset`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -47,8 +51,22 @@ pub async fn request(
     else {
         return Ok(());
     };
-    let token = hex::encode(random_bytes::<24>()?);
     let now = store::now();
+    let recent = store::password_resets::issued_since(
+        &mut tx,
+        user.id,
+        now - Duration::minutes(VALID_MINUTES),
+    )
+    .await?;
+    if recent >= MAX_PER_WINDOW {
+        // Same answer as for an unknown address: the caller learns nothing.
+        tracing::warn!(
+            user = user.id,
+            "password reset requested too often; no message sent"
+        );
+        return Ok(());
+    }
+    let token = hex::encode(random_bytes::<24>()?);
     store::password_resets::insert(
         &mut tx,
         user.id,

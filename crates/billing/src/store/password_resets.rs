@@ -42,3 +42,19 @@ pub async fn take(
     })?;
     Ok(user)
 }
+
+/// Reset codes issued to a user since `since` (used or not).
+pub async fn issued_since(
+    conn: &mut impl super::AsConn,
+    user_id: i64,
+    since: DateTime<Utc>,
+) -> Result<i64, StoreError> {
+    let n: i64 = on_conn!(conn, |c| sqlx::query_scalar(
+        "SELECT COUNT(*) FROM password_resets WHERE user_id = $1 AND created_at > $2"
+    )
+    .bind(user_id)
+    .bind(since)
+    .fetch_one(c)
+    .await)?;
+    Ok(n)
+}

@@ -352,3 +352,28 @@ async fn password_reset_by_email_is_single_use() {
         Some("new_password"),
     );
 }
+
+#[tokio::test]
+async fn reset_requests_cannot_flood_a_mailbox() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    app.customer(&admin, "ada@example.com").await;
+    for _ in 0..6 {
+        let (status, _) = app
+            .post(
+                "/api/v1/auth/password-reset",
+                None,
+                json!({"email": "ada@example.com"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "the answer never changes");
+    }
+    let (_, queued) = app.get("/api/v1/emails", Some(&admin)).await;
+    let resets = queued["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["template"] == "password_reset")
+        .count();
+    assert_eq!(resets, 3, "{queued}");
+}
