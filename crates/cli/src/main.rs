@@ -16,7 +16,7 @@ mod output;
 mod provision;
 
 use client::{ApiArgs, Client};
-use commands::{accounts, auth, customers, jobs, plans, servers};
+use commands::{accounts, auth, customers, invoices, jobs, plans, servers};
 use local::SettingsArgs;
 
 /// Billing and hosting-account provisioning for NextPanel servers.
@@ -91,6 +91,12 @@ enum Command {
     Accounts {
         #[command(subcommand)]
         command: accounts::AccountsCommand,
+    },
+    /// Orders, invoices and payments: list, show, order, checkout, mark-paid, void, run.
+    #[command(after_help = "Example:\n  nextpanel-bill invoices list --status open")]
+    Invoices {
+        #[command(subcommand)]
+        command: invoices::InvoicesCommand,
     },
     /// The job queue: list, retry.
     #[command(after_help = "Example:\n  nextpanel-bill jobs list --state dead")]
@@ -172,6 +178,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             accounts::run(command, &mut Client::from_args(&api)?, json).await
         }
         Command::Jobs { command } => jobs::run(command, &mut Client::from_args(&api)?, json).await,
+        Command::Invoices { command } => {
+            invoices::run(command, &mut Client::from_args(&api)?, json).await
+        }
     }
 }
 

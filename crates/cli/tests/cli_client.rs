@@ -867,3 +867,102 @@ async fn ctrl_c_at_a_prompt_creates_nothing() {
     assert_eq!(w.sim_accounts(), 0);
     assert!(!w.config_dir().join("provision-resume.json").exists());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_bills_an_order_paid_by_bank_transfer() {
+    let w = World::start().await;
+    w.login().await;
+    w.add_server("web1").await;
+    let plan = w.create_plan("Starter").await.to_string();
+    w.cli_json(
+        &[
+            "customers",
+            "create",
+            "--email",
+            "cy@example.com",
+            "--name",
+            "Cy",
+            "--json",
+        ],
+        None,
+    )
+    .await;
+    let out = w
+        .cli(
+            &[
+                "invoices",
+                "order",
+                "--customer",
+                "cy@example.com",
+                "--plan",
+                &plan,
+                "--username",
+                "cyril",
+                "--cycle",
+                "annual",
+            ],
+            None,
+        )
+        .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(said.contains("INV-000001 for 99.90 USD is open"), "{said}");
+    let open = w
+        .cli_json(&["invoices", "list", "--status", "open", "--json"], None)
+        .await;
+    assert_eq!(open["total"], 1, "{open}");
+
+    // Without Stripe configured the checkout link is refused with the reason.
+    let out = w.cli(&["invoices", "checkout", "INV-000001"], None).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("stripe_secret_key"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = w
+        .cli(
+            &[
+                "invoices",
+                "mark-paid",
+                "INV-000001",
+                "--reference",
+                "SEPA #4411",
+            ],
+            None,
+        )
+        .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let shown = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        shown.contains("paid") && shown.contains("SEPA #4411"),
+        "{shown}"
+    );
+    assert!(shown.contains("Starter hosting, annual"), "{shown}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while w.sim_accounts() == 0 {
+        assert!(std::time::Instant::now() < deadline, "never provisioned");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let again = w
+        .cli(
+            &["invoices", "mark-paid", "1", "--reference", "again"],
+            None,
+        )
+        .await;
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        stderr(&again).contains("only open invoices"),
+        "{}",
+        stderr(&again)
+    );
+    let bad = w.cli(&["invoices", "show", "INV-x"], None).await;
+    assert!(
+        stderr(&bad).contains("not an invoice id"),
+        "{}",
+        stderr(&bad)
+    );
+    let run = w.cli(&["invoices", "run"], None).await;
+    assert!(String::from_utf8_lossy(&run.stdout).contains("renewal invoices"));
+}

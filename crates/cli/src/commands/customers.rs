@@ -67,7 +67,7 @@ pub enum CustomersCommand {
 }
 
 /// The id of a customer given by id or exact email.
-async fn customer_id(client: &mut Client, customer: &str) -> anyhow::Result<String> {
+pub async fn customer_id(client: &mut Client, customer: &str) -> anyhow::Result<String> {
     if customer.parse::<i64>().is_ok() {
         return Ok(customer.to_owned());
     }

@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod auth;
 pub mod customers;
+pub mod invoices;
 pub mod jobs;
 pub mod plans;
 pub mod servers;

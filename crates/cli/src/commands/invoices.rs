@@ -1,0 +1,301 @@
+//! `invoices list|show|order|checkout|mark-paid|void|run`: orders, invoices and payments.
+
+use clap::Subcommand;
+use serde_json::{json, Value};
+
+use crate::client::{query, Client};
+use crate::output::{items, money, print_json, print_page, text, Table};
+
+/// What to do with invoices.
+#[derive(Subcommand)]
+pub enum InvoicesCommand {
+    /// List invoices, newest first.
+    #[command(
+        after_help = "Examples:\n  nextpanel-bill invoices list --status open\n  nextpanel-bill invoices list --customer ann@example.com"
+    )]
+    List {
+        /// Only `open`, `paid` or `void` invoices.
+        #[arg(long)]
+        status: Option<String>,
+        /// Only this customer's (id or exact email).
+        #[arg(long)]
+        customer: Option<String>,
+        /// Page number.
+        #[arg(long)]
+        page: Option<i64>,
+        /// Items per page (1 to 200).
+        #[arg(long)]
+        per_page: Option<i64>,
+    },
+    /// Show an invoice with its lines and payments.
+    #[command(after_help = "Example:\n  nextpanel-bill invoices show 42")]
+    Show {
+        /// Invoice id or number (INV-000042).
+        invoice: String,
+    },
+    /// Order a plan for a customer: an open invoice; paying it creates the hosting account.
+    #[command(
+        after_help = "Example:\n  nextpanel-bill invoices order --customer ann@example.com --plan 1 --username ann --cycle annual"
+    )]
+    Order {
+        /// Customer id or exact email.
+        #[arg(long)]
+        customer: String,
+        /// Plan id.
+        #[arg(long)]
+        plan: i64,
+        /// Hosting username to create when it is paid.
+        #[arg(long)]
+        username: String,
+        /// monthly, quarterly, semiannual or annual [default: the shortest the plan is sold in].
+        #[arg(long)]
+        cycle: Option<String>,
+    },
+    /// Print a Stripe Checkout link for an open invoice, to send to the customer.
+    #[command(after_help = "Example:\n  nextpanel-bill invoices checkout 42")]
+    Checkout {
+        /// Invoice id or number.
+        invoice: String,
+    },
+    /// Record a payment received outside Stripe (bank transfer) and apply it.
+    #[command(
+        after_help = "Example:\n  nextpanel-bill invoices mark-paid INV-000042 --reference 'SEPA 2026-11-25 #4411'"
+    )]
+    MarkPaid {
+        /// Invoice id or number.
+        invoice: String,
+        /// The transfer or receipt reference.
+        #[arg(long)]
+        reference: String,
+    },
+    /// Void an open invoice: it can no longer be paid.
+    #[command(after_help = "Example:\n  nextpanel-bill invoices void 42 --reason 'ordered twice'")]
+    Void {
+        /// Invoice id or number.
+        invoice: String,
+        /// Why (kept in the audit log).
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Run billing now: renewal invoices, overdue reminders, suspensions for non-payment.
+    #[command(after_help = "Example:\n  nextpanel-bill invoices run")]
+    Run,
+}
+
+/// `INV-000042` or `42` → `42`.
+fn invoice_id(raw: &str) -> anyhow::Result<i64> {
+    let digits = raw.trim().trim_start_matches("INV-");
+    digits
+        .parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| anyhow::anyhow!("{raw:?} is not an invoice id or number like INV-000042"))
+}
+
+fn total(invoice: &Value) -> String {
+    invoice["total"]
+        .as_i64()
+        .map(|t| money(t, invoice["currency"].as_str().unwrap_or("")))
+        .unwrap_or_default()
+}
+
+fn print_invoice(invoice: &Value) {
+    for (label, value) in [
+        ("invoice", text(&invoice["number"])),
+        ("status", text(&invoice["status"])),
+        ("kind", text(&invoice["kind"])),
+        ("customer", text(&invoice["customer_id"])),
+        ("plan", text(&invoice["plan_id"])),
+        ("cycle", text(&invoice["billing_cycle"])),
+        ("total", total(invoice)),
+        ("due", text(&invoice["due_at"])),
+        ("paid", text(&invoice["paid_at"])),
+        ("username", text(&invoice["username"])),
+        ("license", text(&invoice["license_id"])),
+        ("hosting account", text(&invoice["hosting_account_id"])),
+    ] {
+        println!("{label:<16} {value}");
+    }
+    println!();
+    let currency = invoice["currency"].as_str().unwrap_or("");
+    let mut lines = Table::new(&["DESCRIPTION", "QTY", "AMOUNT"]);
+    for l in items(&invoice["lines"]) {
+        lines.row(vec![
+            text(&l["description"]),
+            text(&l["quantity"]),
+            money(l["amount"].as_i64().unwrap_or(0), currency),
+        ]);
+    }
+    lines.print("lines");
+    let mut payments = Table::new(&[
+        "PAYMENT",
+        "PROVIDER",
+        "REFERENCE",
+        "STATUS",
+        "AMOUNT",
+        "NOTE",
+    ]);
+    for p in items(&invoice["payments"]) {
+        payments.row(vec![
+            text(&p["id"]),
+            text(&p["provider"]),
+            text(&p["reference"]),
+            text(&p["status"]),
+            money(
+                p["amount"].as_i64().unwrap_or(0),
+                p["currency"].as_str().unwrap_or(""),
+            ),
+            text(&p["message"]),
+        ]);
+    }
+    payments.print("payments");
+}
+
+/// Runs an `invoices` command.
+pub async fn run(cmd: InvoicesCommand, client: &mut Client, json: bool) -> anyhow::Result<()> {
+    match cmd {
+        InvoicesCommand::List {
+            status,
+            customer,
+            page,
+            per_page,
+        } => {
+            let customer_id = match customer {
+                Some(c) => Some(super::customers::customer_id(client, &c).await?),
+                None => None,
+            };
+            let path = format!(
+                "/api/v1/invoices{}",
+                query(&[
+                    ("status", status),
+                    ("customer_id", customer_id),
+                    ("page", page.map(|p| p.to_string())),
+                    ("per_page", per_page.map(|p| p.to_string())),
+                ])
+            );
+            let list = client.get(&path).await?;
+            if json {
+                return print_json(&list);
+            }
+            let mut t = Table::new(&[
+                "INVOICE", "CUSTOMER", "KIND", "STATUS", "TOTAL", "DUE", "PAID",
+            ]);
+            for i in items(&list["items"]) {
+                t.row(vec![
+                    text(&i["number"]),
+                    text(&i["customer_id"]),
+                    text(&i["kind"]),
+                    text(&i["status"]),
+                    total(i),
+                    text(&i["due_at"]),
+                    text(&i["paid_at"]),
+                ]);
+            }
+            t.print("invoices");
+            print_page(&list);
+        }
+        InvoicesCommand::Show { invoice } => {
+            let found = client
+                .get(&format!("/api/v1/invoices/{}", invoice_id(&invoice)?))
+                .await?;
+            if json {
+                return print_json(&found);
+            }
+            print_invoice(&found);
+        }
+        InvoicesCommand::Order {
+            customer,
+            plan,
+            username,
+            cycle,
+        } => {
+            let id = super::customers::customer_id(client, &customer).await?;
+            let mut body = json!({"plan_id": plan, "username": username});
+            if let Some(cycle) = cycle {
+                body["billing_cycle"] = json!(cycle);
+            }
+            let created = client
+                .post(&format!("/api/v1/customers/{id}/orders"), &body)
+                .await?;
+            if json {
+                return print_json(&created);
+            }
+            println!(
+                "{} for {} is open (due {}); the customer was emailed. Send them `nextpanel-bill invoices checkout {}` or record a transfer with `mark-paid`.",
+                text(&created["number"]),
+                total(&created),
+                text(&created["due_at"]),
+                text(&created["id"])
+            );
+        }
+        InvoicesCommand::Checkout { invoice } => {
+            let link = client
+                .post(
+                    &format!("/api/v1/invoices/{}/checkout", invoice_id(&invoice)?),
+                    &json!({}),
+                )
+                .await?;
+            if json {
+                return print_json(&link);
+            }
+            println!("{}", text(&link["url"]));
+        }
+        InvoicesCommand::MarkPaid { invoice, reference } => {
+            let paid = client
+                .post(
+                    &format!("/api/v1/invoices/{}/mark-paid", invoice_id(&invoice)?),
+                    &json!({ "reference": reference }),
+                )
+                .await?;
+            if json {
+                return print_json(&paid);
+            }
+            print_invoice(&paid);
+        }
+        InvoicesCommand::Void { invoice, reason } => {
+            let mut body = json!({});
+            if let Some(reason) = reason {
+                body["reason"] = json!(reason);
+            }
+            let voided = client
+                .post(
+                    &format!("/api/v1/invoices/{}/void", invoice_id(&invoice)?),
+                    &body,
+                )
+                .await?;
+            if json {
+                return print_json(&voided);
+            }
+            println!("{} is void", text(&voided["number"]));
+        }
+        InvoicesCommand::Run => {
+            let report = client.post("/api/v1/billing/run", &json!({})).await?;
+            if json {
+                return print_json(&report);
+            }
+            for (label, key) in [
+                ("renewal invoices", "renewal_invoices"),
+                ("renewals skipped", "renewals_skipped"),
+                ("reminders", "reminders"),
+                ("licenses suspended", "licenses_suspended"),
+                ("accounts suspended", "accounts_suspended"),
+            ] {
+                println!("{label:<20} {}", text(&report[key]));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invoices_are_named_by_id_or_number() {
+        assert_eq!(invoice_id("42").ok(), Some(42));
+        assert_eq!(invoice_id("INV-000042").ok(), Some(42));
+        assert!(invoice_id("INV-").is_err());
+        assert!(invoice_id("0").is_err());
+    }
+}
