@@ -16,57 +16,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use nextpanel_sim::{SimConfig, SimHandle};
-use serde_json::{json, Value};
+use serde_json::json;
 
 mod common;
 
-use common::{env_u64, on_each_engine, start_server, ADMIN_PASSWORD};
+use common::{env_u64, on_each_engine, start_server, Api};
 
 const SERVERS: usize = 5;
 const PANEL_LATENCY_MS: u64 = 50;
-
-#[derive(Clone)]
-struct Api {
-    client: reqwest::Client,
-    base: String,
-    token: String,
-}
-
-impl Api {
-    async fn post(&self, path: &str, body: Value) -> (reqwest::StatusCode, Value) {
-        let resp = self
-            .client
-            .post(format!("{}{path}", self.base))
-            .bearer_auth(&self.token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let status = resp.status();
-        (status, resp.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn get(&self, path: &str) -> Value {
-        let resp = self
-            .client
-            .get(format!("{}{path}", self.base))
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .unwrap();
-        assert!(resp.status().is_success(), "GET {path}: {}", resp.status());
-        resp.json().await.unwrap()
-    }
-
-    async fn count(&self, state: &str) -> i64 {
-        self.get(&format!(
-            "/api/v1/nextpanel/accounts?state={state}&per_page=1"
-        ))
-        .await["total"]
-            .as_i64()
-            .unwrap()
-    }
-}
 
 async fn bench_engine(name: &str, dir: std::path::PathBuf, database_url: String) {
     let accounts = env_u64("BENCH_ACCOUNTS", 1000);
@@ -90,25 +47,7 @@ async fn bench_engine(name: &str, dir: std::path::PathBuf, database_url: String)
         log.to_str().unwrap(),
     ];
     let server = start_server(&dir, &database_url, &extra).await;
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .pool_max_idle_per_host(submitters as usize)
-        .build()
-        .unwrap();
-    let login: Value = client
-        .post(format!("{}/api/v1/auth/login", server.base))
-        .json(&json!({"email": "admin@example.com", "password": ADMIN_PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let api = Api {
-        client,
-        base: server.base.clone(),
-        token: login["access_token"].as_str().expect("login").to_owned(),
-    };
+    let api = Api::login(&server.base, submitters as usize).await;
 
     let mut sims: Vec<SimHandle> = Vec::new();
     let capacity = i64::try_from(accounts / SERVERS as u64 + 10).unwrap();

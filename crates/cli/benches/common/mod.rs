@@ -125,3 +125,74 @@ where
         std::panic::resume_unwind(e.into_panic());
     }
 }
+
+/// The admin's view of the API under test.
+#[derive(Clone)]
+pub struct Api {
+    pub client: reqwest::Client,
+    pub base: String,
+    pub token: String,
+}
+
+impl Api {
+    /// Logs in as the seeded admin with room for `connections` idle connections.
+    pub async fn login(base: &str, connections: usize) -> Api {
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .pool_max_idle_per_host(connections)
+            .build()
+            .unwrap();
+        let login: serde_json::Value = client
+            .post(format!("{base}/api/v1/auth/login"))
+            .json(&serde_json::json!({"email": "admin@example.com", "password": ADMIN_PASSWORD}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        Api {
+            client,
+            base: base.to_owned(),
+            token: login["access_token"].as_str().expect("login").to_owned(),
+        }
+    }
+
+    pub async fn post(
+        &self,
+        path: &str,
+        body: serde_json::Value,
+    ) -> (reqwest::StatusCode, serde_json::Value) {
+        let resp = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status();
+        (status, resp.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    pub async fn get(&self, path: &str) -> serde_json::Value {
+        let resp = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_success(), "GET {path}: {}", resp.status());
+        resp.json().await.unwrap()
+    }
+
+    pub async fn count(&self, state: &str) -> i64 {
+        self.get(&format!(
+            "/api/v1/nextpanel/accounts?state={state}&per_page=1"
+        ))
+        .await["total"]
+            .as_i64()
+            .unwrap()
+    }
+}
