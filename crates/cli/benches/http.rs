@@ -16,7 +16,7 @@ use serde_json::json;
 
 mod common;
 
-use common::{env_u64, on_each_engine, start_server, Server, ADMIN_PASSWORD};
+use common::{env_u64, on_each_engine, start_server, Api, Server};
 
 fn rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
@@ -109,17 +109,8 @@ async fn load(server: &Server, path: &str, token: Option<&str>) -> Figures {
 
 async fn bench_engine(name: &str, dir: std::path::PathBuf, database_url: String) {
     let server = start_server(&dir, &database_url, &["--health-interval", "0"]).await;
-    let client = reqwest::Client::new();
-    let login: serde_json::Value = client
-        .post(format!("{}/api/v1/auth/login", server.base))
-        .json(&json!({"email": "admin@example.com", "password": ADMIN_PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = login["access_token"].as_str().expect("login").to_owned();
+    let api = Api::login(&server.base, 32).await;
+    let (client, token) = (api.client.clone(), api.token.clone());
     for i in 0..10 {
         let resp = client
             .post(format!("{}/api/v1/plans", server.base))

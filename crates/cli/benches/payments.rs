@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 
 mod common;
 
-use common::{env_u64, on_each_engine, start_server, Api};
+use common::{env_u64, on_each_engine, plan_and_customer, start_server, Api};
 
 const WEBHOOK_SECRET: &str = "whsec_bench_secret";
 
@@ -86,28 +86,15 @@ async fn bench_engine(name: &str, dir: std::path::PathBuf, database_url: String)
         )
         .await;
     assert_eq!(status, reqwest::StatusCode::CREATED, "{body}");
-    let (status, plan) = api
-        .post(
-            "/api/v1/plans",
+    let (plan, customer) = plan_and_customer(
+        &api,
             json!({
                 "name": "Bench", "currency": "USD", "prices": {"monthly": 999}, "setup_fee": 500,
                 "quotas": {"max_accounts": 1, "max_domains": 5, "max_databases": 5, "max_emails": 10, "storage_mb": 10240, "bandwidth_mb": -1},
                 "account_type": "panel", "package_id": 1
             }),
-        )
-        .await;
-    assert_eq!(status, reqwest::StatusCode::CREATED, "{plan}");
-    let (status, customer) = api
-        .post(
-            "/api/v1/customers",
-            json!({"email": "bench@example.com", "full_name": "Bench", "password": "customer-password-1"}),
-        )
-        .await;
-    assert_eq!(status, reqwest::StatusCode::CREATED, "{customer}");
-    let (plan, customer) = (
-        plan["id"].as_i64().unwrap(),
-        customer["id"].as_i64().unwrap(),
-    );
+    )
+    .await;
 
     // The orders (not measured).
     let in_flight = Arc::new(tokio::sync::Semaphore::new(deliverers));

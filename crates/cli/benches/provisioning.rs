@@ -20,7 +20,7 @@ use serde_json::json;
 
 mod common;
 
-use common::{env_u64, on_each_engine, start_server, Api};
+use common::{env_u64, on_each_engine, plan_and_customer, start_server, Api};
 
 const SERVERS: usize = 5;
 const PANEL_LATENCY_MS: u64 = 50;
@@ -66,28 +66,15 @@ async fn bench_engine(name: &str, dir: std::path::PathBuf, database_url: String)
             .unwrap();
         sims.push(sim);
     }
-    let (status, plan) = api
-        .post(
-            "/api/v1/plans",
+    let (plan, customer) = plan_and_customer(
+        &api,
             json!({
                 "name": "Bench", "currency": "USD", "prices": {"monthly": 999, "annual": 9990},
                 "quotas": {"max_accounts": 1, "max_domains": 5, "max_databases": 5, "max_emails": 10, "storage_mb": 10240, "bandwidth_mb": -1},
                 "account_type": "panel", "package_id": 1
             }),
-        )
-        .await;
-    assert_eq!(status, reqwest::StatusCode::CREATED, "{plan}");
-    let (status, customer) = api
-        .post(
-            "/api/v1/customers",
-            json!({"email": "bench@example.com", "full_name": "Bench", "password": "customer-password-1"}),
-        )
-        .await;
-    assert_eq!(status, reqwest::StatusCode::CREATED, "{customer}");
-    let (plan, customer) = (
-        plan["id"].as_i64().unwrap(),
-        customer["id"].as_i64().unwrap(),
-    );
+    )
+    .await;
 
     // Submit every provision with at most `submitters` requests in flight.
     let started = Instant::now();

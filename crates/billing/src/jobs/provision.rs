@@ -13,7 +13,7 @@ use crate::domain::hosting::AccountState;
 use crate::domain::plan::AccountType;
 use crate::panel::{ControlPanel, CreateAccount, NextPanelClient, PanelError, PanelErrorKind};
 use crate::service::accounts::{self, save_change, state_of};
-use crate::service::provisioning::choose_server;
+use crate::service::provisioning::choose_server_for;
 use crate::service::servers::client_for;
 use crate::service::{notifications, Actor, ServiceError};
 use crate::store::hosting_accounts::AccountRow;
@@ -334,21 +334,7 @@ async fn failover(
     if tried.len() >= ctx.settings.provision_max_servers {
         return Ok(None);
     }
-    let license = store::licenses::find(&mut tx, current.license_id)
-        .await?
-        .ok_or(ServiceError::NotFound("license"))?;
-    let plan = store::plans::find(&mut tx, license.plan_id)
-        .await?
-        .ok_or(ServiceError::NotFound("plan"))?;
-    let Some(next_server) = choose_server(
-        &mut tx,
-        plan.location.as_deref(),
-        plan.server_group.as_deref(),
-        &tried,
-        &current.username,
-    )
-    .await?
-    else {
+    let Some(next_server) = choose_server_for(&mut tx, &current, &tried).await? else {
         return Ok(None);
     };
     let mut next = current.clone();
@@ -375,21 +361,7 @@ async fn assign_server(
 ) -> Result<Outcome, ServiceError> {
     let mut tx = ctx.db.begin().await?;
     let current = accounts::load(&mut tx, account_id).await?;
-    let license = store::licenses::find(&mut tx, current.license_id)
-        .await?
-        .ok_or(ServiceError::NotFound("license"))?;
-    let plan = store::plans::find(&mut tx, license.plan_id)
-        .await?
-        .ok_or(ServiceError::NotFound("plan"))?;
-    let Some(server_id) = choose_server(
-        &mut tx,
-        plan.location.as_deref(),
-        plan.server_group.as_deref(),
-        &[],
-        &current.username,
-    )
-    .await?
-    else {
+    let Some(server_id) = choose_server_for(&mut tx, &current, &[]).await? else {
         return Ok(Outcome::retry(
             "waiting for a usable server: every matching server is offline, disabled, full or already uses this username"
                 .to_owned(),

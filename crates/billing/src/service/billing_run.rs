@@ -17,7 +17,7 @@ use super::payments::NON_PAYMENT;
 use super::{Actor, ServiceError};
 use crate::config::Settings;
 use crate::domain::hosting::AccountState;
-use crate::domain::invoice::{self, InvoiceKind, InvoiceStatus};
+use crate::domain::invoice::{self, InvoiceKind};
 use crate::domain::license::{self as license_rules, LicenseStatus};
 use crate::domain::plan::BillingCycle;
 use crate::jobs::{self, Payload};
@@ -142,30 +142,19 @@ impl BillingRunner {
         };
         let total = invoice::total(&lines)?;
         let row = InvoiceRow {
-            id: 0,
-            customer_id: license.customer_id,
-            kind: InvoiceKind::Renewal.as_str().to_owned(),
-            status: InvoiceStatus::Open.as_str().to_owned(),
-            plan_id: plan.id,
-            billing_cycle: cycle.as_str().to_owned(),
             license_id: Some(license.id),
-            hosting_account_id: None,
-            order_username: None,
-            currency: plan.currency.clone(),
-            total_minor: total,
             period_start: Some(start),
             period_end: Some(end),
             // Due when the paid period ends, or now if it already has.
-            due_at: start.max(now),
-            paid_at: None,
-            voided_at: None,
-            checkout_session_id: None,
-            checkout_url: None,
-            checkout_created_at: None,
-            reminders_sent: 0,
-            last_reminder_at: None,
-            created_at: now,
-            updated_at: now,
+            ..super::invoices::open_row(
+                license.customer_id,
+                InvoiceKind::Renewal,
+                &plan,
+                cycle,
+                total,
+                start.max(now),
+                now,
+            )
         };
         super::invoices::create(&mut tx, &Actor::system(), &row, &lines).await?;
         tx.commit().await?;

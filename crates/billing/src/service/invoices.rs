@@ -251,20 +251,47 @@ pub async fn place_order(
     }
     let now = store::now();
     let row = InvoiceRow {
+        order_username: Some(username.as_str().to_owned()),
+        ..open_row(
+            customer_id,
+            InvoiceKind::Order,
+            &plan,
+            cycle,
+            total,
+            now + Duration::days(settings.billing.order_due_days),
+            now,
+        )
+    };
+    let saved = create(&mut tx, actor, &row, &lines).await?;
+    tx.commit().await?;
+    Ok(saved)
+}
+
+/// An open invoice of `kind` for `plan` before it is stored; callers fill in the rest.
+pub(crate) fn open_row(
+    customer_id: i64,
+    kind: InvoiceKind,
+    plan: &store::plans::PlanRow,
+    cycle: BillingCycle,
+    total: i64,
+    due_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> InvoiceRow {
+    InvoiceRow {
         id: 0,
         customer_id,
-        kind: InvoiceKind::Order.as_str().to_owned(),
+        kind: kind.as_str().to_owned(),
         status: InvoiceStatus::Open.as_str().to_owned(),
         plan_id: plan.id,
         billing_cycle: cycle.as_str().to_owned(),
         license_id: None,
         hosting_account_id: None,
-        order_username: Some(username.as_str().to_owned()),
+        order_username: None,
         currency: plan.currency.clone(),
         total_minor: total,
         period_start: None,
         period_end: None,
-        due_at: now + Duration::days(settings.billing.order_due_days),
+        due_at,
         paid_at: None,
         voided_at: None,
         checkout_session_id: None,
@@ -274,10 +301,7 @@ pub async fn place_order(
         last_reminder_at: None,
         created_at: now,
         updated_at: now,
-    };
-    let saved = create(&mut tx, actor, &row, &lines).await?;
-    tx.commit().await?;
-    Ok(saved)
+    }
 }
 
 /// Inserts an invoice with its lines, the "invoice created" message and the audit entry.
@@ -471,7 +495,7 @@ pub async fn void(
     let before = store::invoices::find(&mut tx, id)
         .await?
         .ok_or(ServiceError::NotFound("invoice"))?;
-    if !store::invoices::mark_void(&mut tx, id, store::now()).await? {
+    if !store::invoices::close(&mut tx, id, store::invoices::Closing::Void, store::now()).await? {
         return Err(ServiceError::Conflict {
             field: None,
             message: format!(

@@ -308,7 +308,7 @@ async fn apply_payment(
         record_note(tx, actor, row.id, "payment.mismatch", &problem).await?;
         return Ok(format!("not applied to {number}: {problem}"));
     }
-    if !store::invoices::mark_paid(tx, row.id, store::now()).await? {
+    if !store::invoices::close(tx, row.id, store::invoices::Closing::Paid, store::now()).await? {
         let problem = format!(
             "{number} is {} already; payment {} needs a refund",
             row.status, s.reference

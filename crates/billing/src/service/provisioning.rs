@@ -110,6 +110,28 @@ pub async fn choose_server(
     Ok(None)
 }
 
+/// Picks a server for an existing account by its plan's placement, skipping `exclude`.
+pub(crate) async fn choose_server_for(
+    tx: &mut Tx,
+    account: &AccountRow,
+    exclude: &[i64],
+) -> Result<Option<i64>, ServiceError> {
+    let license = store::licenses::find(tx, account.license_id)
+        .await?
+        .ok_or(ServiceError::NotFound("license"))?;
+    let plan = store::plans::find(tx, license.plan_id)
+        .await?
+        .ok_or(ServiceError::NotFound("plan"))?;
+    choose_server(
+        tx,
+        plan.location.as_deref(),
+        plan.server_group.as_deref(),
+        exclude,
+        &account.username,
+    )
+    .await
+}
+
 /// Checks, under the slot lock, that the server has a free slot and the username is free there.
 async fn take_slot(tx: &mut Tx, server_id: i64, username: &str) -> Result<bool, ServiceError> {
     store::servers::lock_slots(tx).await?;

@@ -211,33 +211,36 @@ pub async fn lock(tx: &mut Tx, id: i64) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Moves an open invoice to paid; `false` when it was not open (paid already, or void).
-pub async fn mark_paid(tx: &mut Tx, id: i64, at: DateTime<Utc>) -> Result<bool, StoreError> {
-    let n = on_conn!(tx, |c| {
-        sqlx::query(
-        "UPDATE invoices SET status = 'paid', paid_at = $2, updated_at = $2 WHERE id = $1 AND status = 'open'"
-    )
-    .bind(id)
-    .bind(at)
-    .execute(c)
-    .await
-    .map(|r| r.rows_affected())
-    })?;
-    Ok(n == 1)
+/// How an open invoice is closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Closing {
+    /// Paid: `paid_at` is set.
+    Paid,
+    /// Voided: `voided_at` is set.
+    Void,
 }
 
-/// Moves an open invoice to void; `false` when it was not open.
-pub async fn mark_void(tx: &mut Tx, id: i64, at: DateTime<Utc>) -> Result<bool, StoreError> {
-    let n = on_conn!(tx, |c| {
-        sqlx::query(
-        "UPDATE invoices SET status = 'void', voided_at = $2, updated_at = $2 WHERE id = $1 AND status = 'open'"
-    )
-    .bind(id)
-    .bind(at)
-    .execute(c)
-    .await
-    .map(|r| r.rows_affected())
-    })?;
+/// Closes an open invoice; `false` when it was not open (paid already, or void).
+pub async fn close(
+    tx: &mut Tx,
+    id: i64,
+    how: Closing,
+    at: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let sql = match how {
+        Closing::Paid => {
+            "UPDATE invoices SET status = 'paid', paid_at = $2, updated_at = $2 WHERE id = $1 AND status = 'open'"
+        }
+        Closing::Void => {
+            "UPDATE invoices SET status = 'void', voided_at = $2, updated_at = $2 WHERE id = $1 AND status = 'open'"
+        }
+    };
+    let n = on_conn!(tx, |c| sqlx::query(sql)
+        .bind(id)
+        .bind(at)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
     Ok(n == 1)
 }
 

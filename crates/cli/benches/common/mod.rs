@@ -196,3 +196,20 @@ impl Api {
             .unwrap()
     }
 }
+
+/// Creates the plan `plan` (a JSON body) and the customer `bench@example.com`; returns their ids.
+pub async fn plan_and_customer(api: &Api, plan: serde_json::Value) -> (i64, i64) {
+    let (status, plan) = api.post("/api/v1/plans", plan).await;
+    assert_eq!(status, reqwest::StatusCode::CREATED, "{plan}");
+    let (status, customer) = api
+        .post(
+            "/api/v1/customers",
+            serde_json::json!({"email": "bench@example.com", "full_name": "Bench", "password": "customer-password-1"}),
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::CREATED, "{customer}");
+    (
+        plan["id"].as_i64().unwrap(),
+        customer["id"].as_i64().unwrap(),
+    )
+}
