@@ -391,6 +391,7 @@ async fn fail(
     next.failure_reason = Some(reason.to_owned());
     next.updated_at = store::now();
     save_change(&mut tx, actor, &current, &next, "account.failed").await?;
+    alert_admins(&mut tx, &next, reason).await?;
     tx.commit().await?;
     Ok(Outcome::Fail(reason.to_owned()))
 }
@@ -409,7 +410,38 @@ pub async fn mark_failed(tx: &mut Tx, account_id: i64, reason: &str) -> Result<(
     next.failure_reason = Some(reason.to_owned());
     next.updated_at = store::now();
     save_change(tx, &Actor::system(), &current, &next, "account.failed").await?;
-    Ok(())
+    alert_admins(tx, &next, reason).await
+}
+
+/// Tells every admin that an account could not be created (and whether it was paid for),
+/// so a paying customer is never left waiting unnoticed.
+async fn alert_admins(tx: &mut Tx, failed: &AccountRow, reason: &str) -> Result<(), ServiceError> {
+    let customer = store::users::find(tx, failed.customer_id)
+        .await?
+        .map_or_else(|| failed.customer_id.to_string(), |c| c.email);
+    let paid_invoice = failed
+        .idempotency_key
+        .as_deref()
+        .and_then(|k| k.strip_prefix("invoice:"))
+        .and_then(|id| id.parse::<i64>().ok())
+        .map(crate::domain::invoice::number);
+    notifications::queue_to_admins(
+        tx,
+        &format!(
+            "provisioning_failed:{}:{}",
+            failed.id,
+            failed.updated_at.timestamp_micros()
+        ),
+        "provisioning_failed",
+        serde_json::json!({
+            "username": failed.username,
+            "account_id": failed.id,
+            "customer": customer,
+            "reason": reason,
+            "paid_invoice": paid_invoice,
+        }),
+    )
+    .await
 }
 
 /// Whether the client's panel supports an extension, treating a failed health call as "no".

@@ -26,6 +26,7 @@ pub const TEMPLATES: &[&str] = &[
     "server_down",
     "server_up",
     "password_reset",
+    "provisioning_failed",
 ];
 
 /// The built-in template files.
@@ -141,6 +142,14 @@ const BUILT_IN: &[(&str, &str)] = &[
     (
         "server_down.html",
         include_str!("../../templates/email/server_down.html"),
+    ),
+    (
+        "provisioning_failed.txt",
+        include_str!("../../templates/email/provisioning_failed.txt"),
+    ),
+    (
+        "provisioning_failed.html",
+        include_str!("../../templates/email/provisioning_failed.html"),
     ),
     (
         "server_up.txt",

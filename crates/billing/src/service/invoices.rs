@@ -249,6 +249,16 @@ pub async fn place_order(
             ),
         });
     }
+    // Refused now rather than after the customer paid for a name the fleet already uses.
+    if store::hosting_accounts::username_in_use(&mut tx, username.as_str()).await? {
+        return Err(ServiceError::Conflict {
+            field: Some("username".into()),
+            message: format!(
+                "the hosting username '{}' is taken; choose another",
+                username.as_str()
+            ),
+        });
+    }
     let now = store::now();
     let row = InvoiceRow {
         order_username: Some(username.as_str().to_owned()),

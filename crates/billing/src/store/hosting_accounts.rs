@@ -270,3 +270,15 @@ pub async fn under_license(
         .await)?;
     Ok(rows)
 }
+
+/// Whether a live account (not terminated or failed) on any server has this username.
+pub async fn username_in_use(conn: &mut impl AsConn, username: &str) -> Result<bool, StoreError> {
+    let n: i64 = on_conn!(conn, |c| sqlx::query_scalar(
+        "SELECT COUNT(*) FROM hosting_accounts WHERE username = $1 \
+         AND state IN ('pending', 'provisioning', 'active', 'suspended')"
+    )
+    .bind(username)
+    .fetch_one(c)
+    .await)?;
+    Ok(n > 0)
+}

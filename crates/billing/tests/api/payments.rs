@@ -293,6 +293,22 @@ async fn a_customer_who_pays_gets_a_hosting_account_whose_credentials_work() {
         subjects(&messages)
     );
     assert_eq!(with_subject(&messages, "Payment received").len(), 1);
+
+    // The name is taken now: a new order for it is refused before anyone pays.
+    let (status, body) = shop
+        .app
+        .post(
+            "/api/v1/me/orders",
+            Some(&shop.customer),
+            json!({"plan_id": shop.plan, "username": "ada"}),
+        )
+        .await;
+    assert_error(
+        (status, body),
+        StatusCode::CONFLICT,
+        "conflict",
+        Some("username"),
+    );
 }
 
 #[tokio::test]
@@ -884,5 +900,57 @@ async fn renewals_reminders_and_suspension_for_non_payment_each_happen_once() {
         with_subject(&messages, "Invoice INV-").len(),
         2,
         "{subjects:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_paid_order_that_cannot_be_created_alerts_every_admin() {
+    let sink = SmtpSink::start();
+    let shop = shop(Some(&sink)).await;
+    // Someone else already holds "ada" on the only panel: a certain failure.
+    let squatter = reqwest::Client::new()
+        .post(format!("{}/api/v1/billing/accounts", shop.sim.base_url()))
+        .header("X-API-Key", shop.sim.api_key())
+        .header("X-API-Secret", shop.sim.api_secret())
+        .json(
+            &json!({"username": "ada", "email": "x@example.com", "password": "pw-123456789",
+            "billing_id": "someone-else", "is_admin": false, "metadata": {}}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(squatter.status().is_success());
+    let invoice = shop.order("ada").await;
+    let session = shop.checkout(&invoice).await;
+    stripe_fake::deliver(&shop.app, &stripe_fake::completed(&session)).await;
+    let invoice = shop.invoice(&invoice["id"]).await;
+    assert_eq!(invoice["status"], "paid");
+    let account = shop
+        .account_in_state(&invoice["hosting_account_id"], "failed")
+        .await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let alert = loop {
+        let messages = sink.messages();
+        if let Some(alert) = with_subject(&messages, "Provisioning of ada failed").first() {
+            break (*alert).clone();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no alert: {:?}",
+            subjects(&messages)
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(alert["to"], json!([crate::helpers::ADMIN_EMAIL]));
+    let text = alert["text"].as_str().unwrap();
+    assert!(text.contains(invoice["number"].as_str().unwrap()), "{text}");
+    assert!(text.contains("ada@example.com"), "{text}");
+    assert!(
+        text.contains(&format!("accounts retry {}", account["id"])),
+        "{text}"
+    );
+    assert!(
+        with_subject(&sink.messages(), "is ready").is_empty(),
+        "no welcome for an account that does not exist"
     );
 }
