@@ -336,14 +336,17 @@ pub(crate) async fn create(
         )
         .await?;
     }
-    queue_message(
-        tx,
-        &saved,
-        "invoice_created",
-        &saved.id.to_string(),
-        json!({}),
-    )
-    .await?;
+    // Nothing to pay (a free plan) is nothing to announce.
+    if saved.total_minor > 0 {
+        queue_message(
+            tx,
+            &saved,
+            "invoice_created",
+            &saved.id.to_string(),
+            json!({}),
+        )
+        .await?;
+    }
     let view = Invoice::from(&saved);
     audit::record(
         tx,
@@ -412,6 +415,12 @@ async fn detail(conn: &mut impl store::AsConn, row: &InvoiceRow) -> Result<Invoi
     let payments = store::payments::for_invoice(conn, row.id).await?;
     view.payments = Some(payments.iter().map(Payment::from).collect());
     Ok(view)
+}
+
+/// The full view (lines, payments) of a row already loaded and checked.
+pub(crate) async fn get_view(db: &Db, row: &InvoiceRow) -> Result<Invoice, ServiceError> {
+    let mut conn = db.conn().await?;
+    detail(&mut conn, row).await
 }
 
 /// Every invoice, newest first (admin, staff).

@@ -231,6 +231,35 @@ pub async fn stripe_webhook(
     })
 }
 
+/// Places an order (see [`invoices::place_order`]); an order that costs nothing (a free
+/// plan) is settled at once, so its hosting account is created without a payment step.
+pub async fn order(
+    ctx: &PaymentContext<'_>,
+    actor: &Actor,
+    customer_id: i64,
+    body: invoices::NewOrder,
+) -> Result<Invoice, ServiceError> {
+    let placed = invoices::place_order(ctx.db, ctx.settings, actor, customer_id, body).await?;
+    if placed.total != 0 {
+        return Ok(placed);
+    }
+    let mut tx = ctx.db.begin().await?;
+    let settlement = Settlement {
+        invoice_id: placed.id,
+        reference: format!("free:{}", placed.number),
+        amount: 0,
+        currency: placed.currency.clone(),
+        message: None,
+    };
+    apply_payment(ctx, &mut tx, &Actor::system(), "manual", &settlement).await?;
+    tx.commit().await?;
+    ctx.wake.notify_waiters();
+    let mut conn = ctx.db.conn().await?;
+    let row = invoices::load_owned(&mut conn, actor, placed.id).await?;
+    drop(conn);
+    invoices::get_view(ctx.db, &row).await
+}
+
 /// Records a payment an admin received outside Stripe (bank transfer) and applies it.
 pub async fn mark_paid(
     ctx: &PaymentContext<'_>,
@@ -317,7 +346,10 @@ async fn apply_payment(
         record_note(tx, actor, row.id, "payment.not_applied", &problem).await?;
         return Ok(format!("not applied: {problem}"));
     }
-    invoices::queue_message(tx, &row, "payment_received", &row.id.to_string(), json!({})).await?;
+    if s.amount > 0 {
+        invoices::queue_message(tx, &row, "payment_received", &row.id.to_string(), json!({}))
+            .await?;
+    }
     let fulfilled = if row.kind == "renewal" {
         renew(ctx, tx, actor, &row).await?
     } else {

@@ -954,3 +954,40 @@ async fn a_paid_order_that_cannot_be_created_alerts_every_admin() {
         "no welcome for an account that does not exist"
     );
 }
+
+#[tokio::test]
+async fn a_free_plan_is_provisioned_on_ordering_without_a_payment_step() {
+    let sink = SmtpSink::start();
+    let shop = shop(Some(&sink)).await;
+    let mut free = crate::helpers::plan_body("Trial");
+    free["prices"] = json!({"monthly": 0});
+    let (status, plan) = shop
+        .app
+        .post("/api/v1/plans", Some(&shop.admin), free)
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{plan}");
+    let (status, invoice) = shop
+        .app
+        .post(
+            "/api/v1/me/orders",
+            Some(&shop.customer),
+            json!({"plan_id": plan["id"], "username": "ada"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{invoice}");
+    assert_eq!(invoice["status"], "paid", "{invoice}");
+    assert_eq!(invoice["total"], 0);
+    shop.account_in_state(&invoice["hosting_account_id"], "active")
+        .await;
+    assert!(shop.stripe.sessions().is_empty(), "no checkout for nothing");
+    let messages = sink.wait_for(2).await;
+    assert_eq!(with_subject(&messages, "is ready").len(), 1);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let messages = sink.messages();
+    assert!(
+        with_subject(&messages, "Invoice").is_empty()
+            && with_subject(&messages, "Payment received").is_empty(),
+        "{:?}",
+        subjects(&messages)
+    );
+}

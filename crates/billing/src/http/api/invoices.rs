@@ -113,12 +113,13 @@ pub async fn order_for(
     Path(id): Path<i64>,
     Body(body): Body<NewOrder>,
 ) -> Result<(StatusCode, Json<Invoice>), ApiError> {
-    let invoice = invoices::place_order(&state.db, &state.settings, &actor, id, body).await?;
+    let invoice = payments::order(&state.payment_context(), &actor, id, body).await?;
     Ok((StatusCode::CREATED, Json(invoice)))
 }
 
 /// Orders a plan: an open invoice (and the "invoice created" message). Pay it with
 /// `POST /api/v1/me/invoices/{id}/checkout`; the hosting account is created when it is paid.
+/// An order that costs nothing (a free plan) is paid at once.
 #[utoipa::path(post, path = "/api/v1/me/orders", tag = "me", security(("bearer" = [])), request_body = NewOrder,
     responses((status = 201, body = Invoice), (status = 409, description = "an open order for this username exists", body = ErrorBody),
         (status = 422, body = ErrorBody)))]
@@ -128,7 +129,7 @@ pub async fn order(
     Body(body): Body<NewOrder>,
 ) -> Result<(StatusCode, Json<Invoice>), ApiError> {
     let me = actor.user_id.ok_or(ApiError::not_found("customer"))?;
-    let invoice = invoices::place_order(&state.db, &state.settings, &actor, me, body).await?;
+    let invoice = payments::order(&state.payment_context(), &actor, me, body).await?;
     Ok((StatusCode::CREATED, Json(invoice)))
 }
 
