@@ -266,6 +266,23 @@ impl Ops<'_> {
         if !plan.is_active {
             return Err(Invalid::new("plan_id", "the plan is not active").into());
         }
+        // A smaller plan must hold what the license already has, or the panel and the
+        // license checks would disagree from the first day.
+        if let Some(account) = store::hosting_accounts::find(&mut conn, id).await? {
+            let license = account.license_id;
+            let held = crate::domain::quota::Holdings {
+                accounts: store::hosting_accounts::live_under_license(&mut conn, license).await?,
+                domains: store::license_usage::used(&mut conn, license, "domains").await?,
+                databases: store::license_usage::used(&mut conn, license, "databases").await?,
+                emails: store::license_usage::used(&mut conn, license, "emails").await?,
+            };
+            crate::domain::quota::fits(held, super::plans::quotas_of(&plan)).map_err(
+                |problem| ServiceError::Conflict {
+                    field: Some("plan_id".into()),
+                    message: format!("cannot move to {}: {problem}; remove some first", plan.name),
+                },
+            )?;
+        }
         drop(conn);
         self.run(
             actor,

@@ -323,6 +323,18 @@ impl TestApp {
         body
     }
 
+    /// Runs one SQL statement as it is (test set-up only).
+    pub async fn exec(&self, sql: &str) {
+        match &self.db {
+            Db::Sqlite(pool) => {
+                sqlx::query(sql).execute(pool).await.unwrap();
+            }
+            Db::Postgres(pool) => {
+                sqlx::query(sql).execute(pool).await.unwrap();
+            }
+        }
+    }
+
     /// Moves a timestamp column of one row (to bring a due date or an expiry near).
     pub async fn set_time(
         &self,

@@ -577,6 +577,32 @@ async fn the_whole_lifecycle_reaches_the_panel() {
         .await;
     assert_eq!(license["plan_id"], business["id"]);
     assert_eq!(license["quotas"]["max_domains"], 50);
+    // With 10 domains in use, a plan allowing 5 is refused and nothing moves.
+    s.app
+        .exec(&format!(
+            "INSERT INTO license_usage (license_id, resource, used, updated_at) VALUES ({}, 'domains', 10, '2026-01-01T00:00:00Z')",
+            created["license_id"]
+        ))
+        .await;
+    let small = s.app.plan(&s.admin, "Small").await;
+    let (status, refused) = s
+        .app
+        .post(
+            &format!("{path}/change-plan"),
+            Some(&s.admin),
+            json!({"plan_id": small}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+    assert_eq!(refused["error"]["field"], "plan_id");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("10 domains (the plan allows 5)"),
+        "{refused}"
+    );
+    assert_eq!(panel(&s)["package_id"], 7, "the panel was not touched");
 
     let (status, pw) = s
         .app
