@@ -67,6 +67,7 @@ pub fn fits(held: Holdings, quotas: super::plan::Quotas) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]

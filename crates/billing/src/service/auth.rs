@@ -128,7 +128,7 @@ pub async fn login(
     let stored = user.as_ref().and_then(|u| u.password_hash.clone());
     let ok = passwords::verify(body.password, stored).await?;
     let Some(user) = user.filter(|_| ok) else {
-        store::login_attempts::record_failure(&mut conn, &email, client_ip, now).await?;
+        store::login_attempts::record_failure(&mut conn, &email, client_ip, now, since).await?;
         return Err(ServiceError::Unauthenticated(BAD_LOGIN));
     };
     if !user.is_active {

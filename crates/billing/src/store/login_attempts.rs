@@ -4,13 +4,22 @@ use chrono::{DateTime, Utc};
 
 use super::{on_conn, AsConn, StoreError};
 
-/// Records one failed login.
+/// Records one failed login, dropping every failure older than `forget_before` so the
+/// table stays as small as the throttling window (also when nobody ever logs in right).
 pub async fn record_failure(
     conn: &mut impl AsConn,
     email: &str,
     client_ip: &str,
     now: DateTime<Utc>,
+    forget_before: DateTime<Utc>,
 ) -> Result<(), StoreError> {
+    on_conn!(conn, |c| sqlx::query(
+        "DELETE FROM login_attempts WHERE created_at < $1"
+    )
+    .bind(forget_before)
+    .execute(&mut *c)
+    .await
+    .map(|r| r.rows_affected()))?;
     on_conn!(conn, |c| sqlx::query(
         "INSERT INTO login_attempts (email, client_ip, created_at) VALUES ($1, $2, $3)"
     )

@@ -454,3 +454,26 @@ async fn behind_a_proxy_the_forwarded_address_is_the_client() {
         StatusCode::TOO_MANY_REQUESTS
     );
 }
+
+#[tokio::test]
+async fn failed_logins_older_than_the_window_are_forgotten() {
+    let app = TestApp::spawn().await;
+    app.exec(
+        "INSERT INTO login_attempts (email, client_ip, created_at) VALUES \
+         ('old@example.com', '10.0.0.1', '2020-01-01T00:00:00Z')",
+    )
+    .await;
+    let (status, _) = app
+        .post(
+            "/api/v1/auth/login",
+            None,
+            json!({"email": "nobody@example.com", "password": "wrong-password-1"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.count("login_attempts").await,
+        1,
+        "only the new failure is kept"
+    );
+}
