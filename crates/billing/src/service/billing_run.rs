@@ -73,10 +73,9 @@ impl BillingRunner {
 
     /// Runs every `interval` until the task is dropped.
     pub async fn run(self, interval: Duration) {
-        let mut ticker = tokio::time::interval(interval);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut rounds = super::periodic::Rounds::new(self.db.clone(), "billing", interval);
         loop {
-            ticker.tick().await;
+            rounds.next().await;
             match self.run_once(store::now()).await {
                 Ok(r) => tracing::info!(
                     renewals = r.renewal_invoices,

@@ -23,6 +23,7 @@ pub mod notifications;
 pub mod password_reset;
 pub mod passwords;
 pub mod payments;
+pub mod periodic;
 pub mod plans;
 pub mod provisioning;
 pub mod provisioning_log;

@@ -394,10 +394,9 @@ impl Reconciler {
 
     /// Runs [`Reconciler::reconcile_all`] every `interval` until the process ends.
     pub async fn run(self, interval: Duration) {
-        let mut ticker = tokio::time::interval(interval);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut rounds = super::periodic::Rounds::new(self.db.clone(), "reconciliation", interval);
         loop {
-            ticker.tick().await;
+            rounds.next().await;
             // Half the interval: a restart or a second instance does not repeat a fresh report.
             if let Err(e) = self.reconcile_all(interval / 2).await {
                 tracing::error!(error = %e, "reconciliation round failed");

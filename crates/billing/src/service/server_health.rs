@@ -177,10 +177,9 @@ impl Monitor {
 
     /// Runs [`Monitor::check_all`] every `interval` until the process ends.
     pub async fn run(self, interval: Duration) {
-        let mut ticker = tokio::time::interval(interval);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut rounds = super::periodic::Rounds::new(self.db.clone(), "health", interval);
         loop {
-            ticker.tick().await;
+            rounds.next().await;
             if let Err(e) = self.check_all().await {
                 tracing::error!(error = %e, "health round failed");
             }

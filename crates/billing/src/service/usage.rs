@@ -162,10 +162,9 @@ impl UsagePoller {
 
     /// Polls every `interval` until the process ends.
     pub async fn run(self, interval: Duration) {
-        let mut ticker = tokio::time::interval(interval);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut rounds = super::periodic::Rounds::new(self.db.clone(), "usage_poll", interval);
         loop {
-            ticker.tick().await;
+            rounds.next().await;
             match self.poll().await {
                 Ok(s) => tracing::info!(
                     polled = s.accounts_polled,

@@ -25,6 +25,7 @@ pub mod login_attempts;
 pub mod outbox;
 pub mod password_resets;
 pub mod payments;
+pub mod periodic;
 pub mod plans;
 pub mod reconciliations;
 pub mod servers;

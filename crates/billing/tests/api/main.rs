@@ -12,6 +12,7 @@ mod license_validation;
 mod licenses;
 mod notifications;
 mod payments;
+mod periodic;
 mod plans;
 mod provisioning;
 mod reconciliation;
