@@ -38,6 +38,8 @@ pub struct AppState {
     pub panel_timeouts: PanelTimeouts,
     /// Wakes this process's job workers when a job is enqueued.
     pub wake: Arc<Notify>,
+    /// Panel clients shared by this process's job workers.
+    pub panel_clients: Arc<crate::service::servers::ClientCache>,
 }
 
 impl AppState {
@@ -49,6 +51,7 @@ impl AppState {
             timeouts: self.panel_timeouts,
             settings: self.settings.clone(),
             wake: self.wake.clone(),
+            clients: self.panel_clients.clone(),
         }
     }
 
@@ -184,6 +187,7 @@ pub async fn prepare_with_db(
         vault,
         panel_timeouts: settings_timeouts,
         wake: Arc::new(Notify::new()),
+        panel_clients: Arc::default(),
     };
     Ok((state, seeded))
 }

@@ -9,7 +9,6 @@ use super::{JobContext, Outcome};
 use crate::domain::hosting::AccountState;
 use crate::panel::{ControlPanel, Extension, NextPanelClient, PanelError, PanelErrorKind};
 use crate::service::accounts::{self, save_change, state_of};
-use crate::service::servers::client_for;
 use crate::service::{Actor, ServiceError};
 use crate::store;
 use crate::store::hosting_accounts::AccountRow;
@@ -26,7 +25,7 @@ fn actor() -> Actor {
 async fn account_and_client(
     ctx: &JobContext,
     account_id: i64,
-) -> Result<Result<(AccountRow, NextPanelClient), Outcome>, ServiceError> {
+) -> Result<Result<(AccountRow, std::sync::Arc<NextPanelClient>), Outcome>, ServiceError> {
     let mut conn = ctx.db.conn().await?;
     let account = accounts::load(&mut conn, account_id).await?;
     if matches!(
@@ -47,7 +46,7 @@ async fn account_and_client(
         .ok_or(ServiceError::NotFound("server"))?;
     Ok(Ok((
         account,
-        client_for(&server, &ctx.vault, ctx.timeouts)?,
+        ctx.clients.get(&server, &ctx.vault, ctx.timeouts)?,
     )))
 }
 

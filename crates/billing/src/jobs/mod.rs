@@ -140,6 +140,8 @@ pub struct JobContext {
     pub settings: Arc<Settings>,
     /// Wakes idle workers when a job is enqueued in this process.
     pub wake: Arc<Notify>,
+    /// Panel clients shared by this process's workers.
+    pub clients: Arc<crate::service::servers::ClientCache>,
 }
 
 /// Enqueues a job in the caller's transaction (a repeat of the same key returns the first job).

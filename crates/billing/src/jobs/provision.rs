@@ -14,7 +14,6 @@ use crate::domain::plan::AccountType;
 use crate::panel::{ControlPanel, CreateAccount, NextPanelClient, PanelError, PanelErrorKind};
 use crate::service::accounts::{self, save_change, state_of};
 use crate::service::provisioning::choose_server_for;
-use crate::service::servers::client_for;
 use crate::service::{notifications, Actor, ServiceError};
 use crate::store::hosting_accounts::AccountRow;
 use crate::store::jobs::JobRow;
@@ -80,7 +79,7 @@ async fn attempt(
         .await?
         .ok_or(ServiceError::NotFound("server"))?;
     drop(conn);
-    let client = client_for(&server, &ctx.vault, ctx.timeouts)?;
+    let client = ctx.clients.get(&server, &ctx.vault, ctx.timeouts)?;
 
     // After an attempt with an unknown outcome the account may exist: look before creating.
     if job.attempts > 1 {

@@ -2,6 +2,8 @@
 //! Credentials are sealed by the vault before they are stored and never shown again.
 
 use chrono::{DateTime, Utc};
+use std::sync::Arc;
+
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -232,6 +234,54 @@ pub fn client_for(
         }
     }
     Ok(client)
+}
+
+/// Panel clients kept per server between jobs, so a job reuses the server's open
+/// connections and TLS set-up instead of building a client (and unsealing the
+/// credentials) for every attempt. A changed address, credential or extension list
+/// builds a new one.
+#[derive(Default)]
+pub struct ClientCache {
+    clients: std::sync::Mutex<std::collections::HashMap<i64, (String, Arc<NextPanelClient>)>>,
+}
+
+impl ClientCache {
+    /// The client for `row`, built on first use or when the stored server changed.
+    pub fn get(
+        &self,
+        row: &ServerRow,
+        vault: &Vault,
+        timeouts: PanelTimeouts,
+    ) -> Result<Arc<NextPanelClient>, ServiceError> {
+        // The sealed values change with every credential rotation, so they tell staleness
+        // without unsealing anything.
+        let fingerprint = format!(
+            "{}|{}|{}|{}|{}",
+            row.base_url,
+            row.api_key_sealed,
+            row.api_secret_sealed,
+            row.extensions,
+            row.last_checked_at.is_some()
+        );
+        if let Some((seen, client)) = self.lock().get(&row.id) {
+            if *seen == fingerprint {
+                return Ok(client.clone());
+            }
+        }
+        let client = Arc::new(client_for(row, vault, timeouts)?);
+        self.lock().insert(row.id, (fingerprint, client.clone()));
+        Ok(client)
+    }
+
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<i64, (String, Arc<NextPanelClient>)>>
+    {
+        // A panic while holding this lock cannot leave the map half-written.
+        self.clients
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 /// Runs the contract's connection test (admin only); a failed test is a result, not an error.
