@@ -28,6 +28,8 @@ pub struct ApiKey {
     pub created_at: DateTime<Utc>,
     /// When it was revoked.
     pub revoked_at: Option<DateTime<Utc>>,
+    /// When a request last used it (to the minute); never used when absent.
+    pub last_used_at: Option<DateTime<Utc>>,
 }
 
 impl From<&ApiKeyRow> for ApiKey {
@@ -39,6 +41,7 @@ impl From<&ApiKeyRow> for ApiKey {
             prefix: r.key_prefix.clone(),
             created_by: r.user_id,
             created_at: r.created_at,
+            last_used_at: r.last_used_at,
             revoked_at: r.revoked_at,
         }
     }

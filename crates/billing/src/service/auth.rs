@@ -227,6 +227,7 @@ pub async fn authenticate(db: &Db, bearer: &str) -> Result<(Actor, UserRow), Ser
             .await?
             .ok_or(ServiceError::Unauthenticated(BAD_TOKEN))?;
         let role = Role::parse(&key.role).ok_or(ServiceError::Unauthenticated(BAD_TOKEN))?;
+        store::api_keys::touch(&mut conn, key.id, store::now()).await?;
         let actor = Actor {
             kind: ActorKind::ApiKey(key.id),
             user_id: Some(user.id),

@@ -22,9 +22,11 @@ pub struct ApiKeyRow {
     pub revoked_at: Option<DateTime<Utc>>,
     /// Creation time.
     pub created_at: DateTime<Utc>,
+    /// When a request last used it (to the minute).
+    pub last_used_at: Option<DateTime<Utc>>,
 }
 
-const COLUMNS: &str = "id, user_id, name, role, key_prefix, revoked_at, created_at";
+const COLUMNS: &str = "id, user_id, name, role, key_prefix, revoked_at, created_at, last_used_at";
 
 /// Stores a new key's hash.
 pub async fn insert(
@@ -100,12 +102,13 @@ pub async fn find_live_by_hash(
         key_role: String,
         key_prefix: String,
         key_created_at: DateTime<Utc>,
+        key_last_used_at: Option<DateTime<Utc>>,
         #[sqlx(flatten)]
         user: UserRow,
     }
     let found = on_conn!(conn, |c| {
         sqlx::query_as::<_, Found>(
-        "SELECT k.id AS key_id, k.name AS key_name, k.role AS key_role, k.key_prefix, k.created_at AS key_created_at, \
+        "SELECT k.id AS key_id, k.name AS key_name, k.role AS key_role, k.key_prefix, k.created_at AS key_created_at, k.last_used_at AS key_last_used_at, \
          u.id, u.email, u.password_hash, u.role, u.full_name, u.company_name, u.phone, u.is_active, u.created_at, u.updated_at \
          FROM api_keys k JOIN users u ON u.id = k.user_id \
          WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND u.is_active = TRUE"
@@ -123,7 +126,25 @@ pub async fn find_live_by_hash(
             key_prefix: f.key_prefix,
             revoked_at: None,
             created_at: f.key_created_at,
+            last_used_at: f.key_last_used_at,
         };
         (key, f.user)
     }))
+}
+
+/// Records a use of the key, at most once a minute (a write per request would be waste).
+pub async fn touch(conn: &mut impl AsConn, id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
+    let stale = now - chrono::Duration::minutes(1);
+    on_conn!(conn, |c| {
+        sqlx::query(
+        "UPDATE api_keys SET last_used_at = $2 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $3)"
+    )
+    .bind(id)
+    .bind(now)
+    .bind(stale)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected())
+    })?;
+    Ok(())
 }

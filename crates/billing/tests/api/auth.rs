@@ -288,6 +288,7 @@ async fn api_keys_are_shown_once_work_as_bearer_and_can_be_revoked() {
         "listing must never show the key"
     );
     assert!(key.starts_with(list[0]["prefix"].as_str().unwrap()));
+    assert!(list[0]["last_used_at"].is_null(), "never used yet: {list}");
 
     // The key works for automation, acting as an admin.
     let (status, _) = app
@@ -298,6 +299,8 @@ async fn api_keys_are_shown_once_work_as_bearer_and_can_be_revoked() {
         )
         .await;
     assert_eq!(status, StatusCode::CREATED);
+    let (_, list) = app.get("/api/v1/api-keys", Some(&admin)).await;
+    assert!(list[0]["last_used_at"].is_string(), "used now: {list}");
     // A staff key reads but cannot write.
     let (_, staff_key) = app
         .post(
