@@ -210,6 +210,13 @@ pub async fn serve(
     let every = state.settings.billing.interval_secs;
     let billing =
         (every > 0).then(|| tokio::spawn(state.billing_runner().run(Duration::from_secs(every))));
+    let housekeeping = tokio::spawn(
+        crate::service::housekeeping::Housekeeper {
+            db: state.db.clone(),
+            settings: state.settings.clone(),
+        }
+        .run(Duration::from_secs(3_600)),
+    );
     if state.settings.stripe.webhook_secret.is_none() {
         tracing::warn!("Stripe is not configured (stripe_webhook_secret): card payments are off");
     }
@@ -236,6 +243,7 @@ pub async fn serve(
     {
         task.abort();
     }
+    housekeeping.abort();
     // A job cut off here keeps its lease and is picked up again once the lease expires.
     for worker in workers {
         worker.abort();

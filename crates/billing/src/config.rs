@@ -159,6 +159,8 @@ pub struct Layer {
     pub max_reminders: Option<i64>,
     /// Days after an unpaid renewal's due date when its hosting is suspended.
     pub suspend_overdue_after_days: Option<i64>,
+    /// Days audit entries are kept; unset keeps them all.
+    pub audit_retention_days: Option<i64>,
 }
 
 impl Layer {
@@ -250,6 +252,7 @@ impl Layer {
             suspend_overdue_after_days: self
                 .suspend_overdue_after_days
                 .or(lower.suspend_overdue_after_days),
+            audit_retention_days: self.audit_retention_days.or(lower.audit_retention_days),
         }
     }
 }
@@ -318,6 +321,8 @@ pub struct Settings {
     pub stripe: crate::payments::StripeSettings,
     /// Invoicing, reminders and suspension for non-payment.
     pub billing: BillingSettings,
+    /// Days audit entries are kept; `None` keeps them all.
+    pub audit_retention_days: Option<i64>,
 }
 
 /// How invoices are issued and chased.
@@ -609,7 +614,19 @@ impl Settings {
                 .checkout_cancel_url
                 .unwrap_or_else(|| crate::payments::DEFAULT_CANCEL_URL.to_owned()),
         };
+        let audit_retention_days = match layer.audit_retention_days {
+            None => None,
+            Some(days) if days >= 30 => Some(days),
+            Some(_) => {
+                return Err(ConfigError::Invalid {
+                    key: "audit_retention_days",
+                    message: "must be 30 or more (leave it unset to keep the audit log whole)"
+                        .into(),
+                })
+            }
+        };
         Ok(Settings {
+            audit_retention_days,
             public_url,
             stripe,
             billing,
@@ -683,6 +700,7 @@ impl Settings {
             reminder_interval_days: i64,
             max_reminders: i64,
             suspend_overdue_after_days: i64,
+            audit_retention_days: String,
         }
         let set = |v: &Option<SecretString>| {
             if v.is_some() {
@@ -692,6 +710,9 @@ impl Settings {
             }
         };
         let shown = Shown {
+            audit_retention_days: self
+                .audit_retention_days
+                .map_or_else(|| "keep all".to_owned(), |d| d.to_string()),
             public_url: &self.public_url,
             stripe_secret_key: set(&self.stripe.secret_key),
             stripe_webhook_secret: set(&self.stripe.webhook_secret),

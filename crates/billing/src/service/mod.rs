@@ -16,6 +16,7 @@ pub mod audit;
 pub mod auth;
 pub mod billing_run;
 pub mod customers;
+pub mod housekeeping;
 pub mod invoices;
 pub mod license_check;
 pub mod licenses;

@@ -17,6 +17,7 @@ use sqlx::{PgConnection, PgPool, Postgres, Sqlite, SqliteConnection, SqlitePool,
 pub mod api_keys;
 pub mod audit;
 pub mod hosting_accounts;
+pub mod housekeeping;
 pub mod invoices;
 pub mod jobs;
 pub mod license_usage;
