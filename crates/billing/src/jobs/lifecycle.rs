@@ -32,8 +32,8 @@ async fn account_and_client(
         state_of(&account),
         AccountState::Pending | AccountState::Provisioning
     ) {
-        return Ok(Err(Outcome::retry(
-            "the account is still being created; waiting for it",
+        return Ok(Err(Outcome::Wait(
+            "the account is still being created; waiting for it".into(),
         )));
     }
     let Some(server_id) = account.server_id else {

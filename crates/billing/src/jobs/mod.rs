@@ -108,6 +108,9 @@ pub enum Outcome {
     },
     /// Failed for good; the job already recorded the consequences.
     Fail(String),
+    /// Not yet possible (the account is still being created): run again after the base
+    /// backoff without using up an attempt, so waiting never kills the job.
+    Wait(String),
 }
 
 impl Outcome {
@@ -267,6 +270,14 @@ impl JobContext {
                     now,
                 )
                 .await?
+            }
+            Outcome::Wait(reason) => {
+                let at = now
+                    + ChronoDuration::milliseconds(
+                        i64::try_from(self.settings.jobs.backoff_base_ms).unwrap_or(2_000),
+                    );
+                tracing::debug!(job = job.id, kind = %job.kind, %reason, "job waits");
+                store::jobs::wait_until(&mut tx, job.id, token, at, reason, now).await?
             }
             Outcome::Retry { error, .. } if job.attempts >= job.max_attempts => {
                 tracing::error!(job = job.id, kind = %job.kind, attempts = job.attempts, %error, "job is dead after its last attempt");

@@ -191,6 +191,33 @@ pub async fn retry_at(
     Ok(n == 1)
 }
 
+/// Puts a running job back for `run_at` and returns the attempt it used: waiting is not failing.
+pub async fn wait_until(
+    tx: &mut Tx,
+    id: i64,
+    token: &str,
+    run_at: DateTime<Utc>,
+    note: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let n = on_conn!(tx, |c| {
+        sqlx::query(
+        "UPDATE jobs SET state = 'queued', run_at = $3, last_error = $4, locked_until = NULL, locked_by = NULL, \
+         attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, updated_at = $5 \
+         WHERE id = $1 AND locked_by = $2 AND state = 'running'"
+    )
+    .bind(id)
+    .bind(token)
+    .bind(run_at)
+    .bind(note)
+    .bind(now)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected())
+    })?;
+    Ok(n == 1)
+}
+
 /// Replaces a job's payload (to erase a sealed password once it is no longer needed).
 pub async fn set_payload(tx: &mut Tx, id: i64, payload: &str) -> Result<(), StoreError> {
     on_conn!(tx, |c| sqlx::query(

@@ -754,3 +754,48 @@ async fn a_failed_account_can_be_retried_and_dead_jobs_are_visible() {
     assert_eq!(status, StatusCode::OK, "{requeued}");
     s.wait_state(id, &["suspended"]).await;
 }
+
+#[tokio::test]
+async fn a_suspension_asked_for_while_the_account_is_created_waits_for_it() {
+    // Two attempts only: waiting for the create must not use them up.
+    let s = setup_with(
+        Layer {
+            provision_wait_secs: Some(0),
+            job_max_attempts: Some(2),
+            ..Layer::default()
+        },
+        1,
+        100,
+        false,
+    )
+    .await;
+    s.sims[0].set_faults(json!({"latency_ms": 1500})).unwrap();
+    let (status, created) = s.provision(s.body("alice")).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{created}");
+    let path = format!("/api/v1/nextpanel/accounts/{}", created["id"]);
+    let (status, asked) = s
+        .app
+        .post(
+            &format!("{path}/suspend"),
+            Some(&s.admin),
+            json!({"reason": "abuse report"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "queued while it is created: {asked}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let account = s.account(created["id"].as_i64().unwrap()).await;
+        if account["state"] == "suspended" {
+            assert_eq!(account["suspend_reason"], "abuse report");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never suspended: {account}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let (_, dead) = s.app.get("/api/v1/jobs?state=dead", Some(&s.admin)).await;
+    assert_eq!(dead["total"], 0, "{dead}");
+    assert_eq!(s.panel_accounts(0)[0]["status"], "suspended");
+}
