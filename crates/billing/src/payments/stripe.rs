@@ -323,13 +323,19 @@ impl StripeClient {
             .text()
             .await
             .map_err(|e| StripeError::Unreachable(e.without_url().to_string()))?;
+        if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
+            // Stripe's own text quotes part of the key: never pass it on.
+            return Err(StripeError::Refused(
+                "Stripe rejected the secret key (check stripe_secret_key)".into(),
+            ));
+        }
         if !status.is_success() {
             let message = serde_json::from_str::<Value>(&text)
                 .ok()
                 .and_then(|v| {
                     v.pointer("/error/message")
                         .and_then(Value::as_str)
-                        .map(str::to_owned)
+                        .map(scrub_keys)
                 })
                 .unwrap_or_else(|| format!("HTTP {status}"));
             return Err(StripeError::Refused(message));
@@ -338,6 +344,23 @@ impl StripeClient {
             StripeError::Unreachable(format!("unexpected Checkout Session answer: {e}"))
         })
     }
+}
+
+/// Replaces anything that looks like a Stripe key (`sk_...`, `rk_...`, `whsec_...`) in a
+/// message from Stripe, so it can be shown and logged.
+fn scrub_keys(message: &str) -> String {
+    message
+        .split(' ')
+        .map(|word| {
+            let bare = word.trim_start_matches(|c: char| !c.is_ascii_alphanumeric());
+            if ["sk_", "rk_", "whsec_"].iter().any(|p| bare.starts_with(p)) {
+                "[redacted]"
+            } else {
+                word
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[cfg(test)]
@@ -444,6 +467,15 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn keys_in_stripe_messages_are_redacted() {
+        assert_eq!(
+            scrub_keys("No such key: 'sk_test_abc123' for this account"),
+            "No such key: [redacted] for this account"
+        );
+        assert_eq!(scrub_keys("Amount too small."), "Amount too small.");
     }
 
     #[test]

@@ -991,3 +991,42 @@ async fn a_free_plan_is_provisioned_on_ordering_without_a_payment_step() {
         subjects(&messages)
     );
 }
+
+#[tokio::test]
+async fn a_wrong_stripe_key_is_reported_without_any_of_the_key() {
+    let stripe = FakeStripe::start().await;
+    let app = TestApp::spawn_with(Layer {
+        stripe_secret_key: Some("sk_test_wrong_key_9876".into()),
+        ..stripe.layer()
+    })
+    .await;
+    let admin = app.admin_token().await;
+    let plan = app.plan(&admin, "Starter").await;
+    let (_, customer) = app.customer(&admin, "ada@example.com").await;
+    let (_, invoice) = app
+        .post(
+            "/api/v1/me/orders",
+            Some(&customer),
+            json!({"plan_id": plan, "username": "ada"}),
+        )
+        .await;
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/me/invoices/{}/checkout", invoice["id"]),
+            Some(&customer),
+            json!({}),
+        )
+        .await;
+    assert_error(
+        (status, body.clone()),
+        StatusCode::BAD_GATEWAY,
+        "payment_provider_failed",
+        None,
+    );
+    let text = body.to_string();
+    assert!(text.contains("stripe_secret_key"), "{text}");
+    assert!(
+        !text.contains("sk_test") && !text.contains("9876"),
+        "{text}"
+    );
+}

@@ -781,7 +781,11 @@ async fn a_suspension_asked_for_while_the_account_is_created_waits_for_it() {
             json!({"reason": "abuse report"}),
         )
         .await;
-    assert_eq!(status, StatusCode::ACCEPTED, "queued while it is created: {asked}");
+    assert_eq!(
+        status,
+        StatusCode::ACCEPTED,
+        "queued while it is created: {asked}"
+    );
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
         let account = s.account(created["id"].as_i64().unwrap()).await;

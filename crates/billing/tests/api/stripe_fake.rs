@@ -89,11 +89,13 @@ async fn create_session(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     if auth != format!("Bearer {SECRET_KEY}") {
+        // As Stripe does: the message quotes the key, partly masked.
+        let given = auth.trim_start_matches("Bearer ");
+        let tail = &given[given.len().saturating_sub(4)..];
         return (
             StatusCode::UNAUTHORIZED,
-            Json(
-                json!({"error": {"type": "invalid_request_error", "message": "Invalid API Key provided"}}),
-            ),
+            Json(json!({"error": {"type": "invalid_request_error",
+                "message": format!("Invalid API Key provided: sk_test_********{tail}")}})),
         );
     }
     let form: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap();
