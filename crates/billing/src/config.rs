@@ -161,6 +161,8 @@ pub struct Layer {
     pub suspend_overdue_after_days: Option<i64>,
     /// Days audit entries are kept; unset keeps them all.
     pub audit_retention_days: Option<i64>,
+    /// Days after its due date when an unpaid order is voided.
+    pub void_unpaid_orders_after_days: Option<i64>,
 }
 
 impl Layer {
@@ -253,6 +255,9 @@ impl Layer {
                 .suspend_overdue_after_days
                 .or(lower.suspend_overdue_after_days),
             audit_retention_days: self.audit_retention_days.or(lower.audit_retention_days),
+            void_unpaid_orders_after_days: self
+                .void_unpaid_orders_after_days
+                .or(lower.void_unpaid_orders_after_days),
         }
     }
 }
@@ -587,6 +592,11 @@ impl Settings {
                     layer.suspend_overdue_after_days,
                     14,
                 )?,
+                void_orders_after_days: positive(
+                    "void_unpaid_orders_after_days",
+                    layer.void_unpaid_orders_after_days,
+                    30,
+                )?,
             },
         };
         let public_url = layer
@@ -700,6 +710,7 @@ impl Settings {
             reminder_interval_days: i64,
             max_reminders: i64,
             suspend_overdue_after_days: i64,
+            void_unpaid_orders_after_days: i64,
             audit_retention_days: String,
         }
         let set = |v: &Option<SecretString>| {
@@ -723,6 +734,7 @@ impl Settings {
             reminder_interval_days: self.billing.dunning.reminder_interval_days,
             max_reminders: self.billing.dunning.max_reminders,
             suspend_overdue_after_days: self.billing.dunning.suspend_after_days,
+            void_unpaid_orders_after_days: self.billing.dunning.void_orders_after_days,
             smtp: match &self.smtp {
                 None => "not configured: messages stay queued".to_owned(),
                 Some(m) => format!(

@@ -150,6 +150,8 @@ pub struct DunningPolicy {
     pub max_reminders: i64,
     /// Days after the due date when a renewal's hosting is suspended.
     pub suspend_after_days: i64,
+    /// Days after the due date when an unpaid order is voided (its price may be stale).
+    pub void_orders_after_days: i64,
 }
 
 impl DunningPolicy {
@@ -173,6 +175,11 @@ impl DunningPolicy {
     /// The day services of an unpaid renewal due at `due_at` are suspended.
     pub fn suspend_date(&self, due_at: DateTime<Utc>) -> DateTime<Utc> {
         due_at + Duration::days(self.suspend_after_days)
+    }
+
+    /// Whether an order due at `due_at` is unpaid long enough to be voided.
+    pub fn order_void_due(&self, now: DateTime<Utc>, due_at: DateTime<Utc>) -> bool {
+        now >= due_at + Duration::days(self.void_orders_after_days)
     }
 
     /// Whether a renewal due at `due_at` is unpaid long enough to suspend its services.
@@ -307,7 +314,10 @@ mod tests {
             reminder_interval_days: 3,
             max_reminders: 2,
             suspend_after_days: 14,
+            void_orders_after_days: 30,
         };
+        assert!(!policy.order_void_due(day(30), day(1)));
+        assert!(policy.order_void_due(day(31), day(1)));
         assert!(
             !policy.reminder_due(day(5), day(5), 0, None),
             "not before due"

@@ -40,6 +40,8 @@ pub struct BillingRunReport {
     pub licenses_suspended: i64,
     /// Hosting accounts queued for suspension.
     pub accounts_suspended: i64,
+    /// Unpaid orders voided after `void_unpaid_orders_after_days`.
+    pub orders_voided: i64,
 }
 
 /// Runs billing on a timer and on request.
@@ -170,6 +172,12 @@ impl BillingRunner {
         let overdue = store::invoices::overdue(&mut conn, now, BATCH).await?;
         drop(conn);
         for row in overdue {
+            if row.kind == InvoiceKind::Order.as_str() && policy.order_void_due(now, row.due_at) {
+                if self.void_stale_order(&row, now).await? {
+                    report.orders_voided += 1;
+                }
+                continue;
+            }
             if policy.reminder_due(now, row.due_at, row.reminders_sent, row.last_reminder_at)
                 && self.remind(&row, now).await?
             {
@@ -183,6 +191,35 @@ impl BillingRunner {
             }
         }
         Ok(())
+    }
+
+    /// Voids an order nobody paid (its price may be stale; the customer can order again).
+    async fn void_stale_order(
+        &self,
+        row: &InvoiceRow,
+        now: DateTime<Utc>,
+    ) -> Result<bool, ServiceError> {
+        let mut tx = self.db.begin().await?;
+        if !store::invoices::close(&mut tx, row.id, store::invoices::Closing::Void, now).await? {
+            return Ok(false);
+        }
+        audit::record(
+            &mut tx,
+            &Actor::system(),
+            Change::<(), _> {
+                action: "invoice.voided",
+                entity_type: "invoice",
+                entity_id: Some(row.id),
+                before: None,
+                after: Some(&json!({"status": "void", "reason": format!(
+                    "unpaid {} days after its due date",
+                    self.settings.billing.dunning.void_orders_after_days
+                )})),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Queues the next reminder unless another run just did.

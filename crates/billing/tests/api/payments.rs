@@ -1030,3 +1030,45 @@ async fn a_wrong_stripe_key_is_reported_without_any_of_the_key() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn an_order_nobody_pays_is_voided_after_the_grace_period() {
+    let shop = shop(None).await;
+    let invoice = shop.order("ada").await;
+    let id = invoice["id"].as_i64().unwrap();
+    let run = || async {
+        let (status, report) = shop
+            .app
+            .post("/api/v1/billing/run", Some(&shop.admin), json!({}))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{report}");
+        report
+    };
+    shop.app
+        .set_time("invoices", "due_at", id, Utc::now() - Duration::days(29))
+        .await;
+    assert_eq!(run().await["orders_voided"], 0, "still within 30 days");
+    assert_eq!(shop.invoice(&invoice["id"]).await["status"], "open");
+    shop.app
+        .set_time("invoices", "due_at", id, Utc::now() - Duration::days(31))
+        .await;
+    assert_eq!(run().await["orders_voided"], 1);
+    assert_eq!(run().await["orders_voided"], 0, "once");
+    assert_eq!(shop.invoice(&invoice["id"]).await["status"], "void");
+    // A late payment for it is recorded for a refund, not applied.
+    let session = json!({"id": "cs_late", "payment_intent": "pi_late", "amount_total": 1499,
+        "currency": "usd", "metadata": {"invoice_id": id.to_string()}});
+    let (status, receipt) =
+        stripe_fake::deliver(&shop.app, &stripe_fake::completed(&session)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        receipt["outcome"]
+            .as_str()
+            .unwrap()
+            .contains("needs a refund"),
+        "{receipt}"
+    );
+    assert_eq!(shop.app.count("hosting_accounts").await, 0);
+    // The customer can order the same name again.
+    shop.order("ada").await;
+}
