@@ -62,6 +62,13 @@ async fn shop(smtp: Option<&SmtpSink>) -> Shop {
 }
 
 impl Shop {
+    /// Posts an order as the customer, whatever comes back.
+    async fn try_order(&self, body: Value) -> (StatusCode, Value) {
+        self.app
+            .post("/api/v1/me/orders", Some(&self.customer), body)
+            .await
+    }
+
     async fn order(&self, username: &str) -> Value {
         let (status, invoice) = self
             .app
@@ -296,12 +303,7 @@ async fn a_customer_who_pays_gets_a_hosting_account_whose_credentials_work() {
 
     // The name is taken now: a new order for it is refused before anyone pays.
     let (status, body) = shop
-        .app
-        .post(
-            "/api/v1/me/orders",
-            Some(&shop.customer),
-            json!({"plan_id": shop.plan, "username": "ada"}),
-        )
+        .try_order(json!({"plan_id": shop.plan, "username": "ada"}))
         .await;
     assert_error(
         (status, body),
@@ -534,12 +536,8 @@ async fn orders_are_checked_and_a_second_click_is_not_a_second_charge() {
     let shop = shop(None).await;
     let app = &shop.app;
     let before = app.count("invoices").await;
-    let (status, body) = app
-        .post(
-            "/api/v1/me/orders",
-            Some(&shop.customer),
-            json!({"plan_id": shop.plan, "username": "9ada"}),
-        )
+    let (status, body) = shop
+        .try_order(json!({"plan_id": shop.plan, "username": "9ada"}))
         .await;
     assert_error(
         (status, body.clone()),
@@ -547,12 +545,8 @@ async fn orders_are_checked_and_a_second_click_is_not_a_second_charge() {
         "validation_failed",
         Some("username"),
     );
-    let (status, body) = app
-        .post(
-            "/api/v1/me/orders",
-            Some(&shop.customer),
-            json!({"plan_id": 999, "username": "ada"}),
-        )
+    let (status, body) = shop
+        .try_order(json!({"plan_id": 999, "username": "ada"}))
         .await;
     assert_error(
         (status, body.clone()),
@@ -560,12 +554,8 @@ async fn orders_are_checked_and_a_second_click_is_not_a_second_charge() {
         "validation_failed",
         Some("plan_id"),
     );
-    let (status, body) = app
-        .post(
-            "/api/v1/me/orders",
-            Some(&shop.customer),
-            json!({"plan_id": shop.plan, "username": "ada", "billing_cycle": "quarterly"}),
-        )
+    let (status, body) = shop
+        .try_order(json!({"plan_id": shop.plan, "username": "ada", "billing_cycle": "quarterly"}))
         .await;
     assert_error(
         (status, body.clone()),
@@ -573,12 +563,8 @@ async fn orders_are_checked_and_a_second_click_is_not_a_second_charge() {
         "validation_failed",
         Some("billing_cycle"),
     );
-    let (status, body) = app
-        .post(
-            "/api/v1/me/orders",
-            Some(&shop.customer),
-            json!({"plan_id": shop.plan, "username": "ada", "price": 1}),
-        )
+    let (status, body) = shop
+        .try_order(json!({"plan_id": shop.plan, "username": "ada", "price": 1}))
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(
@@ -588,12 +574,8 @@ async fn orders_are_checked_and_a_second_click_is_not_a_second_charge() {
     );
 
     let invoice = shop.order("ada").await;
-    let (status, body) = app
-        .post(
-            "/api/v1/me/orders",
-            Some(&shop.customer),
-            json!({"plan_id": shop.plan, "username": "ada"}),
-        )
+    let (status, body) = shop
+        .try_order(json!({"plan_id": shop.plan, "username": "ada"}))
         .await;
     assert_error(
         (status, body.clone()),
@@ -967,12 +949,7 @@ async fn a_free_plan_is_provisioned_on_ordering_without_a_payment_step() {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{plan}");
     let (status, invoice) = shop
-        .app
-        .post(
-            "/api/v1/me/orders",
-            Some(&shop.customer),
-            json!({"plan_id": plan["id"], "username": "ada"}),
-        )
+        .try_order(json!({"plan_id": plan["id"], "username": "ada"}))
         .await;
     assert_eq!(status, StatusCode::CREATED, "{invoice}");
     assert_eq!(invoice["status"], "paid", "{invoice}");
