@@ -32,9 +32,10 @@ async fn account_and_client(
         state_of(&account),
         AccountState::Pending | AccountState::Provisioning
     ) {
-        return Ok(Err(Outcome::Wait(
-            "the account is still being created; waiting for it".into(),
-        )));
+        return Ok(Err(Outcome::Wait {
+            reason: "the account is still being created; waiting for it".into(),
+            after_ms: ctx.settings.jobs.backoff_base_ms,
+        }));
     }
     let Some(server_id) = account.server_id else {
         return Ok(Err(Outcome::Fail(

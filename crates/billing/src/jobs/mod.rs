@@ -108,9 +108,15 @@ pub enum Outcome {
     },
     /// Failed for good; the job already recorded the consequences.
     Fail(String),
-    /// Not yet possible (the account is still being created): run again after the base
-    /// backoff without using up an attempt, so waiting never kills the job.
-    Wait(String),
+    /// Not yet possible (the account is still being created, no server can take it):
+    /// run again after `after_ms` without using up an attempt, so waiting never kills
+    /// the job.
+    Wait {
+        /// What it waits for.
+        reason: String,
+        /// When to look again.
+        after_ms: u64,
+    },
 }
 
 impl Outcome {
@@ -271,11 +277,9 @@ impl JobContext {
                 )
                 .await?
             }
-            Outcome::Wait(reason) => {
-                let at = now
-                    + ChronoDuration::milliseconds(
-                        i64::try_from(self.settings.jobs.backoff_base_ms).unwrap_or(2_000),
-                    );
+            Outcome::Wait { reason, after_ms } => {
+                let at =
+                    now + ChronoDuration::milliseconds(i64::try_from(*after_ms).unwrap_or(2_000));
                 tracing::debug!(job = job.id, kind = %job.kind, %reason, "job waits");
                 store::jobs::wait_until(&mut tx, job.id, token, at, reason, now).await?
             }

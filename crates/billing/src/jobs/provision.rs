@@ -361,13 +361,43 @@ async fn assign_server(
     let mut tx = ctx.db.begin().await?;
     let current = accounts::load(&mut tx, account_id).await?;
     let Some(server_id) = choose_server_for(&mut tx, &current, &[]).await? else {
-        return Ok(Outcome::retry(
-            "waiting for a usable server: every matching server is offline, disabled, full or already uses this username"
-                .to_owned(),
-        ));
+        // A paid account waits for capacity as long as it takes; admins hear of it once
+        // per wait (the reason stays on the account until a server is assigned).
+        let reason = WAITING_FOR_SERVER;
+        if current.failure_reason.as_deref() != Some(reason) {
+            let mut next = current.clone();
+            next.failure_reason = Some(reason.to_owned());
+            next.updated_at = store::now();
+            save_change(
+                &mut tx,
+                actor,
+                &current,
+                &next,
+                "account.waiting_for_server",
+            )
+            .await?;
+            let data = alert_data(&mut tx, &next, reason).await?;
+            notifications::queue_to_admins(
+                &mut tx,
+                &format!(
+                    "provisioning_waiting:{}:{}",
+                    next.id,
+                    next.updated_at.timestamp_micros()
+                ),
+                "provisioning_waiting",
+                data,
+            )
+            .await?;
+            tx.commit().await?;
+        }
+        return Ok(Outcome::Wait {
+            reason: reason.to_owned(),
+            after_ms: ctx.settings.jobs.backoff_cap_ms.min(30_000),
+        });
     };
     let mut next = current.clone();
     next.server_id = Some(server_id);
+    next.failure_reason = None;
     next.updated_at = store::now();
     save_change(&mut tx, actor, &current, &next, "account.server_assigned").await?;
     tx.commit().await?;
@@ -412,18 +442,38 @@ pub async fn mark_failed(tx: &mut Tx, account_id: i64, reason: &str) -> Result<(
     alert_admins(tx, &next, reason).await
 }
 
-/// Tells every admin that an account could not be created (and whether it was paid for),
-/// so a paying customer is never left waiting unnoticed.
-async fn alert_admins(tx: &mut Tx, failed: &AccountRow, reason: &str) -> Result<(), ServiceError> {
-    let customer = store::users::find(tx, failed.customer_id)
+/// Why a paid account has no server yet (kept on the account while it waits).
+const WAITING_FOR_SERVER: &str =
+    "waiting for a usable server: every matching server is offline, disabled, full or already uses this username";
+
+/// What admin alerts about an account say: who, which account, why, and the paid invoice.
+async fn alert_data(
+    tx: &mut Tx,
+    account: &AccountRow,
+    reason: &str,
+) -> Result<serde_json::Value, ServiceError> {
+    let customer = store::users::find(tx, account.customer_id)
         .await?
-        .map_or_else(|| failed.customer_id.to_string(), |c| c.email);
-    let paid_invoice = failed
+        .map_or_else(|| account.customer_id.to_string(), |c| c.email);
+    let paid_invoice = account
         .idempotency_key
         .as_deref()
         .and_then(|k| k.strip_prefix("invoice:"))
         .and_then(|id| id.parse::<i64>().ok())
         .map(crate::domain::invoice::number);
+    Ok(serde_json::json!({
+        "username": account.username,
+        "account_id": account.id,
+        "customer": customer,
+        "reason": reason,
+        "paid_invoice": paid_invoice,
+    }))
+}
+
+/// Tells every admin that an account could not be created (and whether it was paid for),
+/// so a paying customer is never left waiting unnoticed.
+async fn alert_admins(tx: &mut Tx, failed: &AccountRow, reason: &str) -> Result<(), ServiceError> {
+    let data = alert_data(tx, failed, reason).await?;
     notifications::queue_to_admins(
         tx,
         &format!(
@@ -432,13 +482,7 @@ async fn alert_admins(tx: &mut Tx, failed: &AccountRow, reason: &str) -> Result<
             failed.updated_at.timestamp_micros()
         ),
         "provisioning_failed",
-        serde_json::json!({
-            "username": failed.username,
-            "account_id": failed.id,
-            "customer": customer,
-            "reason": reason,
-            "paid_invoice": paid_invoice,
-        }),
+        data,
     )
     .await
 }

@@ -27,6 +27,7 @@ pub const TEMPLATES: &[&str] = &[
     "server_up",
     "password_reset",
     "provisioning_failed",
+    "provisioning_waiting",
 ];
 
 /// The built-in template files.
@@ -150,6 +151,14 @@ const BUILT_IN: &[(&str, &str)] = &[
     (
         "provisioning_failed.html",
         include_str!("../../templates/email/provisioning_failed.html"),
+    ),
+    (
+        "provisioning_waiting.txt",
+        include_str!("../../templates/email/provisioning_waiting.txt"),
+    ),
+    (
+        "provisioning_waiting.html",
+        include_str!("../../templates/email/provisioning_waiting.html"),
     ),
     (
         "server_up.txt",

@@ -757,6 +757,32 @@ async fn a_paid_order_waits_for_a_server_when_every_server_is_full() {
     );
     let invoice = shop.invoice(&invoice["id"]).await;
     assert_eq!(invoice["status"], "paid", "the money is never lost");
+    // Far longer than six attempts would last (backoff capped at 200 ms in tests):
+    // waiting for capacity does not use attempts up, and admins hear of it once.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let account = shop
+        .account_in_state(&invoice["hosting_account_id"], "provisioning")
+        .await;
+    assert!(
+        account["failure_reason"]
+            .as_str()
+            .unwrap_or("")
+            .contains("waiting for a usable server"),
+        "{account}"
+    );
+    let (_, dead) = shop
+        .app
+        .get("/api/v1/jobs?state=dead", Some(&shop.admin))
+        .await;
+    assert_eq!(dead["total"], 0, "{dead}");
+    let (_, emails) = shop.app.get("/api/v1/emails", Some(&shop.admin)).await;
+    let waiting = emails["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["template"] == "provisioning_waiting")
+        .count();
+    assert_eq!(waiting, 1, "{emails}");
     let (status, _) = shop
         .app
         .post(
@@ -770,6 +796,7 @@ async fn a_paid_order_waits_for_a_server_when_every_server_is_full() {
         .account_in_state(&invoice["hosting_account_id"], "active")
         .await;
     assert_eq!(account["server_id"], *server);
+    assert!(account["failure_reason"].is_null(), "{account}");
     assert_eq!(shop.sim.stats()["creates_performed"], 1);
 }
 
