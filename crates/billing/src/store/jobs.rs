@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{on_conn, AsConn, Page, RawConn, StoreError, Tx};
+use super::{on_conn, AsConn, Page, StoreError, Tx};
 
 /// A row of `jobs`.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -97,35 +97,8 @@ pub async fn claim(
 ) -> Result<Option<JobRow>, StoreError> {
     let pick = "SELECT id FROM jobs WHERE (state = 'queued' AND run_at <= $1) OR (state = 'running' AND locked_until < $1) \
                 ORDER BY run_at, id LIMIT 1";
-    let row = match conn.raw() {
-        // One UPDATE is atomic in SQLite, and SQLite has a single writer.
-        RawConn::Sqlite(c) => {
-            let sql = format!(
-                "UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_until = $2, locked_by = $3, updated_at = $1 \
-                 WHERE id = ({pick}) RETURNING {COLUMNS}"
-            );
-            sqlx::query_as::<_, JobRow>(&sql)
-                .bind(now)
-                .bind(lease_until)
-                .bind(token)
-                .fetch_optional(c)
-                .await?
-        }
-        // SKIP LOCKED lets many workers in many processes claim different jobs at once.
-        RawConn::Postgres(c) => {
-            let sql = format!(
-                "UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_until = $2, locked_by = $3, updated_at = $1 \
-                 WHERE id = ({pick} FOR UPDATE SKIP LOCKED) RETURNING {COLUMNS}"
-            );
-            sqlx::query_as::<_, JobRow>(&sql)
-                .bind(now)
-                .bind(lease_until)
-                .bind(token)
-                .fetch_optional(c)
-                .await?
-        }
-    };
-    Ok(row)
+    let update = "UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_until = $2, locked_by = $3, updated_at = $1";
+    super::claim_next(conn, update, pick, COLUMNS, now, lease_until, token).await
 }
 
 /// How a job ended.

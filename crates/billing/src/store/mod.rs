@@ -336,6 +336,50 @@ where
     Ok((rows, total))
 }
 
+/// Claims the next row of a leased queue (jobs, email outbox): `update` is the
+/// `UPDATE <table> SET ...` that marks it taken (binding `$1` now, `$2` the lease end,
+/// `$3` the claim token) and `pick` the `SELECT id ...` of the next due row (binding `$1`).
+pub(crate) async fn claim_next<T>(
+    conn: &mut impl AsConn,
+    update: &str,
+    pick: &str,
+    columns: &str,
+    now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+    token: &str,
+) -> Result<Option<T>, StoreError>
+where
+    T: Send
+        + Unpin
+        + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+        + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>,
+{
+    let row = match conn.raw() {
+        // One UPDATE is atomic in SQLite, and SQLite has a single writer.
+        RawConn::Sqlite(c) => {
+            let sql = format!("{update} WHERE id = ({pick}) RETURNING {columns}");
+            sqlx::query_as::<_, T>(&sql)
+                .bind(now)
+                .bind(lease_until)
+                .bind(token)
+                .fetch_optional(c)
+                .await?
+        }
+        // SKIP LOCKED lets many workers in many processes claim different rows at once.
+        RawConn::Postgres(c) => {
+            let sql =
+                format!("{update} WHERE id = ({pick} FOR UPDATE SKIP LOCKED) RETURNING {columns}");
+            sqlx::query_as::<_, T>(&sql)
+                .bind(now)
+                .bind(lease_until)
+                .bind(token)
+                .fetch_optional(c)
+                .await?
+        }
+    };
+    Ok(row)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

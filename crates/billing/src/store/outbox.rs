@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{on_conn, AsConn, Page, RawConn, StoreError, Tx};
+use super::{on_conn, AsConn, Page, StoreError, Tx};
 
 /// A row of `email_outbox`.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -80,28 +80,7 @@ pub async fn claim(
     let pick = "SELECT id FROM email_outbox WHERE (state = 'queued' AND next_attempt_at <= $1) \
                 OR (state = 'sending' AND locked_until < $1) ORDER BY next_attempt_at, id LIMIT 1";
     let update = "UPDATE email_outbox SET state = 'sending', attempts = attempts + 1, locked_until = $2, locked_by = $3";
-    let row = match conn.raw() {
-        RawConn::Sqlite(c) => {
-            let sql = format!("{update} WHERE id = ({pick}) RETURNING {COLUMNS}");
-            sqlx::query_as::<_, OutboxRow>(&sql)
-                .bind(now)
-                .bind(lease_until)
-                .bind(token)
-                .fetch_optional(c)
-                .await?
-        }
-        RawConn::Postgres(c) => {
-            let sql =
-                format!("{update} WHERE id = ({pick} FOR UPDATE SKIP LOCKED) RETURNING {COLUMNS}");
-            sqlx::query_as::<_, OutboxRow>(&sql)
-                .bind(now)
-                .bind(lease_until)
-                .bind(token)
-                .fetch_optional(c)
-                .await?
-        }
-    };
-    Ok(row)
+    super::claim_next(conn, update, pick, COLUMNS, now, lease_until, token).await
 }
 
 /// Marks a message sent and erases its secret.
