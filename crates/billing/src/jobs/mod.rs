@@ -20,7 +20,7 @@ use crate::config::Settings;
 use crate::domain::hosting::backoff_ms;
 use crate::panel::PanelTimeouts;
 use crate::service::{random_bytes, ServiceError};
-use crate::store::jobs::{Finish, JobRow, NewJob};
+use crate::store::jobs::{Attempt, Finish, JobRow, NewJob};
 use crate::store::{self, Db, Tx};
 use crate::vault::Vault;
 
@@ -281,7 +281,8 @@ impl JobContext {
                 let at =
                     now + ChronoDuration::milliseconds(i64::try_from(*after_ms).unwrap_or(2_000));
                 tracing::debug!(job = job.id, kind = %job.kind, %reason, "job waits");
-                store::jobs::wait_until(&mut tx, job.id, token, at, reason, now).await?
+                store::jobs::retry_at(&mut tx, job.id, token, at, reason, Attempt::Returned, now)
+                    .await?
             }
             Outcome::Retry { error, .. } if job.attempts >= job.max_attempts => {
                 tracing::error!(job = job.id, kind = %job.kind, attempts = job.attempts, %error, "job is dead after its last attempt");
@@ -317,7 +318,7 @@ impl JobContext {
                 tracing::info!(job = job.id, kind = %job.kind, attempt = job.attempts, delay_ms = delay, %error, "job will retry");
                 let at = now
                     + ChronoDuration::milliseconds(i64::try_from(delay).unwrap_or(i64::MAX / 2));
-                store::jobs::retry_at(&mut tx, job.id, token, at, error, now).await?
+                store::jobs::retry_at(&mut tx, job.id, token, at, error, Attempt::Used, now).await?
             }
         };
         if !held {

@@ -138,56 +138,43 @@ pub async fn finish(
     Ok(n == 1)
 }
 
-/// Puts a job the caller holds back in the queue for `run_at`, recording the error.
+/// Whether a job put back in the queue keeps the attempt it just used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attempt {
+    /// It failed: the attempt counts towards `max_attempts`.
+    Used,
+    /// It only waited (for an account still being created, for a server): the attempt
+    /// is given back, so waiting never kills the job.
+    Returned,
+}
+
+/// Puts a job the caller holds back in the queue for `run_at`, recording why.
 pub async fn retry_at(
     tx: &mut Tx,
     id: i64,
     token: &str,
     run_at: DateTime<Utc>,
-    error: &str,
-    now: DateTime<Utc>,
-) -> Result<bool, StoreError> {
-    let n = on_conn!(tx, |c| {
-        sqlx::query(
-        "UPDATE jobs SET state = 'queued', run_at = $3, last_error = $4, locked_until = NULL, locked_by = NULL, updated_at = $5 \
-         WHERE id = $1 AND locked_by = $2 AND state = 'running'"
-    )
-    .bind(id)
-    .bind(token)
-    .bind(run_at)
-    .bind(error)
-    .bind(now)
-    .execute(c)
-    .await
-    .map(|r| r.rows_affected())
-    })?;
-    Ok(n == 1)
-}
-
-/// Puts a running job back for `run_at` and returns the attempt it used: waiting is not failing.
-pub async fn wait_until(
-    tx: &mut Tx,
-    id: i64,
-    token: &str,
-    run_at: DateTime<Utc>,
     note: &str,
+    attempt: Attempt,
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
-    let n = on_conn!(tx, |c| {
-        sqlx::query(
+    let attempts = match attempt {
+        Attempt::Used => "attempts",
+        Attempt::Returned => "CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END",
+    };
+    let sql = format!(
         "UPDATE jobs SET state = 'queued', run_at = $3, last_error = $4, locked_until = NULL, locked_by = NULL, \
-         attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, updated_at = $5 \
-         WHERE id = $1 AND locked_by = $2 AND state = 'running'"
-    )
-    .bind(id)
-    .bind(token)
-    .bind(run_at)
-    .bind(note)
-    .bind(now)
-    .execute(c)
-    .await
-    .map(|r| r.rows_affected())
-    })?;
+         attempts = {attempts}, updated_at = $5 WHERE id = $1 AND locked_by = $2 AND state = 'running'"
+    );
+    let n = on_conn!(tx, |c| sqlx::query(&sql)
+        .bind(id)
+        .bind(token)
+        .bind(run_at)
+        .bind(note)
+        .bind(now)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
     Ok(n == 1)
 }
 
