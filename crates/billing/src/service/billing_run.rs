@@ -173,7 +173,7 @@ impl BillingRunner {
         drop(conn);
         for row in overdue {
             if row.kind == InvoiceKind::Order.as_str() && policy.order_void_due(now, row.due_at) {
-                if self.void_stale_order(&row, now).await? {
+                if self.void_stale_order(&row).await? {
                     report.orders_voided += 1;
                 }
                 continue;
@@ -194,30 +194,15 @@ impl BillingRunner {
     }
 
     /// Voids an order nobody paid (its price may be stale; the customer can order again).
-    async fn void_stale_order(
-        &self,
-        row: &InvoiceRow,
-        now: DateTime<Utc>,
-    ) -> Result<bool, ServiceError> {
+    async fn void_stale_order(&self, row: &InvoiceRow) -> Result<bool, ServiceError> {
         let mut tx = self.db.begin().await?;
-        if !store::invoices::close(&mut tx, row.id, store::invoices::Closing::Void, now).await? {
+        let reason = format!(
+            "unpaid {} days after its due date",
+            self.settings.billing.dunning.void_orders_after_days
+        );
+        if !super::invoices::void_in(&mut tx, &Actor::system(), row, &reason).await? {
             return Ok(false);
         }
-        audit::record(
-            &mut tx,
-            &Actor::system(),
-            Change::<(), _> {
-                action: "invoice.voided",
-                entity_type: "invoice",
-                entity_id: Some(row.id),
-                before: None,
-                after: Some(&json!({"status": "void", "reason": format!(
-                    "unpaid {} days after its due date",
-                    self.settings.billing.dunning.void_orders_after_days
-                )})),
-            },
-        )
-        .await?;
         tx.commit().await?;
         Ok(true)
     }

@@ -417,12 +417,6 @@ async fn detail(conn: &mut impl store::AsConn, row: &InvoiceRow) -> Result<Invoi
     Ok(view)
 }
 
-/// The full view (lines, payments) of a row already loaded and checked.
-pub(crate) async fn get_view(db: &Db, row: &InvoiceRow) -> Result<Invoice, ServiceError> {
-    let mut conn = db.conn().await?;
-    detail(&mut conn, row).await
-}
-
 /// Every invoice, newest first (admin, staff).
 pub async fn list(
     db: &Db,
@@ -466,21 +460,31 @@ async fn page_of(
 /// One invoice with lines and payments (admin, staff).
 pub async fn get(db: &Db, actor: &Actor, id: i64) -> Result<Invoice, ServiceError> {
     actor.require_staff()?;
-    let mut conn = db.conn().await?;
-    let row = store::invoices::find(&mut conn, id)
-        .await?
-        .ok_or(ServiceError::NotFound("invoice"))?;
-    detail(&mut conn, &row).await
+    view(db, actor, id).await
 }
 
-/// One of the caller's own invoices; another customer's is "not found".
+/// One of the caller's own invoices; anyone else's is "not found", whatever the role.
 pub async fn get_mine(db: &Db, actor: &Actor, id: i64) -> Result<Invoice, ServiceError> {
+    view(db, &as_owner(actor), id).await
+}
+
+/// An invoice with lines and payments as `actor` may see it (see [`load_owned`]).
+pub(crate) async fn view(db: &Db, actor: &Actor, id: i64) -> Result<Invoice, ServiceError> {
     let mut conn = db.conn().await?;
     let row = load_owned(&mut conn, actor, id).await?;
     detail(&mut conn, &row).await
 }
 
-/// The invoice if the caller owes it (or is staff).
+/// The caller acting on their own records only (the `/me` routes): staff and admins
+/// owe their own invoices like anyone else.
+pub fn as_owner(actor: &Actor) -> Actor {
+    Actor {
+        role: Role::Customer,
+        ..actor.clone()
+    }
+}
+
+/// The invoice if the caller owes it (any invoice for admins and staff).
 pub(crate) async fn load_owned(
     conn: &mut impl store::AsConn,
     actor: &Actor,
@@ -494,6 +498,43 @@ pub(crate) async fn load_owned(
         _ => store::invoices::find(conn, id).await?,
     };
     found.ok_or(ServiceError::NotFound("invoice"))
+}
+
+/// The 409 for acting on an invoice that is no longer open; `what` is the refused act.
+pub(crate) fn not_open(row: &InvoiceRow, what: &str) -> ServiceError {
+    ServiceError::Conflict {
+        field: None,
+        message: format!(
+            "invoice {} is {}; only open invoices can be {what}",
+            invoice::number(row.id),
+            row.status
+        ),
+    }
+}
+
+/// Voids `before` if it is still open, with its audit entry; `false` when it was not open.
+pub(crate) async fn void_in(
+    tx: &mut Tx,
+    actor: &Actor,
+    before: &InvoiceRow,
+    reason: &str,
+) -> Result<bool, ServiceError> {
+    if !store::invoices::close(tx, before.id, store::invoices::Closing::Void, store::now()).await? {
+        return Ok(false);
+    }
+    audit::record(
+        tx,
+        actor,
+        Change {
+            action: "invoice.voided",
+            entity_type: "invoice",
+            entity_id: Some(before.id),
+            before: Some(&Invoice::from(before)),
+            after: Some(&json!({"status": "void", "reason": reason})),
+        },
+    )
+    .await?;
+    Ok(true)
 }
 
 /// Voids an open invoice (admin): it can no longer be paid.
@@ -514,31 +555,12 @@ pub async fn void(
     let before = store::invoices::find(&mut tx, id)
         .await?
         .ok_or(ServiceError::NotFound("invoice"))?;
-    if !store::invoices::close(&mut tx, id, store::invoices::Closing::Void, store::now()).await? {
-        return Err(ServiceError::Conflict {
-            field: None,
-            message: format!(
-                "invoice {} is {}; only open invoices can be voided",
-                invoice::number(id),
-                before.status
-            ),
-        });
+    if !void_in(&mut tx, actor, &before, &reason).await? {
+        return Err(not_open(&before, "voided"));
     }
     let after = store::invoices::find(&mut tx, id)
         .await?
         .ok_or(ServiceError::NotFound("invoice"))?;
-    audit::record(
-        &mut tx,
-        actor,
-        Change {
-            action: "invoice.voided",
-            entity_type: "invoice",
-            entity_id: Some(id),
-            before: Some(&Invoice::from(&before)),
-            after: Some(&json!({"status": "void", "reason": reason})),
-        },
-    )
-    .await?;
     let view = detail(&mut tx, &after).await?;
     tx.commit().await?;
     Ok(view)

@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use super::audit::{self, Change};
 use super::invoices::{self, Invoice};
 use super::provisioning::{self, NewAccount};
-use super::{random_bytes, Actor, ActorKind, ServiceError};
+use super::{random_bytes, Actor, ServiceError};
 use crate::config::Settings;
 use crate::domain::hosting::{self, AccountState};
 use crate::domain::invoice::{self as invoice_rules, InvoiceStatus};
@@ -78,10 +78,8 @@ pub struct PaymentContext<'a> {
 
 fn stripe_actor() -> Actor {
     Actor {
-        kind: ActorKind::System,
-        user_id: None,
         label: "stripe".to_owned(),
-        role: Role::Admin,
+        ..Actor::system()
     }
 }
 
@@ -112,14 +110,7 @@ pub async fn checkout(
         .ok_or(ServiceError::NotFound("plan"))?;
     drop(conn);
     if row.status != InvoiceStatus::Open.as_str() {
-        return Err(ServiceError::Conflict {
-            field: None,
-            message: format!(
-                "invoice {} is {}; only open invoices can be paid",
-                invoice_rules::number(id),
-                row.status
-            ),
-        });
+        return Err(invoices::not_open(&row, "paid"));
     }
     let now = store::now();
     if let (Some(session), Some(url), Some(at)) = (
@@ -254,10 +245,7 @@ pub async fn order(
     apply_payment(ctx, &mut tx, &Actor::system(), "manual", &settlement).await?;
     tx.commit().await?;
     ctx.wake.notify_waiters();
-    let mut conn = ctx.db.conn().await?;
-    let row = invoices::load_owned(&mut conn, actor, placed.id).await?;
-    drop(conn);
-    invoices::get_view(ctx.db, &row).await
+    invoices::view(ctx.db, actor, placed.id).await
 }
 
 /// Records a payment an admin received outside Stripe (bank transfer) and applies it.
@@ -274,14 +262,7 @@ pub async fn mark_paid(
         .await?
         .ok_or(ServiceError::NotFound("invoice"))?;
     if row.status != InvoiceStatus::Open.as_str() {
-        return Err(ServiceError::Conflict {
-            field: None,
-            message: format!(
-                "invoice {} is {}; only open invoices can be marked paid",
-                invoice_rules::number(id),
-                row.status
-            ),
-        });
+        return Err(invoices::not_open(&row, "marked paid"));
     }
     let settlement = Settlement {
         invoice_id: id,

@@ -607,6 +607,21 @@ async fn orders_are_checked_and_a_second_click_is_not_a_second_charge() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (_, mine) = app.get("/api/v1/me/invoices", Some(&other)).await;
     assert_eq!(mine["total"], 0);
+    // /me is the caller's own, whatever the role: an admin sees it under /invoices.
+    let (status, _) = app
+        .get(
+            &format!("/api/v1/me/invoices/{}", invoice["id"]),
+            Some(&shop.admin),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = app
+        .get(
+            &format!("/api/v1/invoices/{}", invoice["id"]),
+            Some(&shop.admin),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
     let (status, _) = app
         .post(
             &format!("/api/v1/customers/{}/orders", shop.customer_id),

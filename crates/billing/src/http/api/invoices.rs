@@ -170,11 +170,7 @@ pub async fn checkout_mine(
     Auth(actor): Auth,
     Path(id): Path<i64>,
 ) -> Result<Json<CheckoutLink>, ApiError> {
-    let actor = crate::service::Actor {
-        // An admin calling /me pays only what they owe themselves.
-        role: crate::domain::role::Role::Customer,
-        ..actor
-    };
+    let actor = invoices::as_owner(&actor);
     Ok(Json(
         payments::checkout(&state.db, &state.settings, &actor, id).await?,
     ))
