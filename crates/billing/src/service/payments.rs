@@ -294,25 +294,18 @@ async fn apply_payment(
             s.reference
         ));
     };
-    let mismatch =
-        invoice_rules::check_amount(row.total_minor, &row.currency, s.amount, &s.currency).err();
-    let payment = PaymentRow {
-        id: 0,
-        invoice_id: row.id,
-        provider: provider.to_owned(),
-        provider_ref: s.reference.clone(),
-        status: "succeeded".to_owned(),
-        amount_minor: s.amount,
-        currency: s.currency.to_ascii_uppercase(),
-        message: mismatch.clone(),
-        created_at: store::now(),
-    };
     // A second event about the same PaymentIntent (completed, then async succeeded).
     // Checked first: on PostgreSQL a unique violation would abort the whole transaction.
     if store::payments::succeeded_exists(tx, provider, &s.reference).await? {
         return Ok(format!("payment {} was recorded before", s.reference));
     }
-    store::payments::insert(tx, &payment).await?;
+    let mismatch =
+        invoice_rules::check_amount(row.total_minor, &row.currency, s.amount, &s.currency).err();
+    store::payments::insert(
+        tx,
+        &payment_row(row.id, provider, s, "succeeded", mismatch.clone()),
+    )
+    .await?;
     if let Some(problem) = mismatch {
         tracing::error!(invoice = row.id, %problem, "payment does not match its invoice; not applied");
         record_note(tx, actor, row.id, "payment.mismatch", &problem).await?;
@@ -352,6 +345,27 @@ async fn apply_payment(
     )
     .await?;
     Ok(format!("{number} paid: {fulfilled}"))
+}
+
+/// The payment row recording `s` against an invoice.
+fn payment_row(
+    invoice_id: i64,
+    provider: &str,
+    s: &Settlement,
+    status: &str,
+    message: Option<String>,
+) -> PaymentRow {
+    PaymentRow {
+        id: 0,
+        invoice_id,
+        provider: provider.to_owned(),
+        provider_ref: s.reference.clone(),
+        status: status.to_owned(),
+        amount_minor: s.amount,
+        currency: s.currency.to_ascii_uppercase(),
+        message,
+        created_at: store::now(),
+    }
 }
 
 async fn record_note(
@@ -525,17 +539,7 @@ async fn record_failure(
         .unwrap_or_else(|| "the payment was declined".into());
     store::payments::insert(
         tx,
-        &PaymentRow {
-            id: 0,
-            invoice_id: row.id,
-            provider: "stripe".to_owned(),
-            provider_ref: s.reference.clone(),
-            status: "failed".to_owned(),
-            amount_minor: s.amount,
-            currency: s.currency.to_ascii_uppercase(),
-            message: Some(reason.clone()),
-            created_at: store::now(),
-        },
+        &payment_row(row.id, "stripe", s, "failed", Some(reason.clone())),
     )
     .await?;
     if row.status == InvoiceStatus::Open.as_str() {
