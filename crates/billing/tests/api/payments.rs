@@ -126,6 +126,30 @@ impl Shop {
     }
 }
 
+/// On a bare app: a customer orders a Starter plan as "ada" (checked: 201) and asks to
+/// pay it; the order and the checkout answer.
+async fn order_then_checkout(app: &TestApp) -> (Value, (StatusCode, Value)) {
+    let admin = app.admin_token().await;
+    let plan = app.plan(&admin, "Starter").await;
+    let (_, customer) = app.customer(&admin, "ada@example.com").await;
+    let (status, invoice) = app
+        .post(
+            "/api/v1/me/orders",
+            Some(&customer),
+            json!({"plan_id": plan, "username": "ada"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{invoice}");
+    let checkout = app
+        .post(
+            &format!("/api/v1/me/invoices/{}/checkout", invoice["id"]),
+            Some(&customer),
+            json!({}),
+        )
+        .await;
+    (invoice, checkout)
+}
+
 fn subjects(messages: &[Value]) -> Vec<String> {
     messages
         .iter()
@@ -434,28 +458,11 @@ async fn forged_stale_or_unsigned_webhooks_change_nothing() {
 #[tokio::test]
 async fn without_stripe_configured_payments_say_so_and_webhooks_are_retried_later() {
     let app = TestApp::spawn_with(Layer::default()).await;
-    let admin = app.admin_token().await;
-    let plan = app.plan(&admin, "Starter").await;
-    let (_, customer) = app.customer(&admin, "ada@example.com").await;
-    let (status, invoice) = app
-        .post(
-            "/api/v1/me/orders",
-            Some(&customer),
-            json!({"plan_id": plan, "username": "ada"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{invoice}");
+    let (invoice, (status, body)) = order_then_checkout(&app).await;
     assert_eq!(
         invoice["billing_cycle"], "monthly",
         "the shortest priced cycle"
     );
-    let (status, body) = app
-        .post(
-            &format!("/api/v1/me/invoices/{}/checkout", invoice["id"]),
-            Some(&customer),
-            json!({}),
-        )
-        .await;
     assert_error(
         (status, body.clone()),
         StatusCode::SERVICE_UNAVAILABLE,
@@ -1019,23 +1026,7 @@ async fn a_wrong_stripe_key_is_reported_without_any_of_the_key() {
         ..stripe.layer()
     })
     .await;
-    let admin = app.admin_token().await;
-    let plan = app.plan(&admin, "Starter").await;
-    let (_, customer) = app.customer(&admin, "ada@example.com").await;
-    let (_, invoice) = app
-        .post(
-            "/api/v1/me/orders",
-            Some(&customer),
-            json!({"plan_id": plan, "username": "ada"}),
-        )
-        .await;
-    let (status, body) = app
-        .post(
-            &format!("/api/v1/me/invoices/{}/checkout", invoice["id"]),
-            Some(&customer),
-            json!({}),
-        )
-        .await;
+    let (_, (status, body)) = order_then_checkout(&app).await;
     assert_error(
         (status, body.clone()),
         StatusCode::BAD_GATEWAY,
