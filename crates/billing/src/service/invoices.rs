@@ -154,13 +154,13 @@ impl From<&InvoiceRow> for Invoice {
 
 /// `14.99 USD`; the stored figures if the currency is unknown.
 pub fn amount_text(minor: i64, currency: &str) -> String {
-    match Currency::parse(currency) {
-        Ok(c) => match Money::price("amount", minor.max(0), c) {
-            Ok(m) if minor >= 0 => invoice::display(m),
-            _ => format!("{minor} minor units {currency}"),
-        },
-        Err(_) => format!("{minor} minor units {currency}"),
-    }
+    Currency::parse(currency)
+        .ok()
+        .and_then(|c| Money::price("amount", minor, c).ok())
+        .map_or_else(
+            || format!("{minor} minor units {currency}"),
+            invoice::display,
+        )
 }
 
 /// Body of `POST /api/v1/me/orders` and `POST /api/v1/customers/{id}/orders`.
@@ -273,8 +273,9 @@ pub async fn place_order(
         )
     };
     let saved = create(&mut tx, actor, &row, &lines).await?;
+    let view = detail(&mut tx, &saved).await?;
     tx.commit().await?;
-    Ok(saved)
+    Ok(view)
 }
 
 /// An open invoice of `kind` for `plan` before it is stored; callers fill in the rest.
@@ -320,7 +321,7 @@ pub(crate) async fn create(
     actor: &Actor,
     row: &InvoiceRow,
     lines: &[invoice::Line],
-) -> Result<Invoice, ServiceError> {
+) -> Result<InvoiceRow, ServiceError> {
     let saved = store::invoices::insert(tx, row).await?;
     for line in lines {
         store::invoices::insert_line(
@@ -360,7 +361,7 @@ pub(crate) async fn create(
         },
     )
     .await?;
-    detail(tx, &saved).await
+    Ok(saved)
 }
 
 /// Queues `template` about `invoice` to its customer, once per `event` of that template.
