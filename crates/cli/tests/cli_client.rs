@@ -749,6 +749,48 @@ impl Pty {
         }
     }
 
+    /// Types a hidden answer. A password prompt turns echo off with TCSAFLUSH, which
+    /// throws away whatever was typed before (as getpass does), so wait for that first.
+    fn send_secret(&mut self, keys: &str) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.terminal_echoes() {
+            assert!(
+                Instant::now() < deadline,
+                "the password prompt never hid input"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.send(keys);
+    }
+
+    /// Whether the CLI's terminal echoes input, read with `stty` from its stdin.
+    fn terminal_echoes(&self) -> bool {
+        let script = self.child.id().to_string();
+        let cli = std::fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(|entry| entry.ok())
+            .find(|entry| {
+                std::fs::read_to_string(entry.path().join("stat")).is_ok_and(|stat| {
+                    // pid (comm) state ppid ...: the comm may hold spaces, so split after ')'.
+                    stat.rsplit_once(')')
+                        .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+                        == Some(script.as_str())
+                })
+            });
+        let Some(cli) = cli else {
+            return true;
+        };
+        let Ok(tty) = std::fs::read_link(cli.path().join("fd/0")) else {
+            return true;
+        };
+        let out = Command::new("stty").arg("-F").arg(&tty).arg("-a").output();
+        !out.is_ok_and(|out| {
+            String::from_utf8_lossy(&out.stdout)
+                .split_whitespace()
+                .any(|flag| flag == "-echo")
+        })
+    }
+
     fn send(&mut self, keys: &str) {
         use std::io::Write;
         self.input.write_all(keys.as_bytes()).unwrap();
@@ -793,7 +835,7 @@ async fn the_interactive_flow_asks_reviews_and_provisions() {
         pty.expect("Company (optional)");
         pty.send("\r");
         pty.expect("Customer portal password");
-        pty.send("\r");
+        pty.send_secret("\r");
         pty.expect("9.99 USD/monthly");
         pty.send("\r");
         pty.expect("Billing cycle");
@@ -804,7 +846,7 @@ async fn the_interactive_flow_asks_reviews_and_provisions() {
         pty.expect("must start with a lower-case letter");
         pty.send("\x7f\x7f\x7f\x7f\x7ferin9\r");
         pty.expect("Hosting password");
-        pty.send("\r");
+        pty.send_secret("\r");
         pty.expect("auto (the least used usable server)");
         pty.send(&format!("{DOWN}\r"));
         pty.expect("Review:");
@@ -840,7 +882,7 @@ async fn ctrl_c_at_a_prompt_creates_nothing() {
         pty.expect("Company (optional)");
         pty.send("\r");
         pty.expect("Customer portal password");
-        pty.send("\r");
+        pty.send_secret("\r");
         pty.expect("9.99 USD/monthly");
         pty.send("\x03");
         pty.finish()
