@@ -19,6 +19,17 @@ if ! python3 -c "import aiosmtpd" 2>/dev/null; then
     python3 -m pip install --quiet --disable-pip-version-check aiosmtpd
 fi
 
+# The browser tests need playwright-core (npm) and Debian's chromium; without them they are
+# skipped (outside CI). chromium is the developer's to install.
+browser=crates/billing/tests/browser
+if [ ! -d "$browser/node_modules" ] && command -v npm >/dev/null 2>&1; then
+    echo "==> installing playwright-core for the browser tests (npm ci --prefix $browser)"
+    npm ci --prefix "$browser" --no-audit --no-fund --silent
+fi
+if [ ! -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then
+    echo "chromium not found: the browser tests will be skipped (apt-get install chromium, or set CHROMIUM_PATH)"
+fi
+
 echo "==> test suite on SQLite"
 NPB_TEST_ENGINE=sqlite run
 

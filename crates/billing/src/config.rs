@@ -133,7 +133,8 @@ pub struct Layer {
     pub email_templates_dir: Option<String>,
     /// Send attempts of a message before it is marked failed.
     pub mail_max_attempts: Option<i64>,
-    /// Link in password-reset messages; `{token}` is replaced by the code.
+    /// Link in password-reset messages; `{token}` is replaced by the code (default: the
+    /// web console's reset page under `public_url`).
     pub password_reset_url: Option<String>,
     /// Where customers reach this service (links in messages, Stripe return pages).
     pub public_url: Option<String>,
@@ -610,6 +611,11 @@ impl Settings {
                 message: format!("'{public_url}' is not an http:// or https:// URL"),
             });
         }
+        // The console's reset page takes the code from the link.
+        let password_reset_url = layer
+            .password_reset_url
+            .clone()
+            .unwrap_or_else(|| format!("{public_url}/ui/#/reset?token={{token}}"));
         let secret = |v: Option<String>| v.filter(|s| !s.is_empty()).map(SecretString::from);
         let stripe = crate::payments::StripeSettings {
             secret_key: secret(layer.stripe_secret_key),
@@ -645,7 +651,7 @@ impl Settings {
             company,
             email_templates_dir: layer.email_templates_dir.map(Into::into),
             mail_max_attempts: positive("mail_max_attempts", layer.mail_max_attempts, 20)?,
-            password_reset_url: layer.password_reset_url,
+            password_reset_url: Some(password_reset_url),
             panel_timeouts,
             jobs,
             provision_wait_secs,

@@ -21,6 +21,7 @@ pub mod envelope;
 pub mod error;
 pub mod extract;
 pub mod pages;
+pub mod ui;
 
 /// Largest request body accepted.
 const BODY_LIMIT: usize = 256 * 1024;
@@ -154,6 +155,10 @@ pub fn router(state: AppState) -> Router {
     api.merge(SwaggerUi::new("/docs").url("/api/openapi.json", openapi))
         .route("/checkout/complete", axum::routing::get(pages::complete))
         .route("/checkout/cancelled", axum::routing::get(pages::cancelled))
+        .route("/", axum::routing::get(ui::root))
+        .route("/ui", axum::routing::get(ui::root))
+        .route("/ui/", axum::routing::get(ui::index))
+        .route("/ui/{*path}", axum::routing::get(ui::file))
         .fallback(envelope::not_found)
         .layer(map_response(envelope::json_errors))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

@@ -60,7 +60,7 @@ pub async fn complete(State(state): State<AppState>, Query(q): Query<ReturnQuery
         &format!(
             "<p>Your payment for {what} is being confirmed. We email you a receipt as soon as it \
              is, and the login details of your hosting account when it is ready (usually within \
-             a minute).</p><p>You can close this page.</p>"
+             a minute).</p><p><a href=\"/ui/#/my\">Go to your hosting</a></p>"
         ),
     )
 }
@@ -75,7 +75,8 @@ pub async fn cancelled(
         &state,
         "Payment cancelled",
         &format!(
-            "<p>Nothing was charged. {} stays open; you can pay it at any time.</p>",
+            "<p>Nothing was charged. {} stays open; you can pay it at any time.</p>\
+             <p><a href=\"/ui/#/my/invoices\">Your invoices</a></p>",
             capitalise(&what)
         ),
     )

@@ -148,13 +148,30 @@ impl TestApp {
         Self::start(fresh, test_settings(layer)).await
     }
 
+    /// Starts the app with `layer` and its own address as `public_url`, so the links it
+    /// makes (checkout return pages, reset links) lead back to it, as in production.
+    pub async fn spawn_public(mut layer: Layer) -> TestApp {
+        let fresh = FreshDb::new(engine()).await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        layer.public_url = Some(format!("http://{}", listener.local_addr().unwrap()));
+        Self::start_on(listener, fresh, test_settings(layer)).await
+    }
+
     /// Starts the app on an existing fresh database.
     pub async fn start(fresh: FreshDb, settings: Settings) -> TestApp {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::start_on(listener, fresh, settings).await
+    }
+
+    async fn start_on(
+        listener: tokio::net::TcpListener,
+        fresh: FreshDb,
+        settings: Settings,
+    ) -> TestApp {
         let provisioning_log = settings.provisioning_log.clone();
         let (state, _seeded) = billing::app::prepare_with_db(fresh.db.clone(), settings)
             .await
             .unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {

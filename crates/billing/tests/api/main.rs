@@ -6,6 +6,7 @@
 mod helpers;
 
 mod auth;
+mod browser;
 mod customers;
 mod health;
 mod license_validation;
@@ -22,3 +23,4 @@ mod servers;
 mod smtp_tls;
 mod stripe_fake;
 mod usage;
+mod web_ui;

@@ -1,14 +1,16 @@
 //! A stand-in for Stripe on loopback: the Checkout Sessions endpoint (form-encoded,
-//! bearer secret key, Idempotency-Key honoured), and signed webhook deliveries built
-//! the way Stripe builds them.
+//! bearer secret key, Idempotency-Key honoured), signed webhook deliveries built the
+//! way Stripe builds them, and a hosted payment page (`/pay/{session}`) whose button
+//! completes the session, delivers the signed event and sends the browser back.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use billing::config::Layer;
 use secrecy::SecretString;
@@ -24,6 +26,7 @@ struct Inner {
     sessions: Vec<Value>,
     by_idempotency_key: HashMap<String, usize>,
     refuse_with: Option<String>,
+    webhook_url: Option<String>,
 }
 
 /// The fake Stripe API.
@@ -40,6 +43,7 @@ impl FakeStripe {
         let base = format!("http://{}", listener.local_addr().unwrap());
         let app = Router::new()
             .route("/v1/checkout/sessions", post(create_session))
+            .route("/pay/{id}", get(payment_page).post(pay))
             .with_state((inner.clone(), base.clone()));
         tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
@@ -66,6 +70,11 @@ impl FakeStripe {
     /// The next session creation fails with this Stripe error message.
     pub fn refuse_next(&self, message: &str) {
         self.inner.lock().unwrap().refuse_with = Some(message.to_owned());
+    }
+
+    /// Where the payment page delivers `checkout.session.completed` (the app's webhook).
+    pub fn deliver_webhooks_to(&self, url: String) {
+        self.inner.lock().unwrap().webhook_url = Some(url);
     }
 
     /// The session with this id.
@@ -141,6 +150,66 @@ async fn create_session(
         inner.by_idempotency_key.insert(key, n - 1);
     }
     (StatusCode::OK, Json(session))
+}
+
+fn find(inner: &Inner, id: &str) -> Option<Value> {
+    inner.sessions.iter().find(|s| s["id"] == id).cloned()
+}
+
+/// `GET /pay/{id}`: the hosted payment page, with one button.
+async fn payment_page(State((inner, _)): Shared, Path(id): Path<String>) -> Response {
+    let Some(session) = find(&inner.lock().unwrap(), &id) else {
+        return (StatusCode::NOT_FOUND, "no such session").into_response();
+    };
+    let amount = session["amount_total"].as_i64().unwrap_or_default();
+    let currency = session["currency"]
+        .as_str()
+        .unwrap_or_default()
+        .to_uppercase();
+    Html(format!(
+        "<!DOCTYPE html><title>Fake Stripe Checkout</title><h1>Pay {}.{:02} {currency}</h1>\
+         <form method=\"post\"><button id=\"pay\">Pay</button></form>",
+        amount / 100,
+        amount % 100
+    ))
+    .into_response()
+}
+
+/// `POST /pay/{id}`: the card is accepted; Stripe tells the app (signed), then sends
+/// the customer to the session's success URL.
+async fn pay(State((inner, _)): Shared, Path(id): Path<String>) -> Response {
+    let (session, target) = {
+        let inner = inner.lock().unwrap();
+        (find(&inner, &id), inner.webhook_url.clone())
+    };
+    let (Some(session), Some(target)) = (session, target) else {
+        return (StatusCode::NOT_FOUND, "no such session or no webhook URL").into_response();
+    };
+    let payload = serde_json::to_vec(&completed(&session)).unwrap();
+    let signature = billing::payments::stripe::sign(
+        &payload,
+        &SecretString::from(WEBHOOK_SECRET.to_owned()),
+        chrono::Utc::now().timestamp(),
+    );
+    let delivered = reqwest::Client::new()
+        .post(target)
+        .header("stripe-signature", signature)
+        .header("content-type", "application/json")
+        .body(payload)
+        .send()
+        .await;
+    match delivered {
+        Ok(r) if r.status().is_success() => {
+            let back = session["success_url"].as_str().unwrap_or("/").to_owned();
+            (StatusCode::SEE_OTHER, [(header::LOCATION, back)]).into_response()
+        }
+        Ok(r) => (
+            StatusCode::BAD_GATEWAY,
+            format!("webhook answered {}", r.status()),
+        )
+            .into_response(),
+        Err(e) => (StatusCode::BAD_GATEWAY, format!("webhook failed: {e}")).into_response(),
+    }
 }
 
 /// A fresh event id.

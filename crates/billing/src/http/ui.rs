@@ -1,0 +1,180 @@
+//! The web console (admin console and customer portal): static files compiled into
+//! the binary, so a deployment is still one file. The console is a client of the same
+//! JSON API as everything else; these handlers only serve its files.
+
+use axum::extract::Path;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+
+use super::error::ApiError;
+
+/// Every file of `ui/`: path under `/ui/`, content type, contents.
+const ASSETS: &[(&str, &str, &str)] = &[
+    ("index.html", HTML, include_str!("../../ui/index.html")),
+    ("app.css", CSS, include_str!("../../ui/app.css")),
+    ("js/api.js", JS, include_str!("../../ui/js/api.js")),
+    ("js/app.js", JS, include_str!("../../ui/js/app.js")),
+    ("js/auth.js", JS, include_str!("../../ui/js/auth.js")),
+    ("js/dom.js", JS, include_str!("../../ui/js/dom.js")),
+    (
+        "js/invoice-body.js",
+        JS,
+        include_str!("../../ui/js/invoice-body.js"),
+    ),
+    (
+        "js/plan-text.js",
+        JS,
+        include_str!("../../ui/js/plan-text.js"),
+    ),
+    (
+        "js/admin/index.js",
+        JS,
+        include_str!("../../ui/js/admin/index.js"),
+    ),
+    (
+        "js/admin/accounts.js",
+        JS,
+        include_str!("../../ui/js/admin/accounts.js"),
+    ),
+    (
+        "js/admin/customers.js",
+        JS,
+        include_str!("../../ui/js/admin/customers.js"),
+    ),
+    (
+        "js/admin/dashboard.js",
+        JS,
+        include_str!("../../ui/js/admin/dashboard.js"),
+    ),
+    (
+        "js/admin/invoices.js",
+        JS,
+        include_str!("../../ui/js/admin/invoices.js"),
+    ),
+    (
+        "js/admin/plans.js",
+        JS,
+        include_str!("../../ui/js/admin/plans.js"),
+    ),
+    (
+        "js/admin/provision.js",
+        JS,
+        include_str!("../../ui/js/admin/provision.js"),
+    ),
+    (
+        "js/admin/queues.js",
+        JS,
+        include_str!("../../ui/js/admin/queues.js"),
+    ),
+    (
+        "js/admin/servers.js",
+        JS,
+        include_str!("../../ui/js/admin/servers.js"),
+    ),
+    (
+        "js/portal/index.js",
+        JS,
+        include_str!("../../ui/js/portal/index.js"),
+    ),
+    (
+        "js/portal/home.js",
+        JS,
+        include_str!("../../ui/js/portal/home.js"),
+    ),
+    (
+        "js/portal/invoices.js",
+        JS,
+        include_str!("../../ui/js/portal/invoices.js"),
+    ),
+    (
+        "js/portal/order.js",
+        JS,
+        include_str!("../../ui/js/portal/order.js"),
+    ),
+    (
+        "js/portal/profile.js",
+        JS,
+        include_str!("../../ui/js/portal/profile.js"),
+    ),
+];
+
+const HTML: &str = "text/html; charset=utf-8";
+const CSS: &str = "text/css; charset=utf-8";
+const JS: &str = "text/javascript; charset=utf-8";
+
+/// Only our own files run; nothing may frame the console (clickjacking) and the
+/// API is the only place it talks to.
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+    img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+/// `GET /`: the console.
+pub async fn root() -> Redirect {
+    Redirect::to("/ui/")
+}
+
+/// `GET /ui/`: the console's page.
+pub async fn index() -> Response {
+    asset("index.html")
+}
+
+/// `GET /ui/{*path}`: one of its files.
+pub async fn file(Path(path): Path<String>) -> Response {
+    asset(&path)
+}
+
+fn asset(path: &str) -> Response {
+    let Some((_, kind, body)) = ASSETS.iter().find(|(p, _, _)| *p == path) else {
+        return ApiError::not_found("file").into_response();
+    };
+    let mut response = (StatusCode::OK, *body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
+    // Revalidate every time: after an upgrade the console must not mix old and new files.
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_file_under_ui_is_served() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("ui");
+        let mut on_disk = Vec::new();
+        let mut dirs = vec![root.clone()];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).expect("ui/ is readable") {
+                let path = entry.expect("ui/ entry").path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if let Ok(rel) = path.strip_prefix(&root) {
+                    on_disk.push(rel.to_string_lossy().replace('\\', "/"));
+                }
+            }
+        }
+        on_disk.sort();
+        let mut served: Vec<String> = ASSETS.iter().map(|(p, _, _)| (*p).to_owned()).collect();
+        served.sort();
+        assert_eq!(on_disk, served, "ASSETS must list exactly the files of ui/");
+    }
+
+    #[test]
+    fn unknown_files_are_json_404s() {
+        let response = asset("../Cargo.toml");
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    }
+}

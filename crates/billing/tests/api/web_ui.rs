@@ -1,0 +1,127 @@
+//! The web console end to end in headless chromium: an admin's first day (server,
+//! plan, customer, provisioning, suspension) and a customer who registers, orders,
+//! pays on the (fake) Stripe page and finds the hosting active. After each script the
+//! database and the simulator are checked directly: the browser saw the truth.
+
+use nextpanel_sim::{SimConfig, SimHandle};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::browser::run_script_async;
+use crate::helpers::{TestApp, ADMIN_EMAIL, ADMIN_PASSWORD};
+use crate::stripe_fake::FakeStripe;
+
+/// The `RESULT {json}` line a script printed.
+fn result(stdout: &str) -> Value {
+    let line = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("RESULT "))
+        .unwrap_or_else(|| panic!("the script printed no RESULT line:\n{stdout}"));
+    serde_json::from_str(line).unwrap()
+}
+
+fn sim_accounts(sim: &SimHandle, username: &str) -> Vec<Value> {
+    sim.state()["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["username"] == username)
+        .cloned()
+        .collect()
+}
+
+#[tokio::test]
+async fn an_admin_sets_up_and_provisions_from_the_console() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let sim = nextpanel_sim::spawn(SimConfig::random().unwrap())
+        .await
+        .unwrap();
+    let evil = "<img src=x onerror=window.__xss=1>Mallory";
+    let (status, body) = app
+        .post(
+            "/api/v1/customers",
+            Some(&admin),
+            json!({"email": "mallory@example.com", "full_name": evil}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+
+    let Some(stdout) = run_script_async(
+        "admin.mjs",
+        vec![
+            ("BASE_URL", app.url("")),
+            ("ADMIN_EMAIL", ADMIN_EMAIL.to_owned()),
+            ("ADMIN_PASSWORD", ADMIN_PASSWORD.to_owned()),
+            ("SIM_URL", sim.base_url()),
+            ("SIM_KEY", sim.api_key().to_owned()),
+            ("SIM_SECRET", sim.api_secret().to_owned()),
+            ("EVIL_NAME", evil.to_owned()),
+        ],
+    )
+    .await
+    else {
+        return;
+    };
+    let shown = result(&stdout);
+
+    // One account for the double click, on the panel too, suspended with the reason.
+    let (_, accounts) = app.get("/api/v1/nextpanel/accounts", Some(&admin)).await;
+    let erin: Vec<&Value> = accounts["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["username"] == "erin1")
+        .collect();
+    assert_eq!(erin.len(), 1, "{accounts}");
+    assert_eq!(erin[0]["state"], "suspended");
+    assert_eq!(erin[0]["suspend_reason"], "abuse report #12");
+    let on_panel = sim_accounts(&sim, "erin1");
+    assert_eq!(on_panel.len(), 1, "{on_panel:?}");
+    assert_eq!(on_panel[0]["status"], "suspended", "{on_panel:?}");
+    // The password the console showed logs in to the panel; the key is the license's.
+    assert!(sim.login("erin1", shown["password"].as_str().unwrap()));
+    let (_, licenses) = app.get("/api/v1/licenses", Some(&admin)).await;
+    assert_eq!(licenses["total"], 1, "{licenses}");
+    assert_eq!(licenses["items"][0]["license_key"], shown["license"]);
+    // The plan was stored in exact minor units.
+    let (_, plans) = app.get("/api/v1/plans", None).await;
+    assert_eq!(plans[0]["prices"], json!({"monthly": 999, "annual": 9900}));
+    // The refused attempts changed nothing: one server, one plan.
+    assert_eq!(app.count("servers").await, 1);
+    assert_eq!(app.count("plans").await, 1);
+}
+
+#[tokio::test]
+async fn a_customer_registers_orders_pays_and_finds_the_hosting_active() {
+    let stripe = FakeStripe::start().await;
+    let app = TestApp::spawn_public(stripe.layer()).await;
+    stripe.deliver_webhooks_to(app.url("/webhooks/stripe"));
+    let admin = app.admin_token().await;
+    let sim = nextpanel_sim::spawn(SimConfig::random().unwrap())
+        .await
+        .unwrap();
+    let (status, body) = app
+        .post(
+            "/api/v1/nextpanel/servers",
+            Some(&admin),
+            json!({"name": "node-1", "base_url": sim.base_url(),
+            "api_key": sim.api_key(), "api_secret": sim.api_secret(), "capacity": 10}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    app.plan(&admin, "Starter").await;
+
+    let Some(_) = run_script_async("portal.mjs", vec![("BASE_URL", app.url(""))]).await else {
+        return;
+    };
+
+    let on_panel = sim_accounts(&sim, "zoe1");
+    assert_eq!(on_panel.len(), 1, "{on_panel:?}");
+    assert_eq!(on_panel[0]["status"], "active", "{on_panel:?}");
+    let (_, invoices) = app.get("/api/v1/invoices", Some(&admin)).await;
+    assert_eq!(invoices["total"], 1, "{invoices}");
+    assert_eq!(invoices["items"][0]["status"], "paid");
+    assert_eq!(app.count("payments").await, 1);
+    assert_eq!(stripe.sessions().len(), 1, "one checkout session");
+}

@@ -1,0 +1,58 @@
+// The customer portal: register, order a plan, pay on the payment page, come back and
+// find the hosting active with its license; the admin console stays closed.
+
+import { run, seeText } from './lib.mjs';
+
+run('portal', async ({ page, base }) => {
+  const submit = (form) => page.click(`#${form} button[type=submit]`);
+
+  await page.goto(`${base}/ui/#/register`);
+  await page.fill('#register-form-full_name', 'Zoe Customer');
+  await page.fill('#register-form-email', 'zoe@example.com');
+  await page.fill('#register-form-password', 'short');
+  await submit('register-form');
+  await page.locator('#register-form-password[aria-invalid="true"]').waitFor();
+  await page.fill('#register-form-password', 'zoe-password-123');
+  await submit('register-form');
+  await seeText(page, 'Your account is ready');
+
+  // Ordering: a username the panel cannot take is refused beside the field.
+  const plan = page.locator('.plan[data-plan="Starter"]');
+  await plan.locator('select[name=billing_cycle]').selectOption('monthly');
+  await plan.locator('input[name=username]').fill('Zoe!');
+  await plan.locator('button[type=submit]').click();
+  await plan.locator('input[name=username][aria-invalid="true"]').waitFor();
+  await plan.locator('input[name=username]').fill('zoe1');
+  await plan.locator('button[type=submit]').click();
+  await seeText(page, 'Pay it to start your hosting');
+  await seeText(page, 'Starter hosting, monthly');
+
+  // Paying: off to the payment page and back.
+  await page.click('button:text("Pay 9.99 USD")');
+  await page.waitForURL(/\/pay\//);
+  await page.click('#pay');
+  await seeText(page, 'Thank you for your payment');
+  await page.click('text=Go to your hosting');
+
+  // The account appears, then turns active once the panel has made it.
+  for (let i = 0; ; i++) {
+    if (await page.locator('tr:has-text("zoe1") >> text=active').count()) break;
+    if (i > 75) throw new Error('the account never became active');
+    await page.waitForTimeout(200);
+    await page.reload();
+  }
+  await page.locator('text=/NP-[A-Z0-9]{4}-/').first().waitFor();
+  await page.click('nav >> text=Invoices');
+  await page.locator('tr:has-text("9.99 USD") >> text=paid').waitFor();
+
+  // The admin console is not for customers: its routes lead back to the portal, and
+  // the API refuses the calls behind them.
+  await page.goto(`${base}/ui/#/servers`);
+  await seeText(page, 'My hosting');
+  const status = await page.evaluate(async () => {
+    const t = JSON.parse(sessionStorage.getItem('nextpanel-bill.session'));
+    const r = await fetch('/api/v1/nextpanel/servers', { headers: { Authorization: `Bearer ${t.access_token}` } });
+    return r.status;
+  });
+  if (status !== 403) throw new Error(`a customer listing servers got ${status}`);
+});

@@ -1,0 +1,39 @@
+// The first screen: is anything on fire?
+
+import { get } from '../api.js';
+import { badge, h, page, table, when } from '../dom.js';
+
+function stat(label, value, href, id) {
+  return h('a', { class: 'stat', href, id },
+    h('div', { class: 'value' }, String(value)), h('div', { class: 'label' }, label));
+}
+
+/** Servers, accounts, stuck jobs, failing emails and open invoices at a glance. */
+export async function dashboard() {
+  const [servers, accounts, failed, dead, emails, invoices] = await Promise.all([
+    get('/api/v1/nextpanel/servers/status'),
+    get('/api/v1/nextpanel/accounts?per_page=1'),
+    get('/api/v1/jobs?state=failed&per_page=1'),
+    get('/api/v1/jobs?state=dead&per_page=1'),
+    get('/api/v1/emails?state=failed&per_page=1'),
+    get('/api/v1/invoices?status=open&per_page=1'),
+  ]);
+  const online = servers.filter((s) => s.status === 'online').length;
+  return page('Dashboard',
+    h('div', { class: 'cards' },
+      stat('servers online', `${online} / ${servers.length}`, '#/servers', 'stat-servers'),
+      stat('hosting accounts', accounts.total, '#/accounts', 'stat-accounts'),
+      stat('jobs that gave up', failed.total + dead.total, '#/jobs', 'stat-jobs'),
+      stat('emails failing', emails.total, '#/emails', 'stat-emails'),
+      stat('open invoices', invoices.total, '#/invoices', 'stat-invoices')),
+    h('h2', {}, 'Servers'),
+    table([
+      { label: 'Name', value: (s) => h('a', { href: `#/servers/${s.id}` }, s.name) },
+      { label: 'Status', value: (s) => badge(s.status) },
+      { label: 'Accounts', value: (s) => `${s.current_accounts} / ${s.capacity}`, num: true },
+      { label: 'Used', value: (s) => `${s.utilization_percent}%`, num: true },
+      { label: 'Latency', value: (s) => (s.last_latency_ms === null ? '—' : `${s.last_latency_ms} ms`), num: true },
+      { label: 'Checked', value: (s) => when(s.last_checked_at) },
+      { label: 'Last error', value: (s) => s.last_error || '' },
+    ], servers, 'No servers yet. Add one under Servers.'));
+}

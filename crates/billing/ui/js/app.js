@@ -1,0 +1,148 @@
+// The console's shell: hash routes, the signed-in user, navigation and flash messages.
+// Admins and staff get the admin console; customers get their portal. The API decides
+// what each may do; the UI only hides what a role can never use.
+
+import { get, logout, tokens } from './api.js';
+import { alert, h } from './dom.js';
+import * as auth from './auth.js';
+import * as admin from './admin/index.js';
+import * as portal from './portal/index.js';
+
+const staffNav = [
+  ['#/dashboard', 'Dashboard'], ['#/provision', 'Provision'], ['#/customers', 'Customers'],
+  ['#/accounts', 'Accounts'], ['#/servers', 'Servers'], ['#/plans', 'Plans'],
+  ['#/invoices', 'Invoices'], ['#/jobs', 'Jobs'], ['#/emails', 'Emails'],
+];
+const customerNav = [
+  ['#/my', 'My hosting'], ['#/my/invoices', 'Invoices'], ['#/order', 'Order hosting'], ['#/profile', 'Profile'],
+];
+
+// [pattern, view, who may open it: 'public' | 'staff' | 'customer' | 'any']
+const routes = [
+  ['/login', auth.login, 'public'],
+  ['/register', auth.register, 'public'],
+  ['/reset', auth.reset, 'public'],
+  ['/dashboard', admin.dashboard, 'staff'],
+  ['/provision', admin.provision, 'staff'],
+  ['/customers', admin.customers, 'staff'],
+  ['/customers/:id', admin.customer, 'staff'],
+  ['/accounts', admin.accounts, 'staff'],
+  ['/accounts/:id', admin.account, 'staff'],
+  ['/servers', admin.servers, 'staff'],
+  ['/servers/new', admin.newServer, 'staff'],
+  ['/servers/:id', admin.server, 'staff'],
+  ['/plans', admin.plans, 'staff'],
+  ['/plans/new', admin.newPlan, 'staff'],
+  ['/invoices', admin.invoices, 'staff'],
+  ['/invoices/:id', admin.invoice, 'staff'],
+  ['/jobs', admin.jobs, 'staff'],
+  ['/emails', admin.emails, 'staff'],
+  ['/my', portal.home, 'customer'],
+  ['/my/invoices', portal.invoices, 'customer'],
+  ['/my/invoices/:id', portal.invoice, 'customer'],
+  ['/order', portal.order, 'customer'],
+  ['/profile', portal.profile, 'any'],
+];
+
+let me = null;
+let pending = null;
+
+/** Shows a message on the next page drawn (after a navigation) or now. */
+export function flash(kind, text) {
+  pending = { kind, text };
+}
+
+/** Goes to a hash route (drawing it even when it is the current one). */
+export function go(hash) {
+  if (location.hash === hash) render();
+  else location.hash = hash;
+}
+
+function match(path) {
+  for (const [pattern, view, who] of routes) {
+    const p = pattern.split('/');
+    const s = path.split('/');
+    if (p.length !== s.length) continue;
+    const params = {};
+    if (p.every((part, i) => (part.startsWith(':') ? ((params[part.slice(1)] = decodeURIComponent(s[i])), true) : part === s[i]))) {
+      return { view, who, params };
+    }
+  }
+  return null;
+}
+
+const isStaff = (user) => user && (user.role === 'admin' || user.role === 'staff');
+const home = (user) => (isStaff(user) ? '#/dashboard' : '#/my');
+
+function drawShell(path) {
+  const nav = document.getElementById('nav');
+  const who = document.getElementById('who');
+  if (!me) {
+    nav.replaceChildren();
+    who.replaceChildren(h('a', { href: '#/login' }, 'Sign in'));
+    return;
+  }
+  const items = isStaff(me) ? staffNav : customerNav;
+  nav.replaceChildren(...items.map(([href, label]) => {
+    const current = path === href.slice(1) || (href !== '#/my' && path.startsWith(href.slice(1) + '/'));
+    return h('a', { href, 'aria-current': current ? 'page' : null }, label);
+  }));
+  const out = h('button', { type: 'button', id: 'sign-out' }, 'Sign out');
+  out.addEventListener('click', async () => {
+    await logout();
+    me = null;
+    flash('info', 'You are signed out.');
+    go('#/login');
+  });
+  who.replaceChildren(h('span', { id: 'who-email' }, `${me.email} (${me.role})`), out);
+}
+
+async function render() {
+  const main = document.getElementById('main');
+  const flashBox = document.getElementById('flash');
+  const [path, q] = (location.hash.slice(1) || '/').split('?');
+  if (tokens() && !me) {
+    try {
+      me = await get('/api/v1/auth/me');
+    } catch {
+      me = null;
+    }
+  }
+  if (!tokens()) me = null;
+  const route = match(path);
+  if (!route || path === '/') {
+    location.replace(me ? home(me) : '#/login');
+    return;
+  }
+  if (route.who !== 'public' && !me) {
+    location.replace('#/login?next=' + encodeURIComponent(location.hash));
+    return;
+  }
+  if ((route.who === 'staff' && !isStaff(me)) || (route.who === 'customer' && isStaff(me))) {
+    location.replace(home(me));
+    return;
+  }
+  drawShell(path);
+  flashBox.replaceChildren(...(pending ? [alert(pending.kind, pending.text)] : []));
+  pending = null;
+  const ctx = {
+    params: route.params, query: new URLSearchParams(q || ''), me, go, flash,
+    signedIn: (user) => { me = user; },
+  };
+  main.setAttribute('aria-busy', 'true');
+  try {
+    main.replaceChildren(await route.view(ctx));
+  } catch (e) {
+    main.replaceChildren(alert('error', e.message || String(e)));
+  } finally {
+    main.removeAttribute('aria-busy');
+  }
+}
+
+window.addEventListener('hashchange', render);
+window.addEventListener('session-ended', () => {
+  me = null;
+  flash('info', 'Your session ended. Please sign in again.');
+  go('#/login');
+});
+render();

@@ -1,0 +1,5 @@
+// The customer portal's views.
+export { home } from './home.js';
+export { invoices, invoice } from './invoices.js';
+export { order } from './order.js';
+export { profile } from './profile.js';

@@ -1,0 +1,34 @@
+// A customer's invoices, and paying one through the payment provider.
+
+import { get, post } from '../api.js';
+import { alert, badge, button, h, page, table, when } from '../dom.js';
+import { invoiceBody } from '../invoice-body.js';
+
+/** The customer's invoices. */
+export async function invoices() {
+  const list = await get('/api/v1/me/invoices');
+  return page('Invoices',
+    table([
+      { label: 'Number', value: (i) => h('a', { href: `#/my/invoices/${i.id}` }, i.number) },
+      { label: 'Status', value: (i) => badge(i.status) },
+      { label: 'Total', value: (i) => i.total_display, num: true },
+      { label: 'Due', value: (i) => when(i.due_at) },
+      { label: 'Paid', value: (i) => when(i.paid_at) },
+    ], list.items, 'No invoices yet.'));
+}
+
+/** One invoice; an open one has a Pay button that goes to the payment page. */
+export async function invoice(ctx) {
+  const i = await get(`/api/v1/me/invoices/${ctx.params.id}`);
+  const out = h('div', { id: 'pay-result' });
+  return page(`Invoice ${i.number}`, out,
+    ...invoiceBody(i),
+    i.status === 'open'
+      ? h('div', { class: 'actions' }, button(`Pay ${i.total_display}`, async () => {
+        const link = await post(`/api/v1/me/invoices/${i.id}/checkout`);
+        out.replaceChildren(alert('info', 'Taking you to the secure payment page…'));
+        window.location.assign(link.url);
+      }, { where: out }))
+      : null,
+    i.status === 'paid' ? alert('ok', 'Paid, thank you. ', i.username ? 'Your hosting login arrives by email once the account is ready.' : '') : null);
+}
