@@ -156,6 +156,7 @@ pub fn router(state: AppState) -> Router {
         .route("/checkout/complete", axum::routing::get(pages::complete))
         .route("/checkout/cancelled", axum::routing::get(pages::cancelled))
         .route("/", axum::routing::get(ui::root))
+        .route("/favicon.ico", axum::routing::get(ui::favicon))
         .route("/ui", axum::routing::get(ui::root))
         .route("/ui/", axum::routing::get(ui::index))
         .route("/ui/{*path}", axum::routing::get(ui::file))

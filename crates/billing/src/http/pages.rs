@@ -37,6 +37,7 @@ fn page(state: &AppState, title: &str, body: &str) -> Html<String> {
     Html(format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <link rel=\"icon\" href=\"/ui/icon.svg\" type=\"image/svg+xml\">\
          <title>{title} · {company}</title></head>\
          <body style=\"font-family: -apple-system, Segoe UI, Helvetica, Arial, sans-serif; max-width: 600px; margin: 48px auto; padding: 0 24px; color: #222;\">\
          <h1>{title}</h1>{body}{support}<p style=\"color:#777\">{company}</p></body></html>"

@@ -8,99 +8,45 @@ use axum::response::{IntoResponse, Redirect, Response};
 
 use super::error::ApiError;
 
-/// Every file of `ui/`: path under `/ui/`, content type, contents.
+/// One file of `ui/`, compiled in: path under `/ui/`, content type, contents.
+macro_rules! asset {
+    ($path:literal, $kind:expr) => {
+        ($path, $kind, include_str!(concat!("../../ui/", $path)))
+    };
+}
+
+/// Every file of `ui/` (a unit test checks the list against the directory).
 const ASSETS: &[(&str, &str, &str)] = &[
-    ("index.html", HTML, include_str!("../../ui/index.html")),
-    ("app.css", CSS, include_str!("../../ui/app.css")),
-    ("js/api.js", JS, include_str!("../../ui/js/api.js")),
-    ("js/app.js", JS, include_str!("../../ui/js/app.js")),
-    ("js/auth.js", JS, include_str!("../../ui/js/auth.js")),
-    ("js/dom.js", JS, include_str!("../../ui/js/dom.js")),
-    (
-        "js/invoice-body.js",
-        JS,
-        include_str!("../../ui/js/invoice-body.js"),
-    ),
-    (
-        "js/plan-text.js",
-        JS,
-        include_str!("../../ui/js/plan-text.js"),
-    ),
-    (
-        "js/admin/index.js",
-        JS,
-        include_str!("../../ui/js/admin/index.js"),
-    ),
-    (
-        "js/admin/accounts.js",
-        JS,
-        include_str!("../../ui/js/admin/accounts.js"),
-    ),
-    (
-        "js/admin/customers.js",
-        JS,
-        include_str!("../../ui/js/admin/customers.js"),
-    ),
-    (
-        "js/admin/dashboard.js",
-        JS,
-        include_str!("../../ui/js/admin/dashboard.js"),
-    ),
-    (
-        "js/admin/invoices.js",
-        JS,
-        include_str!("../../ui/js/admin/invoices.js"),
-    ),
-    (
-        "js/admin/plans.js",
-        JS,
-        include_str!("../../ui/js/admin/plans.js"),
-    ),
-    (
-        "js/admin/provision.js",
-        JS,
-        include_str!("../../ui/js/admin/provision.js"),
-    ),
-    (
-        "js/admin/queues.js",
-        JS,
-        include_str!("../../ui/js/admin/queues.js"),
-    ),
-    (
-        "js/admin/servers.js",
-        JS,
-        include_str!("../../ui/js/admin/servers.js"),
-    ),
-    (
-        "js/portal/index.js",
-        JS,
-        include_str!("../../ui/js/portal/index.js"),
-    ),
-    (
-        "js/portal/home.js",
-        JS,
-        include_str!("../../ui/js/portal/home.js"),
-    ),
-    (
-        "js/portal/invoices.js",
-        JS,
-        include_str!("../../ui/js/portal/invoices.js"),
-    ),
-    (
-        "js/portal/order.js",
-        JS,
-        include_str!("../../ui/js/portal/order.js"),
-    ),
-    (
-        "js/portal/profile.js",
-        JS,
-        include_str!("../../ui/js/portal/profile.js"),
-    ),
+    asset!("index.html", HTML),
+    asset!("app.css", CSS),
+    asset!("icon.svg", SVG),
+    asset!("js/admin/accounts.js", JS),
+    asset!("js/admin/audit.js", JS),
+    asset!("js/admin/customers.js", JS),
+    asset!("js/admin/dashboard.js", JS),
+    asset!("js/admin/index.js", JS),
+    asset!("js/admin/invoices.js", JS),
+    asset!("js/admin/plans.js", JS),
+    asset!("js/admin/provision.js", JS),
+    asset!("js/admin/queues.js", JS),
+    asset!("js/admin/servers.js", JS),
+    asset!("js/api.js", JS),
+    asset!("js/app.js", JS),
+    asset!("js/auth.js", JS),
+    asset!("js/dom.js", JS),
+    asset!("js/invoice-body.js", JS),
+    asset!("js/plan-text.js", JS),
+    asset!("js/portal/home.js", JS),
+    asset!("js/portal/index.js", JS),
+    asset!("js/portal/invoices.js", JS),
+    asset!("js/portal/order.js", JS),
+    asset!("js/portal/profile.js", JS),
 ];
 
 const HTML: &str = "text/html; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";
 const JS: &str = "text/javascript; charset=utf-8";
+const SVG: &str = "image/svg+xml";
 
 /// Only our own files run; nothing may frame the console (clickjacking) and the
 /// API is the only place it talks to.
@@ -115,6 +61,11 @@ pub async fn root() -> Redirect {
 /// `GET /ui/`: the console's page.
 pub async fn index() -> Response {
     asset("index.html")
+}
+
+/// `GET /favicon.ico`: browsers ask for it on every page, ours and the return pages.
+pub async fn favicon() -> Response {
+    asset("icon.svg")
 }
 
 /// `GET /ui/{*path}`: one of its files.

@@ -167,7 +167,7 @@ async fn payment_page(State((inner, _)): Shared, Path(id): Path<String>) -> Resp
         .unwrap_or_default()
         .to_uppercase();
     Html(format!(
-        "<!DOCTYPE html><title>Fake Stripe Checkout</title><h1>Pay {}.{:02} {currency}</h1>\
+        "<!DOCTYPE html><link rel=\"icon\" href=\"data:,\"><title>Fake Stripe Checkout</title><h1>Pay {}.{:02} {currency}</h1>\
          <form method=\"post\"><button id=\"pay\">Pay</button></form>",
         amount / 100,
         amount % 100

@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::browser::run_script_async;
-use crate::helpers::{TestApp, ADMIN_EMAIL, ADMIN_PASSWORD};
+use crate::helpers::{SmtpSink, TestApp, ADMIN_EMAIL, ADMIN_PASSWORD};
 use crate::stripe_fake::FakeStripe;
 
 /// The `RESULT {json}` line a script printed.
@@ -124,4 +124,60 @@ async fn a_customer_registers_orders_pays_and_finds_the_hosting_active() {
     assert_eq!(invoices["items"][0]["status"], "paid");
     assert_eq!(app.count("payments").await, 1);
     assert_eq!(stripe.sessions().len(), 1, "one checkout session");
+}
+
+#[tokio::test]
+async fn a_customer_resets_the_password_from_the_emailed_link() {
+    let sink = SmtpSink::start();
+    let app = TestApp::spawn_public(sink.layer()).await;
+    let admin = app.admin_token().await;
+    app.customer(&admin, "ada@example.com").await;
+    let base = app.url("");
+    let ask = vec![
+        ("BASE_URL", base.clone()),
+        ("STEP", "ask".to_owned()),
+        ("EMAIL", "ada@example.com".to_owned()),
+    ];
+    if run_script_async("reset.mjs", ask).await.is_none() {
+        return;
+    }
+    let messages = sink.wait_for(1).await;
+    let text = messages[0]["text"].as_str().unwrap();
+    let link = text
+        .split_whitespace()
+        .find(|w| w.starts_with(&format!("{base}/ui/#/reset?token=")))
+        .unwrap_or_else(|| panic!("no console link in the email:\n{text}"))
+        .to_owned();
+    let confirm = vec![
+        ("BASE_URL", base),
+        ("STEP", "confirm".to_owned()),
+        ("EMAIL", "ada@example.com".to_owned()),
+        ("RESET_LINK", link),
+    ];
+    run_script_async("reset.mjs", confirm).await;
+    let (status, _) = app
+        .post(
+            "/api/v1/auth/login",
+            None,
+            json!({"email": "ada@example.com", "password": "a-brand-new-password"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn staff_read_the_console_without_write_controls() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    app.customer(&admin, "ada@example.com").await;
+    app.staff(&admin).await;
+    run_script_async(
+        "staff.mjs",
+        vec![
+            ("BASE_URL", app.url("")),
+            ("STAFF_EMAIL", "staff@example.com".to_owned()),
+            ("STAFF_PASSWORD", "staff-password-1".to_owned()),
+        ],
+    )
+    .await;
 }

@@ -3,7 +3,7 @@
 // and suspend it. Prints `RESULT {json}` with the credentials shown, for the Rust side
 // to check against the simulator.
 
-import { run, seeText } from './lib.mjs';
+import { reloadUntil, run, seeText } from './lib.mjs';
 
 const env = (name) => {
   const v = process.env[name];
@@ -91,12 +91,7 @@ run('admin', async ({ page, base }) => {
   page.once('dialog', (d) => d.accept('abuse report #12'));
   await page.click('button:text("Suspend")');
   await seeText(page, 'Suspension sent to the panel.');
-  for (let i = 0; ; i++) {
-    if (await page.locator('button:text("Unsuspend")').count()) break;
-    if (i > 50) throw new Error('the account never showed as suspended');
-    await page.waitForTimeout(200);
-    await page.reload();
-  }
+  await reloadUntil(page, 'button:text("Unsuspend")', 'the account never showed as suspended');
   await seeText(page, 'abuse report #12');
 
   // Signing out ends the session: the console goes back to the sign-in form.

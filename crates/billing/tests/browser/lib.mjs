@@ -26,10 +26,11 @@ export async function session() {
   page.on('console', (msg) => {
     if (msg.type() === 'error') {
       const { url, lineNumber } = msg.location();
-      // Chromium logs every 4xx answer to fetch() as an error; the console shows refusals
+      // Chromium logs every 4xx answer of the API as an error; the console shows refusals
       // (a wrong password, a field error) on purpose and the scripts check how it does.
-      // 5xx answers and script errors stay errors.
-      if (/^Failed to load resource: the server responded with a status of 4\d\d/.test(msg.text())) return;
+      // 5xx answers, missing files and script errors stay errors.
+      const refusal = /^Failed to load resource: the server responded with a status of 4\d\d/.test(msg.text());
+      if (refusal && url && new URL(url).pathname.startsWith('/api/')) return;
       errors.push(`console error: ${msg.text()}${url ? ` (${url}:${lineNumber})` : ''}`);
     }
   });
@@ -82,5 +83,20 @@ export async function seeText(page, text) {
     await page.getByText(text, { exact: false }).first().waitFor();
   } catch (err) {
     throw new Error(`expected to see the text ${JSON.stringify(text)} on ${page.url()}: ${err.message}`);
+  }
+}
+
+/**
+ * Reloads the page until `selector` is on it (for state that changes in the
+ * background, like a job finishing), waiting for each load's view to be drawn.
+ */
+export async function reloadUntil(page, selector, what, timeoutMs = 20_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    await page.reload();
+    await page.locator('main h1').waitFor();
+    if (await page.locator(selector).count()) return;
+    if (Date.now() > deadline) throw new Error(`${what}: ${selector} never appeared on ${page.url()}`);
+    await page.waitForTimeout(250);
   }
 }

@@ -1,7 +1,7 @@
 // The customer portal: register, order a plan, pay on the payment page, come back and
 // find the hosting active with its license; the admin console stays closed.
 
-import { run, seeText } from './lib.mjs';
+import { reloadUntil, run, seeText } from './lib.mjs';
 
 run('portal', async ({ page, base }) => {
   const submit = (form) => page.click(`#${form} button[type=submit]`);
@@ -35,12 +35,7 @@ run('portal', async ({ page, base }) => {
   await page.click('text=Go to your hosting');
 
   // The account appears, then turns active once the panel has made it.
-  for (let i = 0; ; i++) {
-    if (await page.locator('tr:has-text("zoe1") >> text=active').count()) break;
-    if (i > 75) throw new Error('the account never became active');
-    await page.waitForTimeout(200);
-    await page.reload();
-  }
+  await reloadUntil(page, 'tr:has-text("zoe1") >> text=active', 'the account never became active');
   await page.locator('text=/NP-[A-Z0-9]{4}-/').first().waitFor();
   await page.click('nav >> text=Invoices');
   await page.locator('tr:has-text("9.99 USD") >> text=paid').waitFor();

@@ -8,35 +8,38 @@ import * as auth from './auth.js';
 import * as admin from './admin/index.js';
 import * as portal from './portal/index.js';
 
-const staffNav = [
+// Staff read what admins see but change nothing, so they get no write-only pages.
+const adminNav = [
   ['#/dashboard', 'Dashboard'], ['#/provision', 'Provision'], ['#/customers', 'Customers'],
   ['#/accounts', 'Accounts'], ['#/servers', 'Servers'], ['#/plans', 'Plans'],
-  ['#/invoices', 'Invoices'], ['#/jobs', 'Jobs'], ['#/emails', 'Emails'],
+  ['#/invoices', 'Invoices'], ['#/jobs', 'Jobs'], ['#/emails', 'Emails'], ['#/audit', 'Audit log'],
 ];
+const staffNav = adminNav.filter(([href]) => !['#/provision', '#/servers', '#/plans'].includes(href));
 const customerNav = [
   ['#/my', 'My hosting'], ['#/my/invoices', 'Invoices'], ['#/order', 'Order hosting'], ['#/profile', 'Profile'],
 ];
 
-// [pattern, view, who may open it: 'public' | 'staff' | 'customer' | 'any']
+// [pattern, view, who may open it: 'public' | 'admin' | 'staff' | 'customer' | 'any']
 const routes = [
   ['/login', auth.login, 'public'],
   ['/register', auth.register, 'public'],
   ['/reset', auth.reset, 'public'],
   ['/dashboard', admin.dashboard, 'staff'],
-  ['/provision', admin.provision, 'staff'],
+  ['/provision', admin.provision, 'admin'],
   ['/customers', admin.customers, 'staff'],
   ['/customers/:id', admin.customer, 'staff'],
   ['/accounts', admin.accounts, 'staff'],
   ['/accounts/:id', admin.account, 'staff'],
-  ['/servers', admin.servers, 'staff'],
-  ['/servers/new', admin.newServer, 'staff'],
-  ['/servers/:id', admin.server, 'staff'],
-  ['/plans', admin.plans, 'staff'],
-  ['/plans/new', admin.newPlan, 'staff'],
+  ['/servers', admin.servers, 'admin'],
+  ['/servers/new', admin.newServer, 'admin'],
+  ['/servers/:id', admin.server, 'admin'],
+  ['/plans', admin.plans, 'admin'],
+  ['/plans/new', admin.newPlan, 'admin'],
   ['/invoices', admin.invoices, 'staff'],
   ['/invoices/:id', admin.invoice, 'staff'],
   ['/jobs', admin.jobs, 'staff'],
   ['/emails', admin.emails, 'staff'],
+  ['/audit', admin.audit, 'staff'],
   ['/my', portal.home, 'customer'],
   ['/my/invoices', portal.invoices, 'customer'],
   ['/my/invoices/:id', portal.invoice, 'customer'],
@@ -72,6 +75,7 @@ function match(path) {
 }
 
 const isStaff = (user) => user && (user.role === 'admin' || user.role === 'staff');
+const isAdmin = (user) => user && user.role === 'admin';
 const home = (user) => (isStaff(user) ? '#/dashboard' : '#/my');
 
 function drawShell(path) {
@@ -82,7 +86,7 @@ function drawShell(path) {
     who.replaceChildren(h('a', { href: '#/login' }, 'Sign in'));
     return;
   }
-  const items = isStaff(me) ? staffNav : customerNav;
+  const items = isAdmin(me) ? adminNav : isStaff(me) ? staffNav : customerNav;
   nav.replaceChildren(...items.map(([href, label]) => {
     const current = path === href.slice(1) || (href !== '#/my' && path.startsWith(href.slice(1) + '/'));
     return h('a', { href, 'aria-current': current ? 'page' : null }, label);
@@ -94,7 +98,7 @@ function drawShell(path) {
     flash('info', 'You are signed out.');
     go('#/login');
   });
-  who.replaceChildren(h('span', { id: 'who-email' }, `${me.email} (${me.role})`), out);
+  who.replaceChildren(h('a', { href: '#/profile', id: 'who-email' }, `${me.email} (${me.role})`), out);
 }
 
 async function render() {
@@ -118,7 +122,8 @@ async function render() {
     location.replace('#/login?next=' + encodeURIComponent(location.hash));
     return;
   }
-  if ((route.who === 'staff' && !isStaff(me)) || (route.who === 'customer' && isStaff(me))) {
+  const allowed = { admin: isAdmin(me), staff: isStaff(me), customer: !isStaff(me), any: true, public: true }[route.who];
+  if (!allowed) {
     location.replace(home(me));
     return;
   }
@@ -126,7 +131,7 @@ async function render() {
   flashBox.replaceChildren(...(pending ? [alert(pending.kind, pending.text)] : []));
   pending = null;
   const ctx = {
-    params: route.params, query: new URLSearchParams(q || ''), me, go, flash,
+    params: route.params, query: new URLSearchParams(q || ''), me, go, flash, admin: isAdmin(me),
     signedIn: (user) => { me = user; },
   };
   main.setAttribute('aria-busy', 'true');

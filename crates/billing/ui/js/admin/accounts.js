@@ -44,7 +44,7 @@ export async function account(ctx) {
       stats = { error: e.message };
     }
   }
-  const plans = live ? await get('/api/v1/plans') : [];
+  const plans = live && ctx.admin ? await get('/api/v1/plans') : [];
   const actions = h('div', { class: 'actions' });
   if (a.state === 'active') {
     actions.append(button('Suspend', async () => {
@@ -80,7 +80,7 @@ export async function account(ctx) {
       done('Termination queued: the account is removed from the panel.');
     }, { cls: 'danger', where: out, confirm: `Terminate ${a.username}? Its files, databases and mail on the panel are deleted.` }));
   }
-  const change = live && plans.length ? form({
+  const change = live && ctx.admin && plans.length ? form({
     id: 'change-plan-form', cls: 'inline', submit: 'Change plan',
     fields: [{ name: 'plan_id', label: 'Move to plan', type: 'select', options: options(plans, (p) => p.id, (p) => p.name) }],
     onSubmit: async (v) => {
@@ -99,7 +99,7 @@ export async function account(ctx) {
       ['License', a.license_id ? `#${a.license_id}` : null],
       ['Type', a.account_type], ['Created', when(a.created_at)], ['Updated', when(a.updated_at)],
     ])),
-    actions,
+    ctx.admin ? actions : null,
     change,
     stats ? h('h2', {}, 'Usage on the panel') : null,
     stats ? (stats.error ? alert('error', stats.error) : h('div', { class: 'card' }, facts([

@@ -42,7 +42,7 @@ export async function customers(ctx) {
       { label: 'Since', value: (c) => when(c.created_at) },
     ], list.items, search ? `No customer matches "${search}".` : 'No customers yet.'),
     pager(list, (p) => ctx.go('#/customers' + query({ search, page: p }))),
-    h('h2', {}, 'Add a customer'), h('div', { class: 'card' }, add));
+    ctx.admin ? [h('h2', {}, 'Add a customer'), h('div', { class: 'card' }, add)] : null);
 }
 
 /** One customer: profile, hosting accounts, licenses, invoices; order for them. */
@@ -75,13 +75,13 @@ export async function customer(ctx) {
       ['Email', c.email], ['Company', c.company_name], ['Phone', c.phone],
       ['Active', badge(c.is_active ? 'yes' : 'no')], ['Customer since', when(c.created_at)],
     ])),
-    h('div', { class: 'actions' },
+    ctx.admin ? h('div', { class: 'actions' },
       h('a', { href: `#/provision?customer=${id}` }, h('button', { type: 'button' }, 'Provision hosting now')),
       c.is_active
         ? button('Deactivate', async () => { await post(`/api/v1/customers/${id}/deactivate`); ctx.flash('ok', 'Customer deactivated.'); ctx.go(`#/customers/${id}`); },
           { cls: 'danger', where: out, confirm: 'Deactivate this customer? They can no longer sign in.' })
         : button('Activate', async () => { await post(`/api/v1/customers/${id}/activate`); ctx.flash('ok', 'Customer activated.'); ctx.go(`#/customers/${id}`); },
-          { cls: 'secondary', where: out })),
+          { cls: 'secondary', where: out })) : null,
     h('h2', {}, 'Hosting accounts'),
     table([
       { label: 'Username', value: (a) => h('a', { href: `#/accounts/${a.id}` }, a.username) },
@@ -103,6 +103,6 @@ export async function customer(ctx) {
       { label: 'Total', value: (i) => i.total_display, num: true },
       { label: 'Due', value: (i) => when(i.due_at) },
     ], invoices.items, 'No invoices.'),
-    h('h2', {}, 'New order'),
-    plans.length ? h('div', { class: 'card' }, order) : alert('info', 'Create a plan first.'));
+    ctx.admin ? h('h2', {}, 'New order') : null,
+    !ctx.admin ? null : plans.length ? h('div', { class: 'card' }, order) : alert('info', 'Create a plan first.'));
 }

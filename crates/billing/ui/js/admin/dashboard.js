@@ -9,25 +9,26 @@ function stat(label, value, href, id) {
 }
 
 /** Servers, accounts, stuck jobs, failing emails and open invoices at a glance. */
-export async function dashboard() {
+export async function dashboard(ctx) {
   const [servers, accounts, failed, dead, emails, invoices] = await Promise.all([
-    get('/api/v1/nextpanel/servers/status'),
+    // Servers are the admins' alone.
+    ctx.admin ? get('/api/v1/nextpanel/servers/status') : null,
     get('/api/v1/nextpanel/accounts?per_page=1'),
     get('/api/v1/jobs?state=failed&per_page=1'),
     get('/api/v1/jobs?state=dead&per_page=1'),
     get('/api/v1/emails?state=failed&per_page=1'),
     get('/api/v1/invoices?status=open&per_page=1'),
   ]);
-  const online = servers.filter((s) => s.status === 'online').length;
+  const online = servers && servers.filter((s) => s.status === 'online').length;
   return page('Dashboard',
     h('div', { class: 'cards' },
-      stat('servers online', `${online} / ${servers.length}`, '#/servers', 'stat-servers'),
+      servers ? stat('servers online', `${online} / ${servers.length}`, '#/servers', 'stat-servers') : null,
       stat('hosting accounts', accounts.total, '#/accounts', 'stat-accounts'),
       stat('jobs that gave up', failed.total + dead.total, '#/jobs', 'stat-jobs'),
       stat('emails failing', emails.total, '#/emails', 'stat-emails'),
       stat('open invoices', invoices.total, '#/invoices', 'stat-invoices')),
-    h('h2', {}, 'Servers'),
-    table([
+    servers ? h('h2', {}, 'Servers') : null,
+    servers ? table([
       { label: 'Name', value: (s) => h('a', { href: `#/servers/${s.id}` }, s.name) },
       { label: 'Status', value: (s) => badge(s.status) },
       { label: 'Accounts', value: (s) => `${s.current_accounts} / ${s.capacity}`, num: true },
@@ -35,5 +36,5 @@ export async function dashboard() {
       { label: 'Latency', value: (s) => (s.last_latency_ms === null ? '—' : `${s.last_latency_ms} ms`), num: true },
       { label: 'Checked', value: (s) => when(s.last_checked_at) },
       { label: 'Last error', value: (s) => s.last_error || '' },
-    ], servers, 'No servers yet. Add one under Servers.'));
+    ], servers, 'No servers yet. Add one under Servers.') : null);
 }

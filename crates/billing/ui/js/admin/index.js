@@ -7,3 +7,4 @@ export { accounts, account } from './accounts.js';
 export { provision } from './provision.js';
 export { invoices, invoice } from './invoices.js';
 export { jobs, emails } from './queues.js';
+export { audit } from './audit.js';

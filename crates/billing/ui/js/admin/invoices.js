@@ -17,7 +17,7 @@ export async function invoices(ctx) {
     onSubmit: async (v) => ctx.go('#/invoices' + query({ status: v.status })),
   });
   return page('Invoices', out, filter,
-    h('div', { class: 'actions' }, button('Run billing now', async () => {
+    !ctx.admin ? null : h('div', { class: 'actions' }, button('Run billing now', async () => {
       const r = await post('/api/v1/billing/run');
       out.replaceChildren(alert('ok', `Billing run: ${r.renewal_invoices} renewal invoice(s), ${r.reminders} reminder(s), ${r.licenses_suspended} license(s) and ${r.accounts_suspended} account(s) suspended.`));
     }, { cls: 'secondary', where: out })),
@@ -39,7 +39,8 @@ export async function invoice(ctx) {
   const i = await get(`/api/v1/invoices/${id}`);
   const out = h('div', { id: 'invoice-result' });
   const done = (text) => { ctx.flash('ok', text); ctx.go(`#/invoices/${id}`); };
-  const open = i.status === 'open';
+  // Staff see an invoice; only admins act on it.
+  const open = i.status === 'open' && ctx.admin;
   return page(`Invoice ${i.number}`, out,
     ...invoiceBody(i),
     h('h2', {}, 'Payments'),

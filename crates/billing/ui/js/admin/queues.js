@@ -27,7 +27,7 @@ export async function jobs(ctx) {
       { label: 'Result or error', value: (j) => j.last_error || j.result || '' },
       { label: 'Created', value: (j) => when(j.created_at) },
       {
-        label: '', value: (j) => (j.state === 'dead' || j.state === 'failed' ? button('Retry', async () => {
+        label: '', value: (j) => (ctx.admin && (j.state === 'dead' || j.state === 'failed') ? button('Retry', async () => {
           await post(`/api/v1/jobs/${j.id}/retry`);
           ctx.flash('ok', `Job ${j.id} queued again.`);
           ctx.go('#/jobs' + query({ state, page: at }));
@@ -52,7 +52,7 @@ export async function emails(ctx) {
       { label: 'Created', value: (m) => when(m.created_at) },
       { label: 'Sent', value: (m) => when(m.sent_at) },
       {
-        label: '', value: (m) => (m.state === 'failed' || m.state === 'sent' ? button('Resend', async () => {
+        label: '', value: (m) => (ctx.admin && (m.state === 'failed' || m.state === 'sent') ? button('Resend', async () => {
           await post(`/api/v1/emails/${m.id}/resend`);
           ctx.flash('ok', `Message to ${m.recipient} queued again.`);
           ctx.go('#/emails' + query({ state, page: at }));
