@@ -98,6 +98,7 @@ run('admin', async ({ page, base }) => {
   await page.click('#sign-out');
   await page.locator('#login-form').waitFor();
   await page.goto(`${base}/ui/#/servers`);
+  await page.waitForURL(/#\/login\?next=/);
   await page.locator('#login-form').waitFor();
 
   console.log('RESULT ' + JSON.stringify(shown));

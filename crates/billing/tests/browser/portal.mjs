@@ -43,7 +43,8 @@ run('portal', async ({ page, base }) => {
   // The admin console is not for customers: its routes lead back to the portal, and
   // the API refuses the calls behind them.
   await page.goto(`${base}/ui/#/servers`);
-  await seeText(page, 'My hosting');
+  await page.waitForURL(/#\/my$/);
+  await page.locator('main h1', { hasText: 'My hosting' }).waitFor();
   const status = await page.evaluate(async () => {
     const t = JSON.parse(sessionStorage.getItem('nextpanel-bill.session'));
     const r = await fetch('/api/v1/nextpanel/servers', { headers: { Authorization: `Bearer ${t.access_token}` } });

@@ -101,7 +101,11 @@ function drawShell(path) {
   who.replaceChildren(h('a', { href: '#/profile', id: 'who-email' }, `${me.email} (${me.role})`), out);
 }
 
+// Renders overlap when the user navigates faster than pages load; only the newest may draw.
+let generation = 0;
+
 async function render() {
+  const drawn = ++generation;
   const main = document.getElementById('main');
   const flashBox = document.getElementById('flash');
   const [path, q] = (location.hash.slice(1) || '/').split('?');
@@ -113,6 +117,7 @@ async function render() {
     }
   }
   if (!tokens()) me = null;
+  if (drawn !== generation) return;
   const route = match(path);
   if (!route || path === '/') {
     location.replace(me ? home(me) : '#/login');
@@ -135,13 +140,16 @@ async function render() {
     signedIn: (user) => { me = user; },
   };
   main.setAttribute('aria-busy', 'true');
+  let view;
   try {
-    main.replaceChildren(await route.view(ctx));
+    view = await route.view(ctx);
   } catch (e) {
-    main.replaceChildren(alert('error', e.message || String(e)));
-  } finally {
-    main.removeAttribute('aria-busy');
+    view = alert('error', e.message || String(e));
   }
+  // A click while this page loaded started a newer render: that one is the page now.
+  if (drawn !== generation) return;
+  main.replaceChildren(view);
+  main.removeAttribute('aria-busy');
 }
 
 window.addEventListener('hashchange', render);

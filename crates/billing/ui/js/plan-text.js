@@ -8,9 +8,20 @@ export const QUOTAS = [
   ['max_emails', 'Email accounts'], ['storage_mb', 'Storage (MB)'], ['bandwidth_mb', 'Bandwidth (MB)'],
 ];
 
-/** "1 hosting accounts, 5 domains, …" in words; -1 is unlimited. */
+const COUNTED = [
+  ['max_accounts', 'hosting account'], ['max_domains', 'domain'], ['max_databases', 'database'], ['max_emails', 'email account'],
+];
+
+function size(mb) {
+  return mb >= 1024 && mb % 1024 === 0 ? `${mb / 1024} GB` : `${mb} MB`;
+}
+
+/** "1 hosting account, 5 domains, …, 10 GB storage, unlimited bandwidth"; -1 is unlimited. */
 export function quotaText(q) {
-  return QUOTAS.map(([k, label]) => `${q[k] === -1 ? 'unlimited' : q[k]} ${label.toLowerCase()}`).join(', ');
+  const counted = COUNTED.map(([k, noun]) => (q[k] === -1 ? `unlimited ${noun}s` : `${q[k]} ${noun}${q[k] === 1 ? '' : 's'}`));
+  const sized = [['storage_mb', 'storage'], ['bandwidth_mb', 'bandwidth']]
+    .map(([k, noun]) => (q[k] === -1 ? `unlimited ${noun}` : `${size(q[k])} ${noun}`));
+  return [...counted, ...sized].join(', ');
 }
 
 /** The plan's prices, one per offered cycle. */
