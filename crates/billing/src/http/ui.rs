@@ -30,6 +30,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     asset!("js/admin/provision.js", JS),
     asset!("js/admin/queues.js", JS),
     asset!("js/admin/servers.js", JS),
+    asset!("js/admin/team.js", JS),
     asset!("js/api.js", JS),
     asset!("js/app.js", JS),
     asset!("js/auth.js", JS),

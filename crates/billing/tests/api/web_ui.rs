@@ -87,6 +87,19 @@ async fn an_admin_sets_up_and_provisions_from_the_console() {
     // The plan was stored in exact minor units.
     let (_, plans) = app.get("/api/v1/plans", None).await;
     assert_eq!(plans[0]["prices"], json!({"monthly": 999, "annual": 9900}));
+    // The team member signs in; the API key works, as staff, and was shown only once.
+    app.login("sam@example.com", "sam-password-123").await;
+    let key = shown["apiKey"].as_str().unwrap();
+    let (status, _) = app.get("/api/v1/customers", Some(key)).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = app
+        .post(
+            "/api/v1/plans",
+            Some(key),
+            crate::helpers::plan_body("Nope"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
     // The refused attempts changed nothing: one server, one plan.
     assert_eq!(app.count("servers").await, 1);
     assert_eq!(app.count("plans").await, 1);

@@ -94,6 +94,23 @@ run('admin', async ({ page, base }) => {
   await reloadUntil(page, 'button:text("Unsuspend")', 'the account never showed as suspended');
   await seeText(page, 'abuse report #12');
 
+  // The panel agrees with us about the suspended account.
+  await page.click('nav >> text=Servers');
+  await page.click('main >> text=web1');
+  await page.click('button:text-is("Compare")');
+  await page.locator('#reconcile-result >> text=In agreement').waitFor();
+
+  // The team: a staff member and an API key (shown once).
+  await page.click('nav >> text=Team');
+  await page.fill('#user-form-email', 'sam@example.com');
+  await page.fill('#user-form-full_name', 'Sam Staff');
+  await page.fill('#user-form-password', 'sam-password-123');
+  await page.click('#user-form button[type=submit]');
+  await seeText(page, 'sam@example.com can now sign in as staff.');
+  await page.fill('#key-form-name', 'monitoring');
+  await page.click('#key-form button[type=submit]');
+  shown.apiKey = await page.textContent('#api-key');
+
   // Signing out ends the session: the console goes back to the sign-in form.
   await page.click('#sign-out');
   await page.locator('#login-form').waitFor();

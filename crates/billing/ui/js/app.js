@@ -12,9 +12,9 @@ import * as portal from './portal/index.js';
 const adminNav = [
   ['#/dashboard', 'Dashboard'], ['#/provision', 'Provision'], ['#/customers', 'Customers'],
   ['#/accounts', 'Accounts'], ['#/servers', 'Servers'], ['#/plans', 'Plans'],
-  ['#/invoices', 'Invoices'], ['#/jobs', 'Jobs'], ['#/emails', 'Emails'], ['#/audit', 'Audit log'],
+  ['#/invoices', 'Invoices'], ['#/jobs', 'Jobs'], ['#/emails', 'Emails'], ['#/audit', 'Audit log'], ['#/team', 'Team'],
 ];
-const staffNav = adminNav.filter(([href]) => !['#/provision', '#/servers', '#/plans'].includes(href));
+const staffNav = adminNav.filter(([href]) => !['#/provision', '#/servers', '#/plans', '#/team'].includes(href));
 const customerNav = [
   ['#/my', 'My hosting'], ['#/my/invoices', 'Invoices'], ['#/order', 'Order hosting'], ['#/profile', 'Profile'],
 ];
@@ -40,6 +40,7 @@ const routes = [
   ['/jobs', admin.jobs, 'staff'],
   ['/emails', admin.emails, 'staff'],
   ['/audit', admin.audit, 'staff'],
+  ['/team', admin.team, 'admin'],
   ['/my', portal.home, 'customer'],
   ['/my/invoices', portal.invoices, 'customer'],
   ['/my/invoices/:id', portal.invoice, 'customer'],

@@ -8,3 +8,4 @@ export { provision } from './provision.js';
 export { invoices, invoice } from './invoices.js';
 export { jobs, emails } from './queues.js';
 export { audit } from './audit.js';
+export { team } from './team.js';

@@ -131,6 +131,39 @@ export async function server(ctx) {
         ctx.flash('ok', `Server ${s.name} removed.`);
         ctx.go('#/servers');
       }, { cls: 'danger', where: out, confirm: `Remove server ${s.name}? Only a server without accounts can be removed.` })),
+    h('h2', {}, 'Compare with the panel'),
+    h('p', { class: 'muted' }, 'Lists the panel\'s accounts and compares them with ours. Fixing applies our suspended/active state to mismatches; accounts only one side knows are reported for you to decide.'),
+    reconcile(id),
     h('h2', {}, 'Edit'),
     h('div', { class: 'card' }, edit));
+}
+
+function drift(report) {
+  const rows = [
+    ...report.report.mismatches.map((m) => ['state differs', m.username, `ours ${m.ours}, panel ${m.panel}`]),
+    ...report.report.missing.map((m) => ['missing on the panel', m.username, `our account #${m.account_id}`]),
+    ...report.report.orphans.map((o) => ['only on the panel', o.username, `panel id ${o.panel_id}`]),
+    ...report.report.fixes.map((f) => [`${f.action}: ${f.outcome}`, f.username, f.message]),
+  ];
+  return table([
+    { label: 'Finding', value: (r) => r[0] }, { label: 'Username', value: (r) => r[1] }, { label: 'Detail', value: (r) => r[2] },
+  ], rows, 'Nothing differs.');
+}
+
+function reconcile(id) {
+  const out = h('div', { id: 'reconcile-result' });
+  const runIt = (fix) => async () => {
+    const r = await post(`/api/v1/nextpanel/servers/${id}/reconcile`, { fix });
+    out.replaceChildren(
+      r.status === 'error'
+        ? alert('error', `The panel could not be listed: ${r.error}`)
+        : alert(r.status === 'ok' ? 'ok' : 'info',
+          `${r.status === 'ok' ? 'In agreement' : 'Differences found'}: ${r.mismatches} state mismatch(es), ${r.missing} missing on the panel, ${r.orphans} only on the panel, ${r.fixed} fixed.`),
+      r.status === 'error' ? '' : drift(r));
+  };
+  return h('div', {},
+    h('div', { class: 'actions' },
+      button('Compare', runIt(false), { cls: 'secondary', where: out }),
+      button('Compare and fix states', runIt(true), { cls: 'secondary', where: out, confirm: 'Apply our suspended/active state to every account that differs on the panel?' })),
+    out);
 }

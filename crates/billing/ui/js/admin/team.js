@@ -1,0 +1,65 @@
+// The team: admin and staff sign-ins, and API keys for automation.
+
+import { del, get, post } from '../api.js';
+import { alert, badge, button, form, h, page, table, when } from '../dom.js';
+
+/** Admins and staff, API keys; adding either, revoking a key. */
+export async function team(ctx) {
+  const [users, keys] = await Promise.all([get('/api/v1/users'), get('/api/v1/api-keys')]);
+  const keyRows = Array.isArray(keys) ? keys : keys.items;
+  const made = h('div', { id: 'new-key' });
+  const addUser = form({
+    id: 'user-form',
+    submit: 'Add team member',
+    fields: [
+      { name: 'email', label: 'Email', type: 'email' },
+      { name: 'full_name', label: 'Full name' },
+      { name: 'role', label: 'Role', type: 'select', options: [['staff', 'Staff (reads everything, changes nothing)'], ['admin', 'Admin']] },
+      { name: 'password', label: 'Password', type: 'password', autocomplete: 'new-password', help: 'At least 10 characters; they can change it under Profile.' },
+    ],
+    onSubmit: async (v) => {
+      const u = await post('/api/v1/users', v);
+      ctx.flash('ok', `${u.email} can now sign in as ${u.role}.`);
+      ctx.go('#/team');
+    },
+  });
+  const addKey = form({
+    id: 'key-form', cls: 'inline',
+    submit: 'Create API key',
+    fields: [
+      { name: 'name', label: 'What it is for', placeholder: 'monitoring' },
+      { name: 'role', label: 'Acts as', type: 'select', options: [['staff', 'staff (read-only)'], ['admin', 'admin']] },
+    ],
+    onSubmit: async (v) => {
+      const k = await post('/api/v1/api-keys', v);
+      made.replaceChildren(alert('ok', `Key "${k.name}" (copy it now; it is not shown again): `, h('span', { class: 'secret', id: 'api-key' }, k.api_key)));
+    },
+  });
+  return page('Team and API keys',
+    table([
+      { label: 'Email', value: (u) => u.email },
+      { label: 'Name', value: (u) => u.full_name },
+      { label: 'Role', value: (u) => u.role },
+      { label: 'Active', value: (u) => badge(u.is_active ? 'yes' : 'no') },
+      { label: 'Since', value: (u) => when(u.created_at) },
+    ], users.items),
+    h('div', { class: 'card' }, h('h2', {}, 'Add a team member'), addUser),
+    h('h2', {}, 'API keys'),
+    made,
+    addKey,
+    table([
+      { label: 'Name', value: (k) => k.name },
+      { label: 'Prefix', value: (k) => h('span', { class: 'mono' }, k.prefix) },
+      { label: 'Role', value: (k) => k.role },
+      { label: 'Created', value: (k) => when(k.created_at) },
+      { label: 'Last used', value: (k) => when(k.last_used_at) },
+      { label: 'Revoked', value: (k) => (k.revoked_at ? when(k.revoked_at) : '') },
+      {
+        label: '', value: (k) => (k.revoked_at ? '' : button('Revoke', async () => {
+          await del(`/api/v1/api-keys/${k.id}`);
+          ctx.flash('ok', `Key "${k.name}" revoked: it stops working now.`);
+          ctx.go('#/team');
+        }, { cls: 'danger', confirm: `Revoke the key "${k.name}"? Anything using it stops working.` })),
+      },
+    ], keyRows, 'No API keys.'));
+}
