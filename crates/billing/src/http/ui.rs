@@ -2,9 +2,12 @@
 //! the binary, so a deployment is still one file. The console is a client of the same
 //! JSON API as everything else; these handlers only serve its files.
 
+use std::sync::OnceLock;
+
 use axum::extract::Path;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
+use sha2::{Digest, Sha256};
 
 use super::error::ApiError;
 
@@ -60,29 +63,60 @@ pub async fn root() -> Redirect {
 }
 
 /// `GET /ui/`: the console's page.
-pub async fn index() -> Response {
-    asset("index.html")
+pub async fn index(headers: HeaderMap) -> Response {
+    asset("index.html", &headers)
 }
 
 /// `GET /favicon.ico`: browsers ask for it on every page, ours and the return pages.
-pub async fn favicon() -> Response {
-    asset("icon.svg")
+pub async fn favicon(headers: HeaderMap) -> Response {
+    asset("icon.svg", &headers)
 }
 
 /// `GET /ui/{*path}`: one of its files.
-pub async fn file(Path(path): Path<String>) -> Response {
-    asset(&path)
+pub async fn file(Path(path): Path<String>, headers: HeaderMap) -> Response {
+    asset(&path, &headers)
 }
 
-fn asset(path: &str) -> Response {
-    let Some((_, kind, body)) = ASSETS.iter().find(|(p, _, _)| *p == path) else {
+/// A strong validator per file (a hash of its contents), computed once.
+fn etag(index: usize) -> &'static str {
+    static TAGS: OnceLock<Vec<String>> = OnceLock::new();
+    let tags = TAGS.get_or_init(|| {
+        ASSETS
+            .iter()
+            .map(|(_, _, body)| {
+                format!(
+                    "\"{}\"",
+                    hex::encode(&Sha256::digest(body.as_bytes())[..12])
+                )
+            })
+            .collect()
+    });
+    &tags[index]
+}
+
+fn asset(path: &str, request: &HeaderMap) -> Response {
+    let Some(index) = ASSETS.iter().position(|(p, _, _)| *p == path) else {
         return ApiError::not_found("file").into_response();
     };
-    let mut response = (StatusCode::OK, *body).into_response();
+    let (_, kind, body) = ASSETS[index];
+    let tag = etag(index);
+    // The browser revalidates every time (an upgrade must not mix old and new files);
+    // an unchanged file costs a 304 without a body.
+    let unchanged = request
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == tag || t.trim() == "*"));
+    let mut response = if unchanged {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        (StatusCode::OK, body).into_response()
+    };
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
-    // Revalidate every time: after an upgrade the console must not mix old and new files.
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    if let Ok(value) = HeaderValue::from_str(tag) {
+        headers.insert(header::ETAG, value);
+    }
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(CSP),
@@ -125,8 +159,36 @@ mod tests {
     }
 
     #[test]
+    fn the_page_preloads_every_module() {
+        let index = ASSETS[0].2;
+        for (path, kind, _) in ASSETS {
+            if *kind == JS && *path != "js/app.js" {
+                let link = format!("<link rel=\"modulepreload\" href=\"{path}\">");
+                assert!(index.contains(&link), "index.html lacks {link}");
+            }
+        }
+    }
+
+    #[test]
     fn unknown_files_are_json_404s() {
-        let response = asset("../Cargo.toml");
+        let response = asset("../Cargo.toml", &HeaderMap::new());
         assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    }
+
+    #[test]
+    fn an_unchanged_file_is_a_304_and_a_changed_one_is_sent() {
+        let first = asset("js/app.js", &HeaderMap::new());
+        assert_eq!(first.status(), StatusCode::OK);
+        let tag = first.headers()[header::ETAG].clone();
+        let mut again = HeaderMap::new();
+        again.insert(header::IF_NONE_MATCH, tag);
+        let second = asset("js/app.js", &again);
+        assert_eq!(second.status(), StatusCode::NOT_MODIFIED);
+        assert!(second
+            .headers()
+            .contains_key(header::CONTENT_SECURITY_POLICY));
+        let mut stale = HeaderMap::new();
+        stale.insert(header::IF_NONE_MATCH, HeaderValue::from_static("\"old\""));
+        assert_eq!(asset("js/app.js", &stale).status(), StatusCode::OK);
     }
 }

@@ -151,6 +151,8 @@ async function render() {
   if (drawn !== generation) return;
   main.replaceChildren(view);
   main.removeAttribute('aria-busy');
+  // Which route is on screen: for assistive tooling, tests and the console benchmark.
+  main.dataset.view = path;
 }
 
 window.addEventListener('hashchange', render);
