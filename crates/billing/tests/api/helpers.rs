@@ -341,6 +341,28 @@ impl TestApp {
     }
 
     /// Runs one SQL statement as it is (test set-up only).
+    /// Starts a NextPanel simulator with `config` and registers it as server `name`;
+    /// returns the simulator and the server's id.
+    pub async fn sim_server(
+        &self,
+        admin: &str,
+        name: &str,
+        capacity: i64,
+        config: nextpanel_sim::SimConfig,
+    ) -> (nextpanel_sim::SimHandle, i64) {
+        let sim = nextpanel_sim::spawn(config).await.unwrap();
+        let (status, body) = self
+            .post(
+                "/api/v1/nextpanel/servers",
+                Some(admin),
+                json!({"name": name, "base_url": sim.base_url(), "api_key": sim.api_key(),
+                       "api_secret": sim.api_secret(), "capacity": capacity}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        (sim, body["id"].as_i64().unwrap())
+    }
+
     pub async fn exec(&self, sql: &str) {
         match &self.db {
             Db::Sqlite(pool) => {

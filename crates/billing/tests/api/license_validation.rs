@@ -37,17 +37,9 @@ async fn setup(max_databases: i64) -> Setup {
 }
 
 async fn register_sim(app: &TestApp, admin: &str, name: &str) -> SimHandle {
-    let sim = nextpanel_sim::spawn(SimConfig::random().unwrap())
-        .await
-        .unwrap();
-    let (status, body) = app
-        .post(
-            "/api/v1/nextpanel/servers",
-            Some(admin),
-            json!({"name": name, "base_url": sim.base_url(), "api_key": sim.api_key(), "api_secret": sim.api_secret(), "capacity": 100}),
-        )
+    let (sim, _) = app
+        .sim_server(admin, name, 100, SimConfig::random().unwrap())
         .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
     sim
 }
 

@@ -13,13 +13,9 @@ async fn provisioned(
     admin: &str,
     full_name: &str,
 ) -> (Value, nextpanel_sim::SimHandle) {
-    let sim = nextpanel_sim::spawn(SimConfig::random().unwrap())
-        .await
-        .unwrap();
-    let (status, body) = app
-        .post("/api/v1/nextpanel/servers", Some(admin), json!({"name": "node-1", "base_url": sim.base_url(), "api_key": sim.api_key(), "api_secret": sim.api_secret(), "capacity": 10}))
+    let (sim, _) = app
+        .sim_server(admin, "node-1", 10, SimConfig::random().unwrap())
         .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
     let plan = app.plan(admin, "Starter").await;
     let (status, customer) = app.post("/api/v1/customers", Some(admin), json!({"email": "ada@example.com", "full_name": full_name, "password": "customer-password-1"})).await;
     assert_eq!(status, StatusCode::CREATED, "{customer}");

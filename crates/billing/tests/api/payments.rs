@@ -32,18 +32,9 @@ async fn shop(smtp: Option<&SmtpSink>) -> Shop {
     };
     let app = TestApp::spawn_with(layer).await;
     let admin = app.admin_token().await;
-    let sim = nextpanel_sim::spawn(SimConfig::random().unwrap())
-        .await
-        .unwrap();
-    let (status, body) = app
-        .post(
-            "/api/v1/nextpanel/servers",
-            Some(&admin),
-            json!({"name": "node-1", "base_url": sim.base_url(),
-            "api_key": sim.api_key(), "api_secret": sim.api_secret(), "capacity": 10}),
-        )
+    let (sim, _) = app
+        .sim_server(&admin, "node-1", 10, SimConfig::random().unwrap())
         .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
     let mut plan = crate::helpers::plan_body("Starter");
     plan["setup_fee"] = json!(500);
     let (status, body) = app.post("/api/v1/plans", Some(&admin), plan).await;

@@ -25,18 +25,11 @@ async fn setup_with(layer: Layer, sims: usize, capacity: i64, baseline: bool) ->
     let mut handles = Vec::new();
     let mut servers = Vec::new();
     for i in 0..sims {
-        let sim = nextpanel_sim::spawn(SimConfig::random().unwrap().with_baseline(baseline))
-            .await
-            .unwrap();
-        let (status, body) = app
-            .post(
-                "/api/v1/nextpanel/servers",
-                Some(&admin),
-                json!({"name": format!("node-{i}"), "base_url": sim.base_url(), "api_key": sim.api_key(), "api_secret": sim.api_secret(), "capacity": capacity}),
-            )
+        let config = SimConfig::random().unwrap().with_baseline(baseline);
+        let (sim, server) = app
+            .sim_server(&admin, &format!("node-{i}"), capacity, config)
             .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        servers.push(body["id"].as_i64().unwrap());
+        servers.push(server);
         handles.push(sim);
     }
     let plan = app.plan(&admin, "Starter").await;

@@ -22,18 +22,9 @@ struct Setup {
 async fn setup_with(layer: Layer) -> Setup {
     let app = TestApp::spawn_with(layer).await;
     let admin = app.admin_token().await;
-    let sim = nextpanel_sim::spawn(SimConfig::random().unwrap())
-        .await
-        .unwrap();
-    let (status, body) = app
-        .post(
-            "/api/v1/nextpanel/servers",
-            Some(&admin),
-            json!({"name": "node-0", "base_url": sim.base_url(), "api_key": sim.api_key(), "api_secret": sim.api_secret(), "capacity": 100}),
-        )
+    let (sim, server) = app
+        .sim_server(&admin, "node-0", 100, SimConfig::random().unwrap())
         .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    let server = body["id"].as_i64().unwrap();
     let plan = app.plan(&admin, "Starter").await;
     let (customer, _) = app.customer(&admin, "ada@example.com").await;
     Setup {

@@ -48,13 +48,9 @@ async fn polling_records_usage_and_warns_once_at_80_and_100_percent() {
     let sink = SmtpSink::start();
     let app = TestApp::spawn_with(sink.layer()).await;
     let admin = app.admin_token().await;
-    let sim = nextpanel_sim::spawn(SimConfig::random().unwrap())
-        .await
-        .unwrap();
-    let (status, _) = app
-        .post("/api/v1/nextpanel/servers", Some(&admin), json!({"name": "node-1", "base_url": sim.base_url(), "api_key": sim.api_key(), "api_secret": sim.api_secret(), "capacity": 10}))
+    let (sim, _) = app
+        .sim_server(&admin, "node-1", 10, SimConfig::random().unwrap())
         .await;
-    assert_eq!(status, StatusCode::CREATED);
     let mut plan = crate::helpers::plan_body("Small");
     plan["quotas"]["max_databases"] = json!(5);
     let (_, plan) = app.post("/api/v1/plans", Some(&admin), plan).await;

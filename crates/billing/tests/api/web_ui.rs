@@ -111,18 +111,9 @@ async fn a_customer_registers_orders_pays_and_finds_the_hosting_active() {
     let app = TestApp::spawn_public(stripe.layer()).await;
     stripe.deliver_webhooks_to(app.url("/webhooks/stripe"));
     let admin = app.admin_token().await;
-    let sim = nextpanel_sim::spawn(SimConfig::random().unwrap())
-        .await
-        .unwrap();
-    let (status, body) = app
-        .post(
-            "/api/v1/nextpanel/servers",
-            Some(&admin),
-            json!({"name": "node-1", "base_url": sim.base_url(),
-            "api_key": sim.api_key(), "api_secret": sim.api_secret(), "capacity": 10}),
-        )
+    let (sim, _) = app
+        .sim_server(&admin, "node-1", 10, SimConfig::random().unwrap())
         .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
     app.plan(&admin, "Starter").await;
 
     let Some(_) = run_script_async("portal.mjs", vec![("BASE_URL", app.url(""))]).await else {
