@@ -21,13 +21,21 @@ export async function provision(ctx) {
     return page('Provision hosting', alert('info', 'Provisioning needs at least one customer, one plan on sale and one server: ',
       h('a', { href: '#/customers' }, 'customers'), ', ', h('a', { href: '#/plans' }, 'plans'), ', ', h('a', { href: '#/servers' }, 'servers'), '.'));
   }
+  // The picker lists at most 200 customers; one named in the link is always in it.
+  const wanted = ctx.query.get('customer');
+  if (wanted && !customers.items.some((c) => String(c.id) === wanted)) {
+    customers.items.unshift(await get(`/api/v1/customers/${encodeURIComponent(wanted)}`));
+  }
+  const more = customers.total > customers.items.length
+    ? `Lists ${customers.items.length} of ${customers.total} customers: for another, use "Provision hosting now" on their page under Customers.`
+    : null;
   const key = newKey();
   const result = h('div', { id: 'provision-result' });
   const f = form({
     id: 'provision-form',
     submit: 'Create hosting account',
     fields: [
-      { name: 'customer_id', label: 'Customer', type: 'select', value: ctx.query.get('customer') || '',
+      { name: 'customer_id', label: 'Customer', type: 'select', value: wanted || '', help: more,
         options: options(customers.items, (c) => c.id, (c) => `${c.full_name} <${c.email}>`) },
       { name: 'plan_id', label: 'Plan', type: 'select', options: options(plans, (p) => p.id, (p) => p.name) },
       { name: 'username', label: 'Hosting username', help: 'Lower-case letters and digits, starting with a letter.' },
