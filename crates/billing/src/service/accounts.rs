@@ -182,9 +182,43 @@ pub async fn list_mine(
     db: &Db,
     actor: &Actor,
     page: Page,
-) -> Result<Paginated<HostingAccount>, ServiceError> {
+) -> Result<Paginated<MyAccount>, ServiceError> {
     let id = actor.user_id.ok_or(ServiceError::NotFound("user"))?;
-    list_for_customer(db, id, page).await
+    let list = list_for_customer(db, id, page).await?;
+    let mut conn = db.conn().await?;
+    let mut items = Vec::with_capacity(list.items.len());
+    for account in list.items {
+        items.push(MyAccount::with_panel(&mut conn, account).await?);
+    }
+    Ok(Paginated {
+        items,
+        page: list.page,
+        per_page: list.per_page,
+        total: list.total,
+    })
+}
+
+/// A hosting account as its owner sees it: where to log in besides.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MyAccount {
+    /// The account.
+    #[serde(flatten)]
+    pub account: HostingAccount,
+    /// The control panel to log in to (as in the welcome message); none before placement.
+    pub panel_url: Option<String>,
+}
+
+impl MyAccount {
+    async fn with_panel(
+        conn: &mut impl AsConn,
+        account: HostingAccount,
+    ) -> Result<MyAccount, ServiceError> {
+        let panel_url = match account.server_id {
+            Some(id) => store::servers::find(conn, id).await?.map(|s| s.base_url),
+            None => None,
+        };
+        Ok(MyAccount { account, panel_url })
+    }
 }
 
 /// One customer's accounts (no role check: callers scope it).
@@ -208,7 +242,7 @@ pub async fn list_for_customer(
 }
 
 /// One of the caller's own accounts; someone else's is "not found".
-pub async fn get_mine(db: &Db, actor: &Actor, id: i64) -> Result<HostingAccount, ServiceError> {
+pub async fn get_mine(db: &Db, actor: &Actor, id: i64) -> Result<MyAccount, ServiceError> {
     let owner = actor
         .user_id
         .ok_or(ServiceError::NotFound("hosting account"))?;
@@ -216,7 +250,7 @@ pub async fn get_mine(db: &Db, actor: &Actor, id: i64) -> Result<HostingAccount,
     let row = store::hosting_accounts::find_owned(&mut conn, id, owner)
         .await?
         .ok_or(ServiceError::NotFound("hosting account"))?;
-    Ok(HostingAccount::from(&row))
+    MyAccount::with_panel(&mut conn, HostingAccount::from(&row)).await
 }
 
 /// Live accounts per account type (admin and staff).

@@ -131,6 +131,17 @@ async fn a_provision_creates_the_account_license_and_log_line() {
     let (_, mine) = s.app.get("/api/v1/me/accounts", Some(&token)).await;
     assert_eq!(mine["total"], 1);
     assert!(!mine.to_string().contains(&password));
+    // With where to log in, as the welcome message says it; the same for the one account.
+    assert_eq!(mine["items"][0]["panel_url"], s.sims[0].base_url());
+    let (_, one) = s
+        .app
+        .get(
+            &format!("/api/v1/me/accounts/{}", mine["items"][0]["id"]),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(one["panel_url"], s.sims[0].base_url());
+    assert_eq!(one["username"], "alice");
     let (_, server) = s
         .app
         .get(

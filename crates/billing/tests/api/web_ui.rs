@@ -116,7 +116,8 @@ async fn a_customer_registers_orders_pays_and_finds_the_hosting_active() {
         .await;
     app.plan(&admin, "Starter").await;
 
-    let Some(_) = run_script_async("portal.mjs", vec![("BASE_URL", app.url(""))]).await else {
+    let env = vec![("BASE_URL", app.url("")), ("SIM_URL", sim.base_url())];
+    let Some(_) = run_script_async("portal.mjs", env).await else {
         return;
     };
 

@@ -37,6 +37,9 @@ run('portal', async ({ page, base }) => {
   // The account appears, then turns active once the panel has made it.
   await reloadUntil(page, 'tr:has-text("zoe1") >> text=active', 'the account never became active');
   await page.locator('text=/NP-[A-Z0-9]{4}-/').first().waitFor();
+  // Where to log in: the account's control panel, as in the welcome message.
+  const panel = await page.locator('tr:has-text("zoe1") a.panel-link').getAttribute('href');
+  if (panel !== process.env.SIM_URL) throw new Error(`panel link ${panel}, expected ${process.env.SIM_URL}`);
   await page.click('nav >> text=Invoices');
   await page.locator('tr:has-text("9.99 USD") >> text=paid').waitFor();
 

@@ -19,7 +19,7 @@ use crate::service::account_ops::{
     ChangePlanRequest, OperationResult, PanelStatsView, PasswordRequest, PasswordResult,
     SuspendRequest,
 };
-use crate::service::accounts::{self, HostingAccount};
+use crate::service::accounts::{self, HostingAccount, MyAccount};
 use crate::service::provisioning::{self, ProvisionRequest, ProvisionResult, Provisioned};
 use crate::service::usage::PollSummary;
 use crate::service::Paginated;
@@ -247,12 +247,12 @@ pub async fn stats(
 
 /// The caller's hosting accounts.
 #[utoipa::path(get, path = "/api/v1/me/accounts", tag = "me", security(("bearer" = [])), params(PageQuery),
-    responses((status = 200, body = Paginated<HostingAccount>)))]
+    responses((status = 200, body = Paginated<MyAccount>)))]
 pub async fn mine(
     State(state): State<AppState>,
     Auth(actor): Auth,
     Params(q): Params<PageQuery>,
-) -> Result<Json<Paginated<HostingAccount>>, ApiError> {
+) -> Result<Json<Paginated<MyAccount>>, ApiError> {
     Ok(Json(
         accounts::list_mine(&state.db, &actor, q.page()?).await?,
     ))
@@ -261,12 +261,12 @@ pub async fn mine(
 /// One of the caller's hosting accounts.
 #[utoipa::path(get, path = "/api/v1/me/accounts/{id}", tag = "me", security(("bearer" = [])),
     params(("id" = i64, Path, description = "hosting account id")),
-    responses((status = 200, body = HostingAccount), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = MyAccount), (status = 404, body = ErrorBody)))]
 pub async fn mine_one(
     State(state): State<AppState>,
     Auth(actor): Auth,
     Path(id): Path<i64>,
-) -> Result<Json<HostingAccount>, ApiError> {
+) -> Result<Json<MyAccount>, ApiError> {
     Ok(Json(accounts::get_mine(&state.db, &actor, id).await?))
 }
 

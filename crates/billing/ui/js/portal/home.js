@@ -19,6 +19,11 @@ export async function home() {
     table([
       { label: 'Username', value: (a) => h('strong', {}, a.username) },
       { label: 'State', value: (a) => badge(a.state) },
+      {
+        label: 'Control panel', value: (a) => (a.panel_url && a.state === 'active'
+          ? h('a', { href: a.panel_url, target: '_blank', rel: 'noopener noreferrer', class: 'panel-link' }, 'Log in')
+          : '—'),
+      },
       { label: 'Note', value: (a) => a.suspend_reason || (a.state === 'provisioning' || a.state === 'pending' ? 'being set up; you will get an email with the login' : '') },
       { label: 'Since', value: (a) => when(a.created_at) },
     ], accounts.items, h('span', {}, 'No hosting yet. ', h('a', { href: '#/order' }, 'Order a plan'), '.')),
