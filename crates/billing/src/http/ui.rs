@@ -43,6 +43,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     asset!("js/portal/home.js", JS),
     asset!("js/portal/index.js", JS),
     asset!("js/portal/invoices.js", JS),
+    asset!("js/portal/license.js", JS),
     asset!("js/portal/order.js", JS),
     asset!("js/portal/profile.js", JS),
 ];

@@ -1,5 +1,7 @@
 //! Licenses: issuing one for a customer's plan ("Add Product"), changing and cancelling it.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -10,7 +12,7 @@ use crate::domain::license::{self, LicenseKey, LicenseStatus};
 use crate::domain::plan::{BillingCycle, Quotas};
 use crate::domain::Invalid;
 use crate::store::licenses::LicenseRow;
-use crate::store::{self, Db, Page};
+use crate::store::{self, AsConn, Db, Page};
 
 /// A license as the API shows it.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -247,13 +249,34 @@ pub async fn list(
 }
 
 /// One license (admin and staff).
-pub async fn get(db: &Db, actor: &Actor, id: i64) -> Result<License, ServiceError> {
+pub async fn get(db: &Db, actor: &Actor, id: i64) -> Result<LicenseDetail, ServiceError> {
     actor.require_staff()?;
     let mut conn = db.conn().await?;
     let row = store::licenses::find(&mut conn, id)
         .await?
         .ok_or(ServiceError::NotFound("license"))?;
-    Ok(License::from(&row))
+    LicenseDetail::of(&mut conn, License::from(&row)).await
+}
+
+/// One license with what its servers report in use under it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct LicenseDetail {
+    /// The license.
+    #[serde(flatten)]
+    pub license: License,
+    /// Resources in use by name (`domains`, `databases`, `emails`), as last reported by
+    /// the servers or the usage poll; a resource nobody reported is absent (none used).
+    pub usage: BTreeMap<String, i64>,
+}
+
+impl LicenseDetail {
+    async fn of(conn: &mut impl AsConn, license: License) -> Result<LicenseDetail, ServiceError> {
+        let usage = store::license_usage::all(conn, license.id)
+            .await?
+            .into_iter()
+            .collect();
+        Ok(LicenseDetail { license, usage })
+    }
 }
 
 /// The caller's own licenses.
@@ -274,13 +297,13 @@ pub async fn list_mine(
 }
 
 /// One of the caller's own licenses; someone else's is "not found".
-pub async fn get_mine(db: &Db, actor: &Actor, id: i64) -> Result<License, ServiceError> {
+pub async fn get_mine(db: &Db, actor: &Actor, id: i64) -> Result<LicenseDetail, ServiceError> {
     let owner = actor.user_id.ok_or(ServiceError::NotFound("license"))?;
     let mut conn = db.conn().await?;
     let row = store::licenses::find_owned(&mut conn, id, owner)
         .await?
         .ok_or(ServiceError::NotFound("license"))?;
-    Ok(License::from(&row))
+    LicenseDetail::of(&mut conn, License::from(&row)).await
 }
 
 /// Changes status, expiry or quotas of a license (admin only).

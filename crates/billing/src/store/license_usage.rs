@@ -22,6 +22,20 @@ pub async fn used(
     Ok(used.unwrap_or(0))
 }
 
+/// Every reported resource of a license with its count, by resource name.
+pub async fn all(
+    conn: &mut impl AsConn,
+    license_id: i64,
+) -> Result<Vec<(String, i64)>, StoreError> {
+    let rows: Vec<(String, i64)> = on_conn!(conn, |c| sqlx::query_as(
+        "SELECT resource, used FROM license_usage WHERE license_id = $1 ORDER BY resource"
+    )
+    .bind(license_id)
+    .fetch_all(c)
+    .await)?;
+    Ok(rows)
+}
+
 /// Adds `delta` (which may be negative) to the count of `resource`, never going
 /// below 0, and returns the new count. One statement, so concurrent reports add up.
 pub async fn apply_delta(

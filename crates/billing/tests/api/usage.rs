@@ -27,20 +27,13 @@ async fn add_database(
     assert!(resp.status().is_success(), "{}", resp.text().await.unwrap());
 }
 
-async fn used(app: &TestApp, resource: &str) -> i64 {
-    let sql = "SELECT used FROM license_usage WHERE resource = $1";
-    match &app.db {
-        billing::store::Db::Sqlite(p) => sqlx::query_scalar(sql)
-            .bind(resource)
-            .fetch_one(p)
-            .await
-            .unwrap(),
-        billing::store::Db::Postgres(p) => sqlx::query_scalar(sql)
-            .bind(resource)
-            .fetch_one(p)
-            .await
-            .unwrap(),
-    }
+/// What the license's detail says is in use, as an admin reads it.
+async fn used(app: &TestApp, admin: &str, license: &Value, resource: &str) -> Value {
+    let (status, detail) = app
+        .get(&format!("/api/v1/licenses/{license}"), Some(admin))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{detail}");
+    detail["usage"][resource].clone()
 }
 
 #[tokio::test]
@@ -65,6 +58,7 @@ async fn polling_records_usage_and_warns_once_at_80_and_100_percent() {
     assert_eq!(status, StatusCode::CREATED, "{account}");
     let panel_id = account["nextpanel_user_id"].as_str().unwrap().to_owned();
     let key = account["license_key"].as_str().unwrap().to_owned();
+    let license = account["license_id"].clone();
     let before = sink.wait_for(2).await.len();
     let poll = || async {
         app.post("/api/v1/nextpanel/usage/poll", Some(&admin), json!({}))
@@ -84,7 +78,7 @@ async fn polling_records_usage_and_warns_once_at_80_and_100_percent() {
         (json!(1), json!(0)),
         "{quiet}"
     );
-    assert_eq!(used(&app, "databases").await, 3);
+    assert_eq!(used(&app, &admin, &license, "databases").await, 3);
 
     add_database(&sim, &panel_id, "db3", &key).await;
     assert_eq!(poll().await["alerts_queued"], 1);
@@ -116,7 +110,14 @@ async fn polling_records_usage_and_warns_once_at_80_and_100_percent() {
         0,
         "and the limit message once"
     );
-    assert_eq!(used(&app, "databases").await, 5);
+    assert_eq!(used(&app, &admin, &license, "databases").await, 5);
+    // The customer sees the same on their license.
+    let token = app.login("ada@example.com", "customer-password-1").await;
+    let (_, mine) = app
+        .get(&format!("/api/v1/me/licenses/{license}"), Some(&token))
+        .await;
+    assert_eq!(mine["usage"]["databases"], 5, "{mine}");
+    assert_eq!(mine["quotas"]["max_databases"], 5, "{mine}");
 
     // A panel that does not answer is counted and retried next round, not an error.
     sim.set_faults(json!({"offline": true})).unwrap();

@@ -40,6 +40,10 @@ run('portal', async ({ page, base }) => {
   // Where to log in: the account's control panel, as in the welcome message.
   const panel = await page.locator('tr:has-text("zoe1") a.panel-link').getAttribute('href');
   if (panel !== process.env.SIM_URL) throw new Error(`panel link ${panel}, expected ${process.env.SIM_URL}`);
+  // The license page: its quotas with what is in use (nothing yet).
+  await page.locator('main a.mono', { hasText: /^NP-/ }).click();
+  await page.locator('main h1', { hasText: 'License NP-' }).waitFor();
+  await page.locator('tr:has-text("Domains") >> td.num >> text=5').waitFor();
   await page.click('nav >> text=Invoices');
   await page.locator('tr:has-text("9.99 USD") >> text=paid').waitFor();
 

@@ -44,6 +44,7 @@ const routes = [
   ['/my', portal.home, 'customer'],
   ['/my/invoices', portal.invoices, 'customer'],
   ['/my/invoices/:id', portal.invoice, 'customer'],
+  ['/my/licenses/:id', portal.license, 'customer'],
   ['/order', portal.order, 'customer'],
   ['/profile', portal.profile, 'any'],
 ];

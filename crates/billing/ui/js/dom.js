@@ -49,7 +49,7 @@ export function badge(word) {
   const tone = {
     active: 'good', online: 'good', paid: 'good', done: 'good', sent: 'good', yes: 'good',
     pending: 'warn', provisioning: 'warn', queued: 'warn', running: 'warn', sending: 'warn', open: 'warn', suspended: 'warn', disabled: 'warn',
-    failed: 'bad', dead: 'bad', offline: 'bad', terminated: 'bad', expired: 'bad', cancelled: 'bad', void: 'bad', no: 'bad',
+    failed: 'bad', dead: 'bad', 'limit reached': 'bad', 'near the limit': 'warn', offline: 'bad', terminated: 'bad', expired: 'bad', cancelled: 'bad', void: 'bad', no: 'bad',
   }[word] || '';
   return h('span', { class: `badge ${tone}` }, word);
 }

@@ -10,7 +10,7 @@ use crate::app::AppState;
 use crate::domain::license::LicenseStatus;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::{AdminAuth, Body, Params, StaffAuth};
-use crate::service::licenses::{self, CancelLicense, License, LicensePatch};
+use crate::service::licenses::{self, CancelLicense, License, LicenseDetail, LicensePatch};
 use crate::service::Paginated;
 
 /// Filters of the license list.
@@ -44,12 +44,12 @@ pub async fn list(
 /// One license.
 #[utoipa::path(get, path = "/api/v1/licenses/{id}", tag = "licenses", security(("bearer" = [])),
     params(("id" = i64, Path, description = "license id")),
-    responses((status = 200, body = License), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = LicenseDetail), (status = 404, body = ErrorBody)))]
 pub async fn get(
     State(state): State<AppState>,
     StaffAuth(actor): StaffAuth,
     Path(id): Path<i64>,
-) -> Result<Json<License>, ApiError> {
+) -> Result<Json<LicenseDetail>, ApiError> {
     Ok(Json(licenses::get(&state.db, &actor, id).await?))
 }
 

@@ -8,7 +8,7 @@ use crate::app::AppState;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::{Auth, Body, Params};
 use crate::service::customers::{self, ProfilePatch};
-use crate::service::licenses::{self, License};
+use crate::service::licenses::{self, License, LicenseDetail};
 use crate::service::users::User;
 use crate::service::Paginated;
 
@@ -46,11 +46,11 @@ pub async fn list_licenses(
 /// One of the caller's licenses.
 #[utoipa::path(get, path = "/api/v1/me/licenses/{id}", tag = "me", security(("bearer" = [])),
     params(("id" = i64, Path, description = "license id")),
-    responses((status = 200, body = License), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = LicenseDetail), (status = 404, body = ErrorBody)))]
 pub async fn get_license(
     State(state): State<AppState>,
     Auth(actor): Auth,
     Path(id): Path<i64>,
-) -> Result<Json<License>, ApiError> {
+) -> Result<Json<LicenseDetail>, ApiError> {
     Ok(Json(licenses::get_mine(&state.db, &actor, id).await?))
 }

@@ -29,7 +29,7 @@ export async function home() {
     ], accounts.items, h('span', {}, 'No hosting yet. ', h('a', { href: '#/order' }, 'Order a plan'), '.')),
     h('h2', {}, 'Licenses'),
     table([
-      { label: 'License key', value: (l) => h('span', { class: 'mono' }, l.license_key) },
+      { label: 'License key', value: (l) => h('a', { href: `#/my/licenses/${l.id}`, class: 'mono' }, l.license_key) },
       { label: 'Status', value: (l) => badge(l.status) },
       { label: 'Billing', value: (l) => l.billing_cycle },
       { label: 'Renews or expires', value: (l) => when(l.expires_at) },

@@ -3,3 +3,4 @@ export { home } from './home.js';
 export { invoices, invoice } from './invoices.js';
 export { order } from './order.js';
 export { profile } from './profile.js';
+export { license } from './license.js';
