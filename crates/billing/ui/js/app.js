@@ -135,8 +135,6 @@ async function render() {
     return;
   }
   drawShell(path);
-  flashBox.replaceChildren(...(pending ? [alert(pending.kind, pending.text)] : []));
-  pending = null;
   const ctx = {
     params: route.params, query: new URLSearchParams(q || ''), me, go, flash, admin: isAdmin(me),
     signedIn: (user) => { me = user; },
@@ -150,6 +148,9 @@ async function render() {
   }
   // A click while this page loaded started a newer render: that one is the page now.
   if (drawn !== generation) return;
+  // The message shows with the page it belongs to, never over the page it replaces.
+  flashBox.replaceChildren(...(pending ? [alert(pending.kind, pending.text)] : []));
+  pending = null;
   main.replaceChildren(view);
   main.removeAttribute('aria-busy');
   // Which route is on screen: for assistive tooling, tests and the console benchmark.
