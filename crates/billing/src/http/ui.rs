@@ -29,6 +29,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     asset!("js/admin/dashboard.js", JS),
     asset!("js/admin/index.js", JS),
     asset!("js/admin/invoices.js", JS),
+    asset!("js/admin/license.js", JS),
     asset!("js/admin/plans.js", JS),
     asset!("js/admin/provision.js", JS),
     asset!("js/admin/queues.js", JS),

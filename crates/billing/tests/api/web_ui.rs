@@ -84,6 +84,12 @@ async fn an_admin_sets_up_and_provisions_from_the_console() {
     let (_, licenses) = app.get("/api/v1/licenses", Some(&admin)).await;
     assert_eq!(licenses["total"], 1, "{licenses}");
     assert_eq!(licenses["items"][0]["license_key"], shown["license"]);
+    // Extended once from the console: two monthly periods from activation.
+    let term = |field: &str| {
+        chrono::DateTime::parse_from_rfc3339(licenses["items"][0][field].as_str().unwrap()).unwrap()
+    };
+    let days = (term("expires_at") - term("activated_at")).num_days();
+    assert!((58..=62).contains(&days), "{days} days: {licenses}");
     // The plan was stored in exact minor units.
     let (_, plans) = app.get("/api/v1/plans", None).await;
     assert_eq!(plans[0]["prices"], json!({"monthly": 999, "annual": 9900}));

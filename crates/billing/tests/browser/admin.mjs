@@ -100,6 +100,14 @@ run('admin', async ({ page, base }) => {
   await page.click('button:text-is("Compare")');
   await page.locator('#reconcile-result >> text=In agreement').waitFor();
 
+  // The license, from the customer's page: extended by one period.
+  await page.click('nav >> text=Customers');
+  await page.click('main >> text=erin@example.com');
+  await page.locator('main a.mono', { hasText: /^NP-/ }).click();
+  await page.locator('main h1', { hasText: 'License NP-' }).waitFor();
+  await page.click('button:text("Extend by one period")');
+  await seeText(page, 'Extended by one monthly period.');
+
   // The team: a staff member and an API key (shown once).
   await page.click('nav >> text=Team');
   await page.fill('#user-form-email', 'sam@example.com');

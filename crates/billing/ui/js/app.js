@@ -40,6 +40,7 @@ const routes = [
   ['/jobs', admin.jobs, 'staff'],
   ['/emails', admin.emails, 'staff'],
   ['/audit', admin.audit, 'staff'],
+  ['/licenses/:id', admin.license, 'staff'],
   ['/team', admin.team, 'admin'],
   ['/my', portal.home, 'customer'],
   ['/my/invoices', portal.invoices, 'customer'],

@@ -91,7 +91,7 @@ export async function customer(ctx) {
     ], c.accounts || [], 'No hosting accounts.'),
     h('h2', {}, 'Licenses'),
     table([
-      { label: 'Key', value: (l) => h('span', { class: 'mono' }, l.license_key) },
+      { label: 'Key', value: (l) => h('a', { href: `#/licenses/${l.id}`, class: 'mono' }, l.license_key) },
       { label: 'Status', value: (l) => badge(l.status) },
       { label: 'Cycle', value: (l) => l.billing_cycle },
       { label: 'Expires', value: (l) => when(l.expires_at) },

@@ -9,3 +9,4 @@ export { invoices, invoice } from './invoices.js';
 export { jobs, emails } from './queues.js';
 export { audit } from './audit.js';
 export { team } from './team.js';
+export { license } from './license.js';
