@@ -65,12 +65,7 @@ pub async fn list(conn: &mut impl AsConn) -> Result<Vec<ApiKeyRow>, StoreError> 
 
 /// Finds one key.
 pub async fn find(conn: &mut impl AsConn, id: i64) -> Result<Option<ApiKeyRow>, StoreError> {
-    let sql = format!("SELECT {COLUMNS} FROM api_keys WHERE id = $1");
-    let row = on_conn!(conn, |c| sqlx::query_as::<_, ApiKeyRow>(&sql)
-        .bind(id)
-        .fetch_optional(c)
-        .await)?;
-    Ok(row)
+    super::find_row(conn, "api_keys", COLUMNS, id, None).await
 }
 
 /// Marks a key revoked; returns the updated row.

@@ -101,12 +101,7 @@ pub async fn update(tx: &mut Tx, a: &AccountRow) -> Result<AccountRow, StoreErro
 
 /// Finds an account by id.
 pub async fn find(conn: &mut impl AsConn, id: i64) -> Result<Option<AccountRow>, StoreError> {
-    let sql = format!("SELECT {COLUMNS} FROM hosting_accounts WHERE id = $1");
-    let row = on_conn!(conn, |c| sqlx::query_as::<_, AccountRow>(&sql)
-        .bind(id)
-        .fetch_optional(c)
-        .await)?;
-    Ok(row)
+    super::find_row(conn, "hosting_accounts", COLUMNS, id, None).await
 }
 
 /// Finds an account only if `customer_id` owns it.
@@ -115,13 +110,7 @@ pub async fn find_owned(
     id: i64,
     customer_id: i64,
 ) -> Result<Option<AccountRow>, StoreError> {
-    let sql = format!("SELECT {COLUMNS} FROM hosting_accounts WHERE id = $1 AND customer_id = $2");
-    let row = on_conn!(conn, |c| sqlx::query_as::<_, AccountRow>(&sql)
-        .bind(id)
-        .bind(customer_id)
-        .fetch_optional(c)
-        .await)?;
-    Ok(row)
+    super::find_row(conn, "hosting_accounts", COLUMNS, id, Some(customer_id)).await
 }
 
 /// Finds the account created by a request with this `Idempotency-Key`.

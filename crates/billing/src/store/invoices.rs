@@ -146,12 +146,7 @@ pub async fn lines(conn: &mut impl AsConn, invoice_id: i64) -> Result<Vec<LineRo
 
 /// Finds an invoice by id.
 pub async fn find(conn: &mut impl AsConn, id: i64) -> Result<Option<InvoiceRow>, StoreError> {
-    let sql = format!("SELECT {COLUMNS} FROM invoices WHERE id = $1");
-    let row = on_conn!(conn, |c| sqlx::query_as::<_, InvoiceRow>(&sql)
-        .bind(id)
-        .fetch_optional(c)
-        .await)?;
-    Ok(row)
+    super::find_row(conn, "invoices", COLUMNS, id, None).await
 }
 
 /// Finds an invoice by id only if `customer_id` owes it.
@@ -160,13 +155,7 @@ pub async fn find_owned(
     id: i64,
     customer_id: i64,
 ) -> Result<Option<InvoiceRow>, StoreError> {
-    let sql = format!("SELECT {COLUMNS} FROM invoices WHERE id = $1 AND customer_id = $2");
-    let row = on_conn!(conn, |c| sqlx::query_as::<_, InvoiceRow>(&sql)
-        .bind(id)
-        .bind(customer_id)
-        .fetch_optional(c)
-        .await)?;
-    Ok(row)
+    super::find_row(conn, "invoices", COLUMNS, id, Some(customer_id)).await
 }
 
 /// One page of invoices newest first, optionally one customer's and in one status.

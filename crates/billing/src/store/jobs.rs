@@ -209,12 +209,7 @@ pub async fn requeue(tx: &mut Tx, id: i64, now: DateTime<Utc>) -> Result<bool, S
 
 /// Finds a job.
 pub async fn find(conn: &mut impl AsConn, id: i64) -> Result<Option<JobRow>, StoreError> {
-    let sql = format!("SELECT {COLUMNS} FROM jobs WHERE id = $1");
-    let row = on_conn!(conn, |c| sqlx::query_as::<_, JobRow>(&sql)
-        .bind(id)
-        .fetch_optional(c)
-        .await)?;
-    Ok(row)
+    super::find_row(conn, "jobs", COLUMNS, id, None).await
 }
 
 /// The newest job of a kind for an account.

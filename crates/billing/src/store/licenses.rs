@@ -101,12 +101,7 @@ pub async fn update(tx: &mut Tx, l: &LicenseRow) -> Result<LicenseRow, StoreErro
 
 /// Finds a license by id.
 pub async fn find(conn: &mut impl AsConn, id: i64) -> Result<Option<LicenseRow>, StoreError> {
-    let sql = format!("SELECT {COLUMNS} FROM licenses WHERE id = $1");
-    let row = on_conn!(conn, |c| sqlx::query_as::<_, LicenseRow>(&sql)
-        .bind(id)
-        .fetch_optional(c)
-        .await)?;
-    Ok(row)
+    super::find_row(conn, "licenses", COLUMNS, id, None).await
 }
 
 /// Finds a license by id only if `customer_id` owns it.
@@ -115,13 +110,7 @@ pub async fn find_owned(
     id: i64,
     customer_id: i64,
 ) -> Result<Option<LicenseRow>, StoreError> {
-    let sql = format!("SELECT {COLUMNS} FROM licenses WHERE id = $1 AND customer_id = $2");
-    let row = on_conn!(conn, |c| sqlx::query_as::<_, LicenseRow>(&sql)
-        .bind(id)
-        .bind(customer_id)
-        .fetch_optional(c)
-        .await)?;
-    Ok(row)
+    super::find_row(conn, "licenses", COLUMNS, id, Some(customer_id)).await
 }
 
 /// Whether a key is already taken (keys are random; a clash is astronomically rare but checked).

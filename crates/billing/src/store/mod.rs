@@ -336,10 +336,54 @@ where
     Ok((rows, total))
 }
 
+/// A row type both engines can read (what `find_row` and `claim_next` return).
+pub(crate) trait Record:
+    Send
+    + Unpin
+    + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+    + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+{
+}
+
+impl<T> Record for T where
+    T: Send
+        + Unpin
+        + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+        + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+{
+}
+
+/// The row of `table` with this id, read as `columns`; with `owner`, only if its
+/// `customer_id` is that (a customer reading their own, anything else is absent).
+pub(crate) async fn find_row<T: Record>(
+    conn: &mut impl AsConn,
+    table: &str,
+    columns: &str,
+    id: i64,
+    owner: Option<i64>,
+) -> Result<Option<T>, StoreError> {
+    let owned = if owner.is_some() {
+        " AND customer_id = $2"
+    } else {
+        ""
+    };
+    let sql = format!("SELECT {columns} FROM {table} WHERE id = $1{owned}");
+    let row = on_conn!(conn, |c| {
+        let query = sqlx::query_as::<_, T>(&sql).bind(id);
+        match owner {
+            Some(owner) => query.bind(owner),
+            None => query,
+        }
+        .fetch_optional(c)
+        .await
+    })?;
+    Ok(row)
+}
+
 /// Claims the next row of a leased queue (jobs, email outbox): `update` is the
 /// `UPDATE <table> SET ...` that marks it taken (binding `$1` now, `$2` the lease end,
 /// `$3` the claim token) and `pick` the `SELECT id ...` of the next due row (binding `$1`).
-pub(crate) async fn claim_next<T>(
+pub(crate) async fn claim_next<T: Record>(
     conn: &mut impl AsConn,
     update: &str,
     pick: &str,
@@ -347,36 +391,20 @@ pub(crate) async fn claim_next<T>(
     now: DateTime<Utc>,
     lease_until: DateTime<Utc>,
     token: &str,
-) -> Result<Option<T>, StoreError>
-where
-    T: Send
-        + Unpin
-        + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
-        + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>,
-{
-    let row = match conn.raw() {
+) -> Result<Option<T>, StoreError> {
+    let locking = match conn.raw() {
         // One UPDATE is atomic in SQLite, and SQLite has a single writer.
-        RawConn::Sqlite(c) => {
-            let sql = format!("{update} WHERE id = ({pick}) RETURNING {columns}");
-            sqlx::query_as::<_, T>(&sql)
-                .bind(now)
-                .bind(lease_until)
-                .bind(token)
-                .fetch_optional(c)
-                .await?
-        }
+        RawConn::Sqlite(_) => "",
         // SKIP LOCKED lets many workers in many processes claim different rows at once.
-        RawConn::Postgres(c) => {
-            let sql =
-                format!("{update} WHERE id = ({pick} FOR UPDATE SKIP LOCKED) RETURNING {columns}");
-            sqlx::query_as::<_, T>(&sql)
-                .bind(now)
-                .bind(lease_until)
-                .bind(token)
-                .fetch_optional(c)
-                .await?
-        }
+        RawConn::Postgres(_) => " FOR UPDATE SKIP LOCKED",
     };
+    let sql = format!("{update} WHERE id = ({pick}{locking}) RETURNING {columns}");
+    let row = on_conn!(conn, |c| sqlx::query_as::<_, T>(&sql)
+        .bind(now)
+        .bind(lease_until)
+        .bind(token)
+        .fetch_optional(c)
+        .await)?;
     Ok(row)
 }
 

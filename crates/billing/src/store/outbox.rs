@@ -154,12 +154,7 @@ pub async fn requeue(
 
 /// Finds a message.
 pub async fn find(conn: &mut impl AsConn, id: i64) -> Result<Option<OutboxRow>, StoreError> {
-    let sql = format!("SELECT {COLUMNS} FROM email_outbox WHERE id = $1");
-    let row = on_conn!(conn, |c| sqlx::query_as::<_, OutboxRow>(&sql)
-        .bind(id)
-        .fetch_optional(c)
-        .await)?;
-    Ok(row)
+    super::find_row(conn, "email_outbox", COLUMNS, id, None).await
 }
 
 /// Lists messages newest first, optionally in one state, with the total.

@@ -130,12 +130,7 @@ where
 
 /// Finds a plan by id.
 pub async fn find(conn: &mut impl AsConn, id: i64) -> Result<Option<PlanRow>, StoreError> {
-    let sql = format!("SELECT {COLUMNS} FROM plans WHERE id = $1");
-    let row = on_conn!(conn, |c| sqlx::query_as::<_, PlanRow>(&sql)
-        .bind(id)
-        .fetch_optional(c)
-        .await)?;
-    Ok(row)
+    super::find_row(conn, "plans", COLUMNS, id, None).await
 }
 
 /// Lists plans in display order; inactive ones only when asked.

@@ -70,12 +70,7 @@ pub async fn find(
     conn: &mut impl AsConn,
     id: i64,
 ) -> Result<Option<ReconciliationRow>, StoreError> {
-    let sql = format!("SELECT {COLUMNS} FROM reconciliations WHERE id = $1");
-    let row = on_conn!(conn, |c| sqlx::query_as::<_, ReconciliationRow>(&sql)
-        .bind(id)
-        .fetch_optional(c)
-        .await)?;
-    Ok(row)
+    super::find_row(conn, "reconciliations", COLUMNS, id, None).await
 }
 
 /// Lists reports newest first, optionally of one server, with the total.

@@ -91,12 +91,7 @@ pub async fn update(tx: &mut Tx, user: &UserRow) -> Result<UserRow, StoreError> 
 
 /// Finds a user by id.
 pub async fn find(conn: &mut impl AsConn, id: i64) -> Result<Option<UserRow>, StoreError> {
-    let sql = format!("SELECT {COLUMNS} FROM users WHERE id = $1");
-    let row = on_conn!(conn, |c| sqlx::query_as::<_, UserRow>(&sql)
-        .bind(id)
-        .fetch_optional(c)
-        .await)?;
-    Ok(row)
+    super::find_row(conn, "users", COLUMNS, id, None).await
 }
 
 /// Finds a user with `role` by id: the owner-scoped lookup that makes "not a customer" look like "missing".
