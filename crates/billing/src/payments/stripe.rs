@@ -152,6 +152,7 @@ pub fn interpret(event: &Event) -> PaymentEvent {
     let reference = text("payment_intent")
         .or_else(|| text("id"))
         .unwrap_or_default();
+    let amount = |key: &str| object.get(key).and_then(Value::as_i64).unwrap_or(0);
     match event.kind.as_str() {
         "checkout.session.completed" | "checkout.session.async_payment_succeeded" => {
             if text("payment_status").as_deref() != Some("paid") {
@@ -160,10 +161,7 @@ pub fn interpret(event: &Event) -> PaymentEvent {
             PaymentEvent::Paid(Settlement {
                 invoice_id,
                 reference,
-                amount: object
-                    .get("amount_total")
-                    .and_then(Value::as_i64)
-                    .unwrap_or(0),
+                amount: amount("amount_total"),
                 currency: text("currency").unwrap_or_default(),
                 message: None,
             })
@@ -171,17 +169,14 @@ pub fn interpret(event: &Event) -> PaymentEvent {
         "checkout.session.async_payment_failed" => PaymentEvent::Failed(Settlement {
             invoice_id,
             reference,
-            amount: object
-                .get("amount_total")
-                .and_then(Value::as_i64)
-                .unwrap_or(0),
+            amount: amount("amount_total"),
             currency: text("currency").unwrap_or_default(),
             message: Some("the delayed payment did not go through".into()),
         }),
         "payment_intent.payment_failed" => PaymentEvent::Failed(Settlement {
             invoice_id,
             reference: text("id").unwrap_or_default(),
-            amount: object.get("amount").and_then(Value::as_i64).unwrap_or(0),
+            amount: amount("amount"),
             currency: text("currency").unwrap_or_default(),
             message: Some(
                 object
