@@ -525,28 +525,25 @@ async fn resume_after_a_failure_creates_the_account_once() {
     w.login().await;
     w.add_server("web1").await;
     w.create_plan("Starter").await;
+    // Ann, on web1, with no questions asked: run twice below.
+    let ann = [
+        "provision",
+        "--email",
+        "ann@example.com",
+        "--name",
+        "Ann",
+        "--plan",
+        "Starter",
+        "--username",
+        "annlee",
+        "--server",
+        "web1",
+        "--yes",
+    ];
     // An unusable server is refused before anything is written.
     let off = w.cli(&["servers", "disable", "web1"], None).await;
     assert!(off.status.success(), "{}", stderr(&off));
-    let refused = w
-        .cli(
-            &[
-                "provision",
-                "--email",
-                "ann@example.com",
-                "--name",
-                "Ann",
-                "--plan",
-                "Starter",
-                "--username",
-                "annlee",
-                "--server",
-                "web1",
-                "--yes",
-            ],
-            None,
-        )
-        .await;
+    let refused = w.cli(&ann, None).await;
     assert_eq!(refused.status.code(), Some(1));
     assert!(
         stderr(&refused).contains("cannot take an account"),
@@ -572,26 +569,7 @@ async fn resume_after_a_failure_creates_the_account_once() {
         .await
         .unwrap();
     assert!(squatter.status().is_success());
-    let out = w
-        .cli(
-            &[
-                "provision",
-                "--email",
-                "ann@example.com",
-                "--name",
-                "Ann",
-                "--plan",
-                "Starter",
-                "--username",
-                "annlee",
-                "--server",
-                "web1",
-                "--yes",
-                "--json",
-            ],
-            None,
-        )
-        .await;
+    let out = w.cli(&[&ann[..], &["--json"]].concat(), None).await;
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert!(err.contains("not ours"), "{err}");

@@ -434,14 +434,14 @@ pub fn plan_body(name: &str) -> Value {
     })
 }
 
-/// Asserts the error envelope: status, code and (when given) field.
+/// Asserts the error envelope: status, code and (when given) field; returns the body.
 #[track_caller]
 pub fn assert_error(
     actual: (StatusCode, Value),
     status: StatusCode,
     code: &str,
     field: Option<&str>,
-) {
+) -> Value {
     let (got_status, body) = actual;
     assert_eq!(got_status, status, "unexpected status; body: {body}");
     assert_eq!(body["error"]["code"], code, "unexpected code; body: {body}");
@@ -454,6 +454,7 @@ pub fn assert_error(
     if let Some(f) = field {
         assert_eq!(body["error"]["field"], f, "unexpected field; body: {body}");
     }
+    body
 }
 
 /// Settings of a test app: `layer` over the test defaults. The background monitor is
