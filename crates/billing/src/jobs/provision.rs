@@ -246,13 +246,9 @@ async fn queue_welcome(
     let license = store::licenses::find(tx, account.license_id)
         .await?
         .ok_or(ServiceError::NotFound("license"))?;
-    let panel_url = match account.server_id {
-        Some(id) => store::servers::find(tx, id)
-            .await?
-            .map(|s| s.base_url)
-            .unwrap_or_default(),
-        None => String::new(),
-    };
+    let panel_url = accounts::panel_url(tx, account.server_id)
+        .await?
+        .unwrap_or_default();
     let data = notifications::welcome_data(
         &customer.full_name,
         &account.username,

@@ -213,12 +213,21 @@ impl MyAccount {
         conn: &mut impl AsConn,
         account: HostingAccount,
     ) -> Result<MyAccount, ServiceError> {
-        let panel_url = match account.server_id {
-            Some(id) => store::servers::find(conn, id).await?.map(|s| s.base_url),
-            None => None,
-        };
+        let panel_url = panel_url(conn, account.server_id).await?;
         Ok(MyAccount { account, panel_url })
     }
+}
+
+/// The control panel an account's customer logs in to: its server's address (none
+/// before the account is placed, or if the server is gone).
+pub async fn panel_url(
+    conn: &mut impl AsConn,
+    server_id: Option<i64>,
+) -> Result<Option<String>, ServiceError> {
+    Ok(match server_id {
+        Some(id) => store::servers::find(conn, id).await?.map(|s| s.base_url),
+        None => None,
+    })
 }
 
 /// One customer's accounts (no role check: callers scope it).

@@ -435,12 +435,7 @@ async fn describe(
     let license = store::licenses::find(&mut conn, account.license_id)
         .await?
         .ok_or(ServiceError::NotFound("license"))?;
-    let panel_url = match account.server_id {
-        Some(id) => store::servers::find(&mut conn, id)
-            .await?
-            .map(|s| s.base_url),
-        None => None,
-    };
+    let panel_url = super::accounts::panel_url(&mut conn, account.server_id).await?;
     let job_id = store::jobs::latest_for_account(&mut conn, account.id, "provision")
         .await?
         .map_or(0, |j| j.id);
