@@ -318,7 +318,7 @@ pub struct Settings {
     /// Send attempts of a message before it is marked failed.
     pub mail_max_attempts: i64,
     /// Link in password-reset messages, with `{token}` replaced.
-    pub password_reset_url: Option<String>,
+    pub password_reset_url: String,
     /// Take the client address from the proxy's X-Forwarded-For (login throttling).
     pub behind_proxy: bool,
     /// Where customers reach this service, without a trailing slash.
@@ -651,7 +651,7 @@ impl Settings {
             company,
             email_templates_dir: layer.email_templates_dir.map(Into::into),
             mail_max_attempts: positive("mail_max_attempts", layer.mail_max_attempts, 20)?,
-            password_reset_url: Some(password_reset_url),
+            password_reset_url,
             panel_timeouts,
             jobs,
             provision_wait_secs,

@@ -36,11 +36,12 @@ pub struct ResetConfirm {
     pub new_password: String,
 }
 
-/// Queues a reset message when the email belongs to an active user; silent otherwise.
+/// Queues a reset message (with `reset_url`, `{token}` replaced) when the email belongs
+/// to an active user; silent otherwise.
 pub async fn request(
     db: &Db,
     vault: &Vault,
-    reset_url: Option<&str>,
+    reset_url: &str,
     body: ResetRequest,
 ) -> Result<(), ServiceError> {
     let email = Email::parse(&body.email)?;
@@ -78,7 +79,7 @@ pub async fn request(
     let data = serde_json::json!({
         "name": user.full_name,
         "valid_minutes": VALID_MINUTES,
-        "reset_url": reset_url.map(|u| u.replace("{token}", &token)),
+        "reset_url": reset_url.replace("{token}", &token),
     });
     let key = format!("password_reset:{}:{}", user.id, now.timestamp_micros());
     notifications::queue(

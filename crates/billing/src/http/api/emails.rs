@@ -69,7 +69,7 @@ pub async fn request_reset(
     password_reset::request(
         &state.db,
         &state.vault,
-        state.settings.password_reset_url.as_deref(),
+        &state.settings.password_reset_url,
         body,
     )
     .await?;
