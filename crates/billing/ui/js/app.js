@@ -139,6 +139,8 @@ async function render() {
   const ctx = {
     params: route.params, query: new URLSearchParams(q || ''), me, go, flash, admin: isAdmin(me),
     signedIn: (user) => { me = user; },
+    // After a change on this page: say what happened and draw it again with fresh data.
+    redraw: (text) => { flash('ok', text); render(); },
   };
   main.setAttribute('aria-busy', 'true');
   let view;

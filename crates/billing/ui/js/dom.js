@@ -2,7 +2,7 @@
 // (textContent, attribute values), never as HTML, so customer-supplied names cannot
 // inject markup; the Content-Security-Policy forbids inline script besides.
 
-import { ApiError } from './api.js';
+import { ApiError, query } from './api.js';
 
 /** An element: `h('a', {href: '#/x', class: 'c'}, 'text', child)`. `on*` props are listeners. */
 export function h(tag, props = {}, ...children) {
@@ -203,4 +203,13 @@ export function pager(list, go) {
 /** A select's options from a list, with an optional first "any" choice. */
 export function options(items, value, label, any) {
   return [...(any ? [['', any]] : []), ...items.map((i) => [value(i), label(i)])];
+}
+
+/** A one-choice filter above a list: `?name=value` on `route`; "any" for none. */
+export function filter(ctx, route, name, label, values) {
+  return form({
+    id: `${route.slice(2)}-filter`, cls: 'inline', submit: 'Show',
+    fields: [{ name, label, type: 'select', value: ctx.query.get(name) || '', options: [['', 'any'], ...values.map((v) => [v, v])] }],
+    onSubmit: async (v) => ctx.go(route + query({ [name]: v[name] })),
+  });
 }

@@ -2,7 +2,7 @@
 // terminate, change plan, new password, retry).
 
 import { del, get, post, query } from '../api.js';
-import { alert, badge, button, facts, form, h, options, page, pager, table, when } from '../dom.js';
+import { alert, badge, button, facts, filter, form, h, options, page, pager, table, when } from '../dom.js';
 
 const STATES = ['pending', 'provisioning', 'active', 'suspended', 'failed', 'terminated'];
 
@@ -11,12 +11,7 @@ export async function accounts(ctx) {
   const state = ctx.query.get('state') || '';
   const at = Number(ctx.query.get('page') || 1);
   const list = await get('/api/v1/nextpanel/accounts' + query({ state, page: at }));
-  const filter = form({
-    id: 'account-filter', cls: 'inline', submit: 'Show',
-    fields: [{ name: 'state', label: 'State', type: 'select', value: state, options: [['', 'any'], ...STATES.map((s) => [s, s])] }],
-    onSubmit: async (v) => ctx.go('#/accounts' + query({ state: v.state })),
-  });
-  return page('Hosting accounts', filter,
+  return page('Hosting accounts', filter(ctx, '#/accounts', 'state', 'State', STATES),
     table([
       { label: 'Username', value: (a) => h('a', { href: `#/accounts/${a.id}` }, a.username) },
       { label: 'State', value: (a) => badge(a.state) },
@@ -34,7 +29,6 @@ export async function account(ctx) {
   const id = ctx.params.id;
   const a = await get(`/api/v1/nextpanel/accounts/${id}`);
   const out = h('div', { id: 'account-result' });
-  const done = (text) => { ctx.flash('ok', text); ctx.go(`#/accounts/${id}`); };
   const live = a.state === 'active' || a.state === 'suspended';
   let stats = null;
   if (live) {
@@ -51,13 +45,13 @@ export async function account(ctx) {
       const reason = window.prompt('Reason for the suspension (shown to the customer):', 'suspended by an administrator');
       if (reason === null) return;
       await post(`/api/v1/nextpanel/accounts/${id}/suspend`, { reason });
-      done('Suspension sent to the panel.');
+      ctx.redraw('Suspension sent to the panel.');
     }, { cls: 'secondary', where: out }));
   }
   if (a.state === 'suspended') {
     actions.append(button('Unsuspend', async () => {
       await post(`/api/v1/nextpanel/accounts/${id}/unsuspend`);
-      done('Unsuspension sent to the panel.');
+      ctx.redraw('Unsuspension sent to the panel.');
     }, { cls: 'secondary', where: out }));
   }
   if (live) {
@@ -71,13 +65,13 @@ export async function account(ctx) {
   if (a.state === 'failed') {
     actions.append(button('Retry provisioning', async () => {
       await post(`/api/v1/nextpanel/accounts/${id}/retry`);
-      done('Provisioning queued again.');
+      ctx.redraw('Provisioning queued again.');
     }, { where: out }));
   }
   if (a.state !== 'terminated') {
     actions.append(button('Terminate', async () => {
       await del(`/api/v1/nextpanel/accounts/${id}`);
-      done('Termination queued: the account is removed from the panel.');
+      ctx.redraw('Termination queued: the account is removed from the panel.');
     }, { cls: 'danger', where: out, confirm: `Terminate ${a.username}? Its files, databases and mail on the panel are deleted.` }));
   }
   const change = live && ctx.admin && plans.length ? form({
@@ -85,7 +79,7 @@ export async function account(ctx) {
     fields: [{ name: 'plan_id', label: 'Move to plan', type: 'select', options: options(plans, (p) => p.id, (p) => p.name) }],
     onSubmit: async (v) => {
       await post(`/api/v1/nextpanel/accounts/${id}/change-plan`, { plan_id: Number(v.plan_id) });
-      done('Plan change sent to the panel.');
+      ctx.redraw('Plan change sent to the panel.');
     },
   }) : null;
   return page(`Account ${a.username}`, out,

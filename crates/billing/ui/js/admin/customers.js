@@ -78,9 +78,9 @@ export async function customer(ctx) {
     ctx.admin ? h('div', { class: 'actions' },
       h('a', { href: `#/provision?customer=${id}` }, h('button', { type: 'button' }, 'Provision hosting now')),
       c.is_active
-        ? button('Deactivate', async () => { await post(`/api/v1/customers/${id}/deactivate`); ctx.flash('ok', 'Customer deactivated.'); ctx.go(`#/customers/${id}`); },
+        ? button('Deactivate', async () => { await post(`/api/v1/customers/${id}/deactivate`); ctx.redraw('Customer deactivated.'); },
           { cls: 'danger', where: out, confirm: 'Deactivate this customer? They can no longer sign in.' })
-        : button('Activate', async () => { await post(`/api/v1/customers/${id}/activate`); ctx.flash('ok', 'Customer activated.'); ctx.go(`#/customers/${id}`); },
+        : button('Activate', async () => { await post(`/api/v1/customers/${id}/activate`); ctx.redraw('Customer activated.'); },
           { cls: 'secondary', where: out })) : null,
     h('h2', {}, 'Hosting accounts'),
     table([

@@ -2,7 +2,7 @@
 // voiding, payment links, the billing run).
 
 import { get, post, query } from '../api.js';
-import { alert, badge, button, form, h, money, page, pager, table, when } from '../dom.js';
+import { alert, badge, button, filter, form, h, money, page, pager, table, when } from '../dom.js';
 import { invoiceBody } from '../invoice-body.js';
 
 /** All invoices, filtered by status. */
@@ -11,12 +11,7 @@ export async function invoices(ctx) {
   const at = Number(ctx.query.get('page') || 1);
   const list = await get('/api/v1/invoices' + query({ status, page: at }));
   const out = h('div', {});
-  const filter = form({
-    id: 'invoice-filter', cls: 'inline', submit: 'Show',
-    fields: [{ name: 'status', label: 'Status', type: 'select', value: status, options: [['', 'any'], ['open', 'open'], ['paid', 'paid'], ['void', 'void']] }],
-    onSubmit: async (v) => ctx.go('#/invoices' + query({ status: v.status })),
-  });
-  return page('Invoices', out, filter,
+  return page('Invoices', out, filter(ctx, '#/invoices', 'status', 'Status', ['open', 'paid', 'void']),
     !ctx.admin ? null : h('div', { class: 'actions' }, button('Run billing now', async () => {
       const r = await post('/api/v1/billing/run');
       out.replaceChildren(alert('ok', `Billing run: ${r.renewal_invoices} renewal invoice(s), ${r.reminders} reminder(s), ${r.licenses_suspended} license(s) and ${r.accounts_suspended} account(s) suspended.`));
@@ -38,7 +33,6 @@ export async function invoice(ctx) {
   const id = ctx.params.id;
   const i = await get(`/api/v1/invoices/${id}`);
   const out = h('div', { id: 'invoice-result' });
-  const done = (text) => { ctx.flash('ok', text); ctx.go(`#/invoices/${id}`); };
   // Staff see an invoice; only admins act on it.
   const open = i.status === 'open' && ctx.admin;
   return page(`Invoice ${i.number}`, out,
@@ -62,7 +56,7 @@ export async function invoice(ctx) {
         const reason = window.prompt('Why is this invoice void?', 'cancelled by an administrator');
         if (reason === null) return;
         await post(`/api/v1/invoices/${id}/void`, { reason });
-        done('Invoice voided.');
+        ctx.redraw('Invoice voided.');
       }, { cls: 'danger', where: out })) : null,
     open ? h('div', { class: 'card' }, h('h2', {}, 'Record a bank transfer'), form({
       id: 'mark-paid-form',
@@ -70,7 +64,7 @@ export async function invoice(ctx) {
       fields: [{ name: 'reference', label: 'Transfer reference', help: `The full ${i.total_display} must have arrived.` }],
       onSubmit: async (v) => {
         await post(`/api/v1/invoices/${id}/mark-paid`, { reference: v.reference });
-        done(`Invoice ${i.number} is paid; what it pays for is being set up.`);
+        ctx.redraw(`Invoice ${i.number} is paid; what it pays for is being set up.`);
       },
     })) : null);
 }

@@ -9,23 +9,22 @@ export async function license(ctx) {
   const id = ctx.params.id;
   const l = await get(`/api/v1/licenses/${encodeURIComponent(id)}`);
   const out = h('div', { id: 'license-result' });
-  const done = (text) => { ctx.flash('ok', text); ctx.go(`#/licenses/${id}`); };
   const usage = Object.entries(l.usage);
   const actions = !ctx.admin || l.status === 'cancelled' ? null : h('div', { class: 'actions' },
     button('Extend by one period', async () => {
       await patch(`/api/v1/licenses/${id}`, { extend_cycles: 1 });
-      done(`Extended by one ${l.billing_cycle} period.`);
+      ctx.redraw(`Extended by one ${l.billing_cycle} period.`);
     }, { cls: 'secondary', where: out }),
     l.status === 'active'
-      ? button('Suspend', async () => { await patch(`/api/v1/licenses/${id}`, { status: 'suspended' }); done('License suspended: its servers refuse new resources.'); },
+      ? button('Suspend', async () => { await patch(`/api/v1/licenses/${id}`, { status: 'suspended' }); ctx.redraw('License suspended: its servers refuse new resources.'); },
         { cls: 'secondary', where: out })
-      : button('Reactivate', async () => { await patch(`/api/v1/licenses/${id}`, { status: 'active' }); done('License active again.'); },
+      : button('Reactivate', async () => { await patch(`/api/v1/licenses/${id}`, { status: 'active' }); ctx.redraw('License active again.'); },
         { cls: 'secondary', where: out }),
     button('Cancel license', async () => {
       const reason = window.prompt('Why is this license cancelled?', 'cancelled by an administrator');
       if (reason === null) return;
       await post(`/api/v1/licenses/${id}/cancel`, { reason });
-      done('License cancelled.');
+      ctx.redraw('License cancelled.');
     }, { cls: 'danger', where: out }));
   return page(`License ${l.license_key}`, out,
     h('div', { class: 'card' }, facts([

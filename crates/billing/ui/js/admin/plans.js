@@ -18,8 +18,7 @@ export async function plans(ctx) {
       {
         label: '', value: (p) => button(p.is_active ? 'Retire' : 'Put on sale', async () => {
           await patch(`/api/v1/plans/${p.id}`, { is_active: !p.is_active });
-          ctx.flash('ok', `${p.name} is ${p.is_active ? 'no longer on sale' : 'on sale'}.`);
-          ctx.go('#/plans');
+          ctx.redraw(`${p.name} is ${p.is_active ? 'no longer on sale' : 'on sale'}.`);
         }, { cls: 'secondary' }),
       },
     ], list, 'No plans yet.'));

@@ -2,22 +2,14 @@
 // the panels) and the email outbox.
 
 import { post, get, query } from '../api.js';
-import { badge, button, form, h, page, pager, table, when } from '../dom.js';
-
-function stateFilter(ctx, route, states, state) {
-  return form({
-    id: `${route.slice(2)}-filter`, cls: 'inline', submit: 'Show',
-    fields: [{ name: 'state', label: 'State', type: 'select', value: state, options: [['', 'any'], ...states.map((s) => [s, s])] }],
-    onSubmit: async (v) => ctx.go(route + query({ state: v.state })),
-  });
-}
+import { badge, button, filter, h, page, pager, table, when } from '../dom.js';
 
 /** Jobs, newest first; one that gave up can be run again. */
 export async function jobs(ctx) {
   const state = ctx.query.get('state') || '';
   const at = Number(ctx.query.get('page') || 1);
   const list = await get('/api/v1/jobs' + query({ state, page: at }));
-  return page('Jobs', stateFilter(ctx, '#/jobs', ['queued', 'running', 'done', 'failed', 'dead'], state),
+  return page('Jobs', filter(ctx, '#/jobs', 'state', 'State', ['queued', 'running', 'done', 'failed', 'dead']),
     table([
       { label: 'Id', value: (j) => j.id, num: true },
       { label: 'Kind', value: (j) => j.kind },
@@ -29,8 +21,7 @@ export async function jobs(ctx) {
       {
         label: '', value: (j) => (ctx.admin && (j.state === 'dead' || j.state === 'failed') ? button('Retry', async () => {
           await post(`/api/v1/jobs/${j.id}/retry`);
-          ctx.flash('ok', `Job ${j.id} queued again.`);
-          ctx.go('#/jobs' + query({ state, page: at }));
+          ctx.redraw(`Job ${j.id} queued again.`);
         }, { cls: 'secondary' }) : ''),
       },
     ], list.items, 'No jobs.'),
@@ -42,7 +33,7 @@ export async function emails(ctx) {
   const state = ctx.query.get('state') || '';
   const at = Number(ctx.query.get('page') || 1);
   const list = await get('/api/v1/emails' + query({ state, page: at }));
-  return page('Emails', stateFilter(ctx, '#/emails', ['queued', 'sending', 'sent', 'failed'], state),
+  return page('Emails', filter(ctx, '#/emails', 'state', 'State', ['queued', 'sending', 'sent', 'failed']),
     table([
       { label: 'To', value: (m) => m.recipient },
       { label: 'Message', value: (m) => m.template.replaceAll('_', ' ') },
@@ -54,8 +45,7 @@ export async function emails(ctx) {
       {
         label: '', value: (m) => (ctx.admin && (m.state === 'failed' || m.state === 'sent') ? button('Resend', async () => {
           await post(`/api/v1/emails/${m.id}/resend`);
-          ctx.flash('ok', `Message to ${m.recipient} queued again.`);
-          ctx.go('#/emails' + query({ state, page: at }));
+          ctx.redraw(`Message to ${m.recipient} queued again.`);
         }, { cls: 'secondary', confirm: m.state === 'sent' ? 'This message was delivered. Send it again?' : null }) : ''),
       },
     ], list.items, 'No messages.'),

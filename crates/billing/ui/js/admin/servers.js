@@ -84,7 +84,6 @@ export async function server(ctx) {
   const id = ctx.params.id;
   const s = await get(`/api/v1/nextpanel/servers/${id}`);
   const out = h('div', {});
-  const reload = (text) => { ctx.flash('ok', text); ctx.go(`#/servers/${id}`); };
   const edit = form({
     id: 'server-edit-form',
     submit: 'Save changes',
@@ -102,7 +101,7 @@ export async function server(ctx) {
       if (v.api_key) body.api_key = v.api_key;
       if (v.api_secret) body.api_secret = v.api_secret;
       await patch(`/api/v1/nextpanel/servers/${id}`, body);
-      reload('Server saved.');
+      ctx.redraw('Server saved.');
     },
   });
   return page(`Server ${s.name}`,
@@ -121,11 +120,11 @@ export async function server(ctx) {
     h('div', { class: 'actions' },
       button('Check now', async () => {
         const c = await post(`/api/v1/nextpanel/servers/${id}/check`);
-        reload(c.is_online ? `Online (${c.last_latency_ms} ms).` : `Offline: ${c.last_error || 'no answer'}.`);
+        ctx.redraw(c.is_online ? `Online (${c.last_latency_ms} ms).` : `Offline: ${c.last_error || 'no answer'}.`);
       }, { cls: 'secondary', where: out }),
       s.is_active
-        ? button('Disable (no new accounts)', async () => { await post(`/api/v1/nextpanel/servers/${id}/disable`); reload('Server disabled: new accounts go elsewhere.'); }, { cls: 'secondary', where: out })
-        : button('Enable', async () => { await post(`/api/v1/nextpanel/servers/${id}/enable`); reload('Server enabled.'); }, { cls: 'secondary', where: out }),
+        ? button('Disable (no new accounts)', async () => { await post(`/api/v1/nextpanel/servers/${id}/disable`); ctx.redraw('Server disabled: new accounts go elsewhere.'); }, { cls: 'secondary', where: out })
+        : button('Enable', async () => { await post(`/api/v1/nextpanel/servers/${id}/enable`); ctx.redraw('Server enabled.'); }, { cls: 'secondary', where: out }),
       button('Remove', async () => {
         await del(`/api/v1/nextpanel/servers/${id}`);
         ctx.flash('ok', `Server ${s.name} removed.`);

@@ -19,8 +19,7 @@ export async function team(ctx) {
     ],
     onSubmit: async (v) => {
       const u = await post('/api/v1/users', v);
-      ctx.flash('ok', `${u.email} can now sign in as ${u.role}.`);
-      ctx.go('#/team');
+      ctx.redraw(`${u.email} can now sign in as ${u.role}.`);
     },
   });
   const addKey = form({
@@ -57,8 +56,7 @@ export async function team(ctx) {
       {
         label: '', value: (k) => (k.revoked_at ? '' : button('Revoke', async () => {
           await del(`/api/v1/api-keys/${k.id}`);
-          ctx.flash('ok', `Key "${k.name}" revoked: it stops working now.`);
-          ctx.go('#/team');
+          ctx.redraw(`Key "${k.name}" revoked: it stops working now.`);
         }, { cls: 'danger', confirm: `Revoke the key "${k.name}"? Anything using it stops working.` })),
       },
     ], keyRows, 'No API keys.'));

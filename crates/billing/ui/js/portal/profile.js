@@ -16,8 +16,7 @@ export async function profile(ctx) {
     ],
     onSubmit: async (v) => {
       await patch('/api/v1/me', { full_name: v.full_name, company_name: v.company_name || null, phone: v.phone || null });
-      ctx.flash('ok', 'Profile saved.');
-      ctx.go('#/profile');
+      ctx.redraw('Profile saved.');
     },
   });
   const password = form({
@@ -30,8 +29,7 @@ export async function profile(ctx) {
     onSubmit: async (v) => {
       if (!v.current_password) throw invalid('current_password', 'Enter your current password.');
       await patch('/api/v1/me', { current_password: v.current_password, new_password: v.new_password });
-      ctx.flash('ok', 'Password changed.');
-      ctx.go('#/profile');
+      ctx.redraw('Password changed.');
     },
   });
   return page('Profile', h('p', { class: 'muted' }, me.email),
