@@ -14,14 +14,15 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
 mod common;
 
-use common::{env_u64, on_each_engine, plan_and_customer, start_server, Api, ADMIN_PASSWORD};
+use common::{
+    bounded, env_u64, on_each_engine, plan_and_customer, start_server, Api, ADMIN_PASSWORD,
+};
 
 const BROWSER_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../billing/tests/browser");
 
@@ -67,12 +68,11 @@ async fn seed(api: &Api, accounts: u64) -> nextpanel_sim::SimHandle {
         }),
     )
     .await;
-    let in_flight = Arc::new(tokio::sync::Semaphore::new(16));
-    let mut work = tokio::task::JoinSet::new();
-    for i in 0..accounts {
-        let (api, in_flight) = (api.clone(), in_flight.clone());
-        work.spawn(async move {
-            let _permit = in_flight.acquire_owned().await.unwrap();
+    // Both kinds of work share one bound of 16 requests in flight.
+    type Job = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+    let provisions = (0..accounts).map(|i| {
+        let api = api.clone();
+        Box::pin(async move {
             let (status, body) = api
                 .post(
                     "/api/v1/nextpanel/provision",
@@ -80,12 +80,11 @@ async fn seed(api: &Api, accounts: u64) -> nextpanel_sim::SimHandle {
                 )
                 .await;
             assert!(status.is_success(), "provision {i}: {status} {body}");
-        });
-    }
-    for i in 0..100 {
-        let (api, in_flight) = (api.clone(), in_flight.clone());
-        work.spawn(async move {
-            let _permit = in_flight.acquire_owned().await.unwrap();
+        }) as Job
+    });
+    let orders = (0..100).map(|i| {
+        let api = api.clone();
+        Box::pin(async move {
             let (status, c) = api
                 .post(
                     "/api/v1/customers",
@@ -100,11 +99,10 @@ async fn seed(api: &Api, accounts: u64) -> nextpanel_sim::SimHandle {
                 )
                 .await;
             assert_eq!(status, reqwest::StatusCode::CREATED, "{inv}");
-        });
-    }
-    while let Some(done) = work.join_next().await {
-        done.unwrap();
-    }
+        }) as Job
+    });
+    let submitted_by = Instant::now() + Duration::from_secs(120);
+    bounded(16, submitted_by, "seeding", provisions.chain(orders)).await;
     let deadline = Instant::now() + Duration::from_secs(120);
     while api.count("active").await < i64::try_from(accounts).unwrap() {
         assert!(Instant::now() < deadline, "seeding did not finish in 120 s");

@@ -11,7 +11,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use nextpanel_sim::SimConfig;
@@ -20,7 +19,7 @@ use serde_json::{json, Value};
 
 mod common;
 
-use common::{env_u64, on_each_engine, plan_and_customer, start_server, Api};
+use common::{bounded, env_u64, on_each_engine, plan_and_customer, start_server, Api};
 
 const WEBHOOK_SECRET: &str = "whsec_bench_secret";
 
@@ -97,12 +96,9 @@ async fn bench_engine(name: &str, dir: std::path::PathBuf, database_url: String)
     .await;
 
     // The orders (not measured).
-    let in_flight = Arc::new(tokio::sync::Semaphore::new(deliverers));
-    let mut orders = tokio::task::JoinSet::new();
-    for i in 0..payments {
-        let (api, in_flight) = (api.clone(), in_flight.clone());
-        orders.spawn(async move {
-            let _permit = in_flight.acquire_owned().await.unwrap();
+    let orders = (0..payments).map(|i| {
+        let api = api.clone();
+        async move {
             let (status, invoice) = api
                 .post(
                     &format!("/api/v1/customers/{customer}/orders"),
@@ -111,24 +107,19 @@ async fn bench_engine(name: &str, dir: std::path::PathBuf, database_url: String)
                 .await;
             assert_eq!(status, reqwest::StatusCode::CREATED, "{invoice}");
             invoice
-        });
-    }
-    let mut invoices = Vec::new();
-    while let Some(done) = orders.join_next().await {
-        invoices.push(done.unwrap());
-    }
+        }
+    });
+    let invoices = bounded(deliverers, deadline, "ordering", orders).await;
 
     // The payments: each event delivered, then redelivered.
     let started = Instant::now();
-    let mut deliveries = tokio::task::JoinSet::new();
-    for (n, invoice) in invoices.iter().enumerate() {
-        let (api, in_flight) = (api.clone(), in_flight.clone());
+    let deliveries = invoices.iter().enumerate().map(|(n, invoice)| {
+        let api = api.clone();
         let event = json!({"id": format!("evt_bench_{n}"), "type": "checkout.session.completed",
             "data": {"object": {"id": format!("cs_bench_{n}"), "payment_intent": format!("pi_bench_{n}"),
                 "payment_status": "paid", "amount_total": invoice["total"], "currency": "usd",
                 "metadata": {"invoice_id": invoice["id"].to_string()}}}});
-        deliveries.spawn(async move {
-            let _permit = in_flight.acquire_owned().await.unwrap();
+        async move {
             let begun = Instant::now();
             let (status, receipt) = deliver(&api, &event).await;
             let took = begun.elapsed();
@@ -138,15 +129,9 @@ async fn bench_engine(name: &str, dir: std::path::PathBuf, database_url: String)
             assert!(status.is_success(), "{status} {again}");
             assert_eq!(again["duplicate"], true, "{again}");
             took
-        });
-    }
-    let mut latencies = Vec::new();
-    while let Some(done) = tokio::time::timeout_at(deadline.into(), deliveries.join_next())
-        .await
-        .expect("the benchmark's deadline passed while delivering")
-    {
-        latencies.push(done.unwrap());
-    }
+        }
+    });
+    let mut latencies = bounded(deliverers, deadline, "delivering", deliveries).await;
     let delivered = started.elapsed();
     let total = i64::try_from(payments).unwrap();
     loop {

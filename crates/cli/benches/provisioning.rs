@@ -12,7 +12,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use nextpanel_sim::{SimConfig, SimHandle};
@@ -20,7 +19,7 @@ use serde_json::json;
 
 mod common;
 
-use common::{env_u64, on_each_engine, plan_and_customer, start_server, Api};
+use common::{bounded, env_u64, on_each_engine, plan_and_customer, start_server, Api};
 
 const SERVERS: usize = 5;
 const PANEL_LATENCY_MS: u64 = 50;
@@ -78,12 +77,9 @@ async fn bench_engine(name: &str, dir: std::path::PathBuf, database_url: String)
 
     // Submit every provision with at most `submitters` requests in flight.
     let started = Instant::now();
-    let in_flight = Arc::new(tokio::sync::Semaphore::new(submitters as usize));
-    let mut submits = tokio::task::JoinSet::new();
-    for i in 0..accounts {
-        let (api, in_flight) = (api.clone(), in_flight.clone());
-        submits.spawn(async move {
-            let _permit = in_flight.acquire_owned().await.unwrap();
+    let submits = (0..accounts).map(|i| {
+        let api = api.clone();
+        async move {
             let (status, body) = api
                 .post(
                     "/api/v1/nextpanel/provision",
@@ -91,14 +87,9 @@ async fn bench_engine(name: &str, dir: std::path::PathBuf, database_url: String)
                 )
                 .await;
             assert!(status.is_success(), "provision {i}: {status} {body}");
-        });
-    }
-    while let Some(done) = tokio::time::timeout_at(deadline.into(), submits.join_next())
-        .await
-        .expect("the benchmark's deadline passed while submitting")
-    {
-        done.unwrap();
-    }
+        }
+    });
+    bounded(submitters as usize, deadline, "submitting", submits).await;
     let submitted = started.elapsed();
     let total = i64::try_from(accounts).unwrap();
     loop {

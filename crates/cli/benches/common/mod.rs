@@ -197,6 +197,37 @@ impl Api {
     }
 }
 
+/// Runs every future of `work` with at most `limit` in flight and returns their results
+/// in the order they finish; panics, naming `what`, when `deadline` passes first.
+pub async fn bounded<T, F>(
+    limit: usize,
+    deadline: Instant,
+    what: &str,
+    work: impl IntoIterator<Item = F>,
+) -> Vec<T>
+where
+    F: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(limit));
+    let mut tasks = tokio::task::JoinSet::new();
+    for job in work {
+        let permits = permits.clone();
+        tasks.spawn(async move {
+            let _permit = permits.acquire_owned().await.unwrap();
+            job.await
+        });
+    }
+    let mut results = Vec::new();
+    while let Some(done) = tokio::time::timeout_at(deadline.into(), tasks.join_next())
+        .await
+        .unwrap_or_else(|_| panic!("the benchmark's deadline passed while {what}"))
+    {
+        results.push(done.unwrap());
+    }
+    results
+}
+
 /// Creates the plan `plan` (a JSON body) and the customer `bench@example.com`; returns their ids.
 pub async fn plan_and_customer(api: &Api, plan: serde_json::Value) -> (i64, i64) {
     let (status, plan) = api.post("/api/v1/plans", plan).await;
