@@ -180,6 +180,7 @@ pub async fn prepare_with_db(
             vault
         }
     };
+    crate::service::servers::fill_in_api_key_lookups(&db, &vault).await?;
     let settings_timeouts = settings.panel_timeouts;
     let state = AppState {
         db,

@@ -164,6 +164,8 @@ pub struct Layer {
     pub audit_retention_days: Option<i64>,
     /// Days after its due date when an unpaid order is voided.
     pub void_unpaid_orders_after_days: Option<i64>,
+    /// Accept version-1 license callbacks (no `request_id`, so replayable).
+    pub license_callbacks_v1: Option<bool>,
 }
 
 impl Layer {
@@ -259,6 +261,7 @@ impl Layer {
             void_unpaid_orders_after_days: self
                 .void_unpaid_orders_after_days
                 .or(lower.void_unpaid_orders_after_days),
+            license_callbacks_v1: self.license_callbacks_v1.or(lower.license_callbacks_v1),
         }
     }
 }
@@ -329,6 +332,9 @@ pub struct Settings {
     pub billing: BillingSettings,
     /// Days audit entries are kept; `None` keeps them all.
     pub audit_retention_days: Option<i64>,
+    /// Accept version-1 license callbacks (without `request_id`, which can be
+    /// replayed within the clock window); off by default.
+    pub license_callbacks_v1: bool,
 }
 
 /// How invoices are issued and chased.
@@ -643,6 +649,7 @@ impl Settings {
         };
         Ok(Settings {
             audit_retention_days,
+            license_callbacks_v1: layer.license_callbacks_v1.unwrap_or(false),
             public_url,
             stripe,
             billing,
@@ -718,6 +725,7 @@ impl Settings {
             suspend_overdue_after_days: i64,
             void_unpaid_orders_after_days: i64,
             audit_retention_days: String,
+            license_callbacks_v1: bool,
         }
         let set = |v: &Option<SecretString>| {
             if v.is_some() {
@@ -730,6 +738,7 @@ impl Settings {
             audit_retention_days: self
                 .audit_retention_days
                 .map_or_else(|| "keep all".to_owned(), |d| d.to_string()),
+            license_callbacks_v1: self.license_callbacks_v1,
             public_url: &self.public_url,
             stripe_secret_key: set(&self.stripe.secret_key),
             stripe_webhook_secret: set(&self.stripe.webhook_secret),

@@ -5,11 +5,18 @@
 //! key file, created with mode 0600 on first start when missing. Sealed values are
 //! text: `v1:` + hex(nonce ‖ ciphertext ‖ tag); the version prefix leaves room to
 //! rotate the scheme later.
+//!
+//! Sealed values cannot be searched, so the vault also gives a keyed hash
+//! ([`Vault::lookup_hash`]) under a second key derived from the master key: stored
+//! beside a sealed API key, it finds the server that owns a presented key with one
+//! indexed read, and reveals nothing about the key without the master key.
 
 use std::path::Path;
 
 use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 
 /// Why a key could not be loaded or a value not opened.
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +44,9 @@ pub enum VaultError {
 #[derive(Clone)]
 pub struct Vault {
     cipher: ChaCha20Poly1305,
+    /// HMAC key for look-up hashes, derived from the master key so that one
+    /// secret still rules everything, yet distinct from the encryption key.
+    lookup_key: [u8; 32],
 }
 
 impl std::fmt::Debug for Vault {
@@ -47,13 +57,24 @@ impl std::fmt::Debug for Vault {
 
 const PREFIX: &str = "v1:";
 const NONCE_LEN: usize = 12;
+/// Domain separation for the look-up key; a new label gives unrelated hashes.
+const LOOKUP_LABEL: &[u8] = b"nextpanel-bill/api-key-lookup/v1";
+
+type HmacSha256 = Hmac<Sha256>;
 
 impl Vault {
     /// A vault over a 32-byte key.
     pub fn from_key(key: [u8; 32]) -> Vault {
         Vault {
             cipher: ChaCha20Poly1305::new(Key::from_slice(&key)),
+            lookup_key: hmac_sha256(&key, LOOKUP_LABEL),
         }
+    }
+
+    /// `hex(HMAC-SHA256(lookup key, value))`: the same value always gives the same
+    /// hash under one master key, so it can be stored, indexed and searched for.
+    pub fn lookup_hash(&self, value: &str) -> String {
+        hex::encode(hmac_sha256(&self.lookup_key, value.as_bytes()))
     }
 
     /// Parses a 64-character hex key.
@@ -110,6 +131,18 @@ impl Vault {
     }
 }
 
+fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+    // HMAC accepts keys of any length, so the Err arm cannot be taken; a zero
+    // hash would match nothing stored, which keeps this free of panics anyway.
+    match <HmacSha256 as Mac>::new_from_slice(key) {
+        Ok(mut mac) => {
+            mac.update(message);
+            mac.finalize().into_bytes().into()
+        }
+        Err(_) => [0; 32],
+    }
+}
+
 /// Writes a file readable by its owner only.
 fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
@@ -150,6 +183,17 @@ mod tests {
         assert!(matches!(vault.open(&tampered), Err(VaultError::Open)));
         assert!(vault.open("plain").is_err());
         Ok(())
+    }
+
+    #[test]
+    fn lookup_hashes_are_stable_per_key_and_hide_the_value() {
+        let vault = Vault::from_key([7; 32]);
+        let h = vault.lookup_hash("npk_live_key");
+        assert_eq!(h, vault.lookup_hash("npk_live_key"));
+        assert_eq!(h.len(), 64);
+        assert!(!h.contains("npk"));
+        assert_ne!(h, vault.lookup_hash("npk_live_kez"));
+        assert_ne!(h, Vault::from_key([8; 32]).lookup_hash("npk_live_key"));
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! The simulator as a client of nextpanel-bill: license validation before a
 //! quota-consuming action and usage reports after it, signed with the shared
 //! key pair as the contract describes:
-//! `signature = hex(HMAC-SHA256(api_secret, field|field|...|timestamp))`.
+//! `signature = hex(HMAC-SHA256(api_secret, field|field|...|timestamp|request_id))`.
+//! Every callback is version 2: a fresh random `request_id`, covered by the
+//! signature, so the billing system can refuse to count a replayed report.
 
 use hmac::{Hmac, Mac};
 use serde::Deserialize;
@@ -24,6 +26,9 @@ pub enum CallbackError {
         /// The answer's `detail`, or its raw text.
         detail: String,
     },
+    /// The operating system gave no randomness for the request id.
+    #[error("no randomness for a request id: {0}")]
+    NoRandomness(String),
     /// The answer was not the documented JSON.
     #[error("unexpected answer from the billing system: {0}")]
     BadAnswer(String),
@@ -64,6 +69,14 @@ pub fn sign(secret: &str, parts: &[&str]) -> String {
     hex::encode(mac.finalize().into_bytes())
 }
 
+/// A fresh request id: 128 random bits as 32 hex characters. Without randomness
+/// there is no callback: a repeated id would be answered without being applied.
+pub fn new_request_id() -> Result<String, CallbackError> {
+    crate::random::bytes::<16>()
+        .map(hex::encode)
+        .map_err(|e| CallbackError::NoRandomness(e.to_string()))
+}
+
 /// Talks to one nextpanel-bill base URL as one registered server.
 #[derive(Debug, Clone, Copy)]
 pub struct LicenseClient<'a> {
@@ -89,14 +102,16 @@ impl<'a> LicenseClient<'a> {
         feature: &str,
     ) -> Result<Verdict, CallbackError> {
         let now = chrono::Utc::now().timestamp();
+        let request_id = new_request_id()?;
         let signature = sign(
             &self.credential.api_secret,
-            &[license_key, feature, &now.to_string()],
+            &[license_key, feature, &now.to_string(), &request_id],
         );
         let body = json!({
             "license_key": license_key,
             "feature": feature,
             "timestamp": now,
+            "request_id": request_id,
             "signature": signature,
         });
         let answer: ValidateAnswer = self.post("/api/v1/licenses/validate", body).await?;
@@ -121,15 +136,23 @@ impl<'a> LicenseClient<'a> {
         delta: i64,
     ) -> Result<Value, CallbackError> {
         let now = chrono::Utc::now().timestamp();
+        let request_id = new_request_id()?;
         let signature = sign(
             &self.credential.api_secret,
-            &[license_key, resource, &delta.to_string(), &now.to_string()],
+            &[
+                license_key,
+                resource,
+                &delta.to_string(),
+                &now.to_string(),
+                &request_id,
+            ],
         );
         let body = json!({
             "license_key": license_key,
             "resource": resource,
             "delta": delta,
             "timestamp": now,
+            "request_id": request_id,
             "signature": signature,
         });
         self.post("/api/v1/licenses/usage", body).await
@@ -179,5 +202,14 @@ mod tests {
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
         assert_eq!(sign("k", &["a", "b", "1"]), sign("k", &["a|b|1"]));
+    }
+
+    #[test]
+    fn request_ids_are_fresh_and_of_the_documented_shape() -> Result<(), CallbackError> {
+        let (a, b) = (new_request_id()?, new_request_id()?);
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 32);
+        assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
+        Ok(())
     }
 }

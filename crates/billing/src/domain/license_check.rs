@@ -3,7 +3,8 @@
 //!
 //! A server signs `license_key|feature|timestamp` (validation) or
 //! `license_key|resource|delta|timestamp` (usage reports) with the API secret both
-//! sides share: `signature = hex(HMAC-SHA256(api_secret, message))`.
+//! sides share: `signature = hex(HMAC-SHA256(api_secret, message))`. Version 2 of
+//! the callbacks appends `|request_id` to both, so a repeat can be recognised.
 
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
@@ -71,14 +72,59 @@ impl Resource {
     }
 }
 
-/// The message signed for a validation: `license_key|feature|timestamp`.
-pub fn validate_message(license_key: &str, feature: &str, timestamp: i64) -> String {
-    format!("{license_key}|{feature}|{timestamp}")
+/// The id a version-2 callback carries: 16 to 64 characters of `[A-Za-z0-9_-]`,
+/// unique per request, covered by the signature.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestId(String);
+
+impl RequestId {
+    /// Checks the length and alphabet.
+    pub fn parse(raw: &str) -> Result<RequestId, &'static str> {
+        let ok_char = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+        if !(16..=64).contains(&raw.len()) || !raw.chars().all(ok_char) {
+            return Err("must be 16 to 64 characters of A-Z, a-z, 0-9, - and _ (a UUID will do)");
+        }
+        Ok(RequestId(raw.to_owned()))
+    }
+
+    /// The id as sent.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
-/// The message signed for a usage report: `license_key|resource|delta|timestamp`.
-pub fn usage_message(license_key: &str, resource: &str, delta: i64, timestamp: i64) -> String {
-    format!("{license_key}|{resource}|{delta}|{timestamp}")
+/// The message signed for a validation: `license_key|feature|timestamp`, then
+/// `|request_id` in version 2.
+pub fn validate_message(
+    license_key: &str,
+    feature: &str,
+    timestamp: i64,
+    request_id: Option<&RequestId>,
+) -> String {
+    with_request_id(format!("{license_key}|{feature}|{timestamp}"), request_id)
+}
+
+/// The message signed for a usage report: `license_key|resource|delta|timestamp`,
+/// then `|request_id` in version 2.
+pub fn usage_message(
+    license_key: &str,
+    resource: &str,
+    delta: i64,
+    timestamp: i64,
+    request_id: Option<&RequestId>,
+) -> String {
+    with_request_id(
+        format!("{license_key}|{resource}|{delta}|{timestamp}"),
+        request_id,
+    )
+}
+
+fn with_request_id(mut message: String, request_id: Option<&RequestId>) -> String {
+    if let Some(id) = request_id {
+        message.push('|');
+        message.push_str(id.as_str());
+    }
+    message
 }
 
 /// `hex(HMAC-SHA256(secret, message))`.
@@ -229,7 +275,12 @@ mod tests {
 
     #[test]
     fn signatures_round_trip_and_reject_tampering() {
-        let msg = validate_message("NP-AAAA-BBBB-CCCC-DDDD", "create_database", 1_764_000_000);
+        let msg = validate_message(
+            "NP-AAAA-BBBB-CCCC-DDDD",
+            "create_database",
+            1_764_000_000,
+            None,
+        );
         assert_eq!(msg, "NP-AAAA-BBBB-CCCC-DDDD|create_database|1764000000");
         let sig = sign("nps_secret", &msg);
         assert_eq!(sig.len(), 64);
@@ -237,7 +288,10 @@ mod tests {
         assert!(!signature_matches("nps_other", &msg, &sig));
         assert!(!signature_matches("nps_secret", &format!("{msg}1"), &sig));
         assert!(!signature_matches("nps_secret", &msg, "not hex"));
-        assert_eq!(usage_message("K", "databases", -1, 5), "K|databases|-1|5");
+        assert_eq!(
+            usage_message("K", "databases", -1, 5, None),
+            "K|databases|-1|5"
+        );
     }
 
     #[test]
@@ -247,6 +301,45 @@ mod tests {
             sign("Jefe", "what do ya want for nothing?"),
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
+    }
+
+    #[test]
+    fn request_ids_take_16_to_64_url_safe_characters() {
+        for good in [
+            "0123456789abcdef",
+            "8f14e45f-ceea-467a-9af0-1b2c3d4e5f60",
+            &"A_".repeat(32),
+        ] {
+            assert!(RequestId::parse(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "0123456789abcde",
+            &"a".repeat(65),
+            "0123456789abcdef|",
+            "0123456789 abcdef",
+            "0123456789abcdéf",
+        ] {
+            assert!(RequestId::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn version_2_messages_end_with_the_request_id() -> Result<(), &'static str> {
+        let id = RequestId::parse("req_0123456789abcdef")?;
+        assert_eq!(
+            validate_message("NP-K", "create_domain", 17, Some(&id)),
+            "NP-K|create_domain|17|req_0123456789abcdef"
+        );
+        assert_eq!(
+            usage_message("NP-K", "domains", -1, 17, Some(&id)),
+            "NP-K|domains|-1|17|req_0123456789abcdef"
+        );
+        assert_eq!(
+            usage_message("NP-K", "domains", -1, 17, None),
+            "NP-K|domains|-1|17"
+        );
+        Ok(())
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Housekeeping, hourly: tables that only ever grew are trimmed to what still matters.
 //! Sessions go a day after they ended, reset codes a day after they expired, Stripe
-//! event claims after 90 days (Stripe stops redelivering after 3), and audit entries
+//! event claims after 90 days (Stripe stops redelivering after 3), license-callback
+//! request ids after an hour (a repeat can only pass the signature check for
+//! 2 × 300 s after the first, given the clock window either way), and audit entries
 //! only when `audit_retention_days` is set (by default the audit log is kept whole).
 
 use std::sync::Arc;
@@ -11,6 +13,7 @@ use serde::Serialize;
 
 use super::ServiceError;
 use crate::config::Settings;
+use crate::domain::license_check::CLOCK_WINDOW_SECS;
 use crate::store::{self, Db};
 
 /// How long a Stripe event id is remembered as applied.
@@ -25,9 +28,16 @@ pub struct Trimmed {
     pub password_resets: u64,
     /// Stripe event claims.
     pub stripe_events: u64,
+    /// Remembered license-callback request ids.
+    pub license_callbacks: u64,
     /// Audit entries past the retention.
     pub audit_entries: u64,
 }
+
+/// How long a license callback's request id is remembered: well beyond the
+/// 2 × [`CLOCK_WINDOW_SECS`] in which a repeat could still carry a fresh timestamp.
+pub const CALLBACK_MEMORY_SECS: i64 = 3600;
+const _: () = assert!(CALLBACK_MEMORY_SECS >= 2 * CLOCK_WINDOW_SECS);
 
 /// Trims the tables on a timer.
 #[derive(Clone)]
@@ -49,6 +59,11 @@ impl Housekeeper {
             stripe_events: store::housekeeping::old_stripe_events(
                 &mut conn,
                 now - chrono::Duration::days(STRIPE_EVENT_DAYS),
+            )
+            .await?,
+            license_callbacks: store::housekeeping::old_license_callbacks(
+                &mut conn,
+                now - chrono::Duration::seconds(CALLBACK_MEMORY_SECS),
             )
             .await?,
             audit_entries: 0,

@@ -1,24 +1,41 @@
 //! License validation and usage reports, called by NextPanel servers.
 //!
 //! The caller names itself with `X-API-Key` (a registered server's key) and signs
-//! the request with that server's API secret; there is no bearer token. Keys are
-//! stored sealed, so the caller's server is found by opening each key and
-//! comparing in constant time: fine for fleets of hundreds of servers.
+//! the request with that server's API secret; there is no bearer token. The caller
+//! is found by the vault's keyed hash of the presented key (one indexed read, no
+//! decryption for a wrong key), so the cost does not grow with the fleet.
+//!
+//! Version 2 callbacks carry a signed `request_id`. The answer to each is
+//! remembered per server (in the same transaction as what it changed), so a
+//! repeated id gets the first answer again and applies nothing: a captured report
+//! cannot be replayed to move a quota. Version 1 (no id) is refused unless the
+//! operator turns `license_callbacks_v1` on for panels not yet updated.
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::ServiceError;
 use crate::domain::license::{LicenseKey, LicenseStatus};
-use crate::domain::license_check::{self as check, LicenseFacts, Resource, Verdict};
+use crate::domain::license_check::{self as check, LicenseFacts, RequestId, Resource, Verdict};
 use crate::domain::Invalid;
 use crate::store::licenses::LicenseRow;
-use crate::store::servers::ServerRow;
-use crate::store::{self, license_usage, Db};
+use crate::store::{self, license_callbacks, license_usage, Db};
 use crate::vault::Vault;
 
 /// Largest change one usage report may make; real reports are ±1.
 const MAX_DELTA: i64 = 10_000;
+
+/// Who may call back and how: the database, the vault that opens server
+/// credentials, and whether version-1 callbacks are still accepted.
+#[derive(Clone, Copy)]
+pub struct Callbacks<'a> {
+    /// The database.
+    pub db: &'a Db,
+    /// Opens server credentials and hashes presented keys.
+    pub vault: &'a Vault,
+    /// Accept callbacks without `request_id` (replayable); off by default.
+    pub accept_v1: bool,
+}
 
 /// A request to validate a license before a quota-consuming action.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -29,12 +46,17 @@ pub struct ValidateRequest {
     pub feature: String,
     /// Unix seconds; must be within 300 s of our clock.
     pub timestamp: i64,
-    /// `hex(HMAC-SHA256(api_secret, license_key|feature|timestamp))`.
+    /// Version 2: 16 to 64 characters of `[A-Za-z0-9_-]`, unique per request (a UUID).
+    /// Required unless the operator accepts version-1 callbacks.
+    #[serde(default)]
+    pub request_id: Option<String>,
+    /// `hex(HMAC-SHA256(api_secret, license_key|feature|timestamp|request_id))`
+    /// (version 1: without `|request_id`).
     pub signature: String,
 }
 
 /// The verdict on a validation.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ValidateAnswer {
     /// Whether the action may go ahead.
     pub valid: bool,
@@ -55,12 +77,17 @@ pub struct UsageRequest {
     pub delta: i64,
     /// Unix seconds; must be within 300 s of our clock.
     pub timestamp: i64,
-    /// `hex(HMAC-SHA256(api_secret, license_key|resource|delta|timestamp))`.
+    /// Version 2: 16 to 64 characters of `[A-Za-z0-9_-]`, unique per request (a UUID).
+    /// Required unless the operator accepts version-1 callbacks.
+    #[serde(default)]
+    pub request_id: Option<String>,
+    /// `hex(HMAC-SHA256(api_secret, license_key|resource|delta|timestamp|request_id))`
+    /// (version 1: without `|request_id`).
     pub signature: String,
 }
 
 /// The count after a usage report.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct UsageAnswer {
     /// How many now exist under the license.
     pub current: i64,
@@ -68,26 +95,227 @@ pub struct UsageAnswer {
     pub max: i64,
 }
 
-/// Decides whether the license may be used for `req.feature` on the calling server.
-pub async fn validate(
-    db: &Db,
-    vault: &Vault,
-    api_key: Option<&str>,
-    req: ValidateRequest,
+/// What a usage report came to, as remembered for its request id.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum UsageOutcome {
+    Counted(UsageAnswer),
+    UnknownLicense,
+    NotOnServer,
+}
+
+impl UsageOutcome {
+    fn into_result(self) -> Result<UsageAnswer, ServiceError> {
+        match self {
+            UsageOutcome::Counted(answer) => Ok(answer),
+            UsageOutcome::UnknownLicense => Err(ServiceError::NotFound("license")),
+            // A server may only count resources of licenses it hosts, so one server
+            // cannot use up another's quota.
+            UsageOutcome::NotOnServer => Err(ServiceError::Forbidden(
+                "the license has no account on this server",
+            )),
+        }
+    }
+}
+
+/// The two callbacks, as remembered per request id.
+#[derive(Clone, Copy)]
+enum Kind {
+    Validate,
+    Usage,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::Validate => "validate",
+            Kind::Usage => "usage",
+        }
+    }
+}
+
+impl Callbacks<'_> {
+    /// Decides whether the license may be used for `req.feature` on the calling server.
+    pub async fn validate(
+        &self,
+        api_key: Option<&str>,
+        req: ValidateRequest,
+    ) -> Result<ValidateAnswer, ServiceError> {
+        let request_id = self.request_id(req.request_id.as_deref())?;
+        let message = check::validate_message(
+            &req.license_key,
+            &req.feature,
+            req.timestamp,
+            request_id.as_ref(),
+        );
+        let server_id = self
+            .authenticate(api_key, &message, &req.signature, req.timestamp)
+            .await?;
+        let mut conn = self.db.conn().await?;
+        let answer = decide(&mut conn, server_id, &req).await?;
+        tracing::debug!(server_id, feature = %req.feature, valid = answer.valid, "license validated");
+        let Some(id) = request_id else {
+            return Ok(answer);
+        };
+        let outcome = to_json(&answer)?;
+        if license_callbacks::remember(
+            &mut conn,
+            server_id,
+            id.as_str(),
+            Kind::Validate.as_str(),
+            &outcome,
+            store::now(),
+        )
+        .await?
+        {
+            return Ok(answer);
+        }
+        // Seen before: the first answer stands, whatever has changed since.
+        let first = remembered(&mut conn, server_id, &id, Kind::Validate).await?;
+        from_json(&first)
+    }
+
+    /// Applies a usage report from the calling server and returns the new count.
+    pub async fn report_usage(
+        &self,
+        api_key: Option<&str>,
+        req: UsageRequest,
+    ) -> Result<UsageAnswer, ServiceError> {
+        let request_id = self.request_id(req.request_id.as_deref())?;
+        let message = check::usage_message(
+            &req.license_key,
+            &req.resource,
+            req.delta,
+            req.timestamp,
+            request_id.as_ref(),
+        );
+        let server_id = self
+            .authenticate(api_key, &message, &req.signature, req.timestamp)
+            .await?;
+        let resource = Resource::reportable(&req.resource)
+            .ok_or_else(|| Invalid::new("resource", "must be domains, databases or emails"))?;
+        if req.delta.abs() > MAX_DELTA {
+            return Err(Invalid::new(
+                "delta",
+                format!("must be between -{MAX_DELTA} and {MAX_DELTA}"),
+            )
+            .into());
+        }
+        let mut tx = self.db.begin().await?;
+        let outcome = apply(&mut tx, server_id, &req.license_key, resource, req.delta).await?;
+        if let Some(id) = &request_id {
+            let json = to_json(&outcome)?;
+            if !license_callbacks::remember(
+                &mut tx,
+                server_id,
+                id.as_str(),
+                Kind::Usage.as_str(),
+                &json,
+                store::now(),
+            )
+            .await?
+            {
+                // A repeat (or a concurrent twin that committed first): undo this
+                // one's change and answer what the first one was answered.
+                tx.rollback().await?;
+                let mut conn = self.db.conn().await?;
+                let first = remembered(&mut conn, server_id, id, Kind::Usage).await?;
+                return from_json::<UsageOutcome>(&first)?.into_result();
+            }
+        }
+        tx.commit().await?;
+        outcome.into_result()
+    }
+
+    /// The request id as sent, or `None` for a version-1 callback the operator accepts.
+    fn request_id(&self, raw: Option<&str>) -> Result<Option<RequestId>, ServiceError> {
+        match raw {
+            Some(raw) => RequestId::parse(raw)
+                .map(Some)
+                .map_err(|message| Invalid::new("request_id", message).into()),
+            None if self.accept_v1 => Ok(None),
+            None => Err(Invalid::new(
+                "request_id",
+                "is required: version-1 callbacks (without request_id) are turned off here; \
+                 update the panel to callbacks version 2",
+            )
+            .into()),
+        }
+    }
+
+    /// Finds the server whose API key is `api_key` and checks the request's signature
+    /// (made with that server's secret) and timestamp; returns the server's id. Every
+    /// failure is the same 401, so a caller learns nothing about which part was wrong.
+    async fn authenticate(
+        &self,
+        api_key: Option<&str>,
+        message: &str,
+        signature: &str,
+        timestamp: i64,
+    ) -> Result<i64, ServiceError> {
+        const REFUSED: &str = "unknown API key, bad signature or stale timestamp";
+        let api_key = api_key
+            .filter(|k| !k.is_empty())
+            .ok_or(ServiceError::Unauthenticated(
+                "send the server's API key in X-API-Key and sign the request",
+            ))?;
+        let callers = {
+            let mut conn = self.db.conn().await?;
+            store::servers::find_callers(&mut conn, &self.vault.lookup_hash(api_key)).await?
+        };
+        // Normally one caller; the key itself is compared too, so a hash collision
+        // could never let one server stand in for another.
+        let mut signed_by = None;
+        for caller in callers {
+            let (key, secret) = match (
+                self.vault.open(&caller.api_key_sealed),
+                self.vault.open(&caller.api_secret_sealed),
+            ) {
+                (Ok(key), Ok(secret)) => (key, secret),
+                (Err(e), _) | (_, Err(e)) => {
+                    tracing::warn!(server_id = caller.id, error = %e, "cannot open a server's credentials");
+                    continue;
+                }
+            };
+            if check::constant_time_eq(key.as_bytes(), api_key.as_bytes())
+                && check::signature_matches(&secret, message, signature)
+            {
+                signed_by = Some(caller.id);
+                break;
+            }
+        }
+        let Some(server_id) = signed_by else {
+            tracing::info!("license callback with an unknown API key or a bad signature");
+            return Err(ServiceError::Unauthenticated(REFUSED));
+        };
+        if !check::fresh(timestamp, store::now()) {
+            tracing::info!(
+                server_id,
+                timestamp,
+                "license callback with a stale timestamp"
+            );
+            return Err(ServiceError::Unauthenticated(REFUSED));
+        }
+        Ok(server_id)
+    }
+}
+
+/// The verdict on a validation from what we know of the license now.
+async fn decide(
+    conn: &mut impl store::AsConn,
+    server_id: i64,
+    req: &ValidateRequest,
 ) -> Result<ValidateAnswer, ServiceError> {
-    let message = check::validate_message(&req.license_key, &req.feature, req.timestamp);
-    let server = authenticate(db, vault, api_key, &message, &req.signature, req.timestamp).await?;
-    let mut conn = db.conn().await?;
-    let Some(license) = find_license(&mut conn, &req.license_key).await? else {
+    let Some(license) = find_license(conn, &req.license_key).await? else {
         return Ok(answer(Verdict::refused("Unknown license key")));
     };
     let status = LicenseStatus::parse(&license.status).ok_or_else(|| {
         ServiceError::Internal(format!("license {} has no known status", license.id))
     })?;
-    let on_server = license_usage::license_on_server(&mut conn, license.id, server.id).await?;
+    let on_server = license_usage::license_on_server(conn, license.id, server_id).await?;
     let quota = match Resource::for_feature(&req.feature) {
         Some(resource) => {
-            let used = used(&mut conn, &license, resource).await?;
+            let used = used(conn, &license, resource).await?;
             Some((resource, max_of(&license, resource), used))
         }
         None => None,
@@ -97,110 +325,62 @@ pub async fn validate(
         expires_at: license.expires_at,
         on_server,
     };
-    let verdict = check::decide(facts, quota, store::now());
-    tracing::debug!(server_id = server.id, license_id = license.id, feature = %req.feature,
-        valid = verdict.valid, "license validated");
-    Ok(answer(verdict))
+    Ok(answer(check::decide(facts, quota, store::now())))
 }
 
-/// Applies a usage report from the calling server and returns the new count.
-pub async fn report_usage(
-    db: &Db,
-    vault: &Vault,
-    api_key: Option<&str>,
-    req: UsageRequest,
-) -> Result<UsageAnswer, ServiceError> {
-    let message = check::usage_message(&req.license_key, &req.resource, req.delta, req.timestamp);
-    let server = authenticate(db, vault, api_key, &message, &req.signature, req.timestamp).await?;
-    let resource = Resource::reportable(&req.resource)
-        .ok_or_else(|| Invalid::new("resource", "must be domains, databases or emails"))?;
-    if req.delta.abs() > MAX_DELTA {
-        return Err(Invalid::new(
-            "delta",
-            format!("must be between -{MAX_DELTA} and {MAX_DELTA}"),
-        )
-        .into());
+/// Counts a report in `tx`, or says why it does not count.
+async fn apply(
+    tx: &mut store::Tx,
+    server_id: i64,
+    license_key: &str,
+    resource: Resource,
+    delta: i64,
+) -> Result<UsageOutcome, ServiceError> {
+    let Some(license) = find_license(tx, license_key).await? else {
+        return Ok(UsageOutcome::UnknownLicense);
+    };
+    if !license_usage::license_on_server(tx, license.id, server_id).await? {
+        return Ok(UsageOutcome::NotOnServer);
     }
-    let mut tx = db.begin().await?;
-    let license = find_license(&mut tx, &req.license_key)
-        .await?
-        .ok_or(ServiceError::NotFound("license"))?;
-    // A server may only count resources of licenses it hosts, so one server
-    // cannot use up another's quota.
-    if !license_usage::license_on_server(&mut tx, license.id, server.id).await? {
-        return Err(ServiceError::Forbidden(
-            "the license has no account on this server",
-        ));
-    }
-    let current = license_usage::apply_delta(
-        &mut tx,
-        license.id,
-        resource.as_str(),
-        req.delta,
-        store::now(),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(UsageAnswer {
+    let current =
+        license_usage::apply_delta(tx, license.id, resource.as_str(), delta, store::now()).await?;
+    Ok(UsageOutcome::Counted(UsageAnswer {
         current,
         max: max_of(&license, resource),
-    })
+    }))
 }
 
-/// Finds the server whose API key is `api_key` and checks the request's signature
-/// (made with that server's secret) and timestamp. Every failure is the same 401,
-/// so a caller learns nothing about which part was wrong.
-async fn authenticate(
-    db: &Db,
-    vault: &Vault,
-    api_key: Option<&str>,
-    message: &str,
-    signature: &str,
-    timestamp: i64,
-) -> Result<ServerRow, ServiceError> {
-    const REFUSED: &str = "unknown API key, bad signature or stale timestamp";
-    let api_key = api_key
-        .filter(|k| !k.is_empty())
-        .ok_or(ServiceError::Unauthenticated(
-            "send the server's API key in X-API-Key and sign the request",
-        ))?;
-    let mut conn = db.conn().await?;
-    let servers = store::servers::list(&mut conn).await?;
-    drop(conn);
-    let mut found = None;
-    for server in servers {
-        match vault.open(&server.api_key_sealed) {
-            Ok(key) if check::constant_time_eq(key.as_bytes(), api_key.as_bytes()) => {
-                found = Some(server);
-                break;
-            }
-            Ok(_) => {}
-            // A key the vault cannot open belongs to no caller; say so once, without the key.
-            Err(e) => {
-                tracing::warn!(server_id = server.id, error = %e, "cannot open a server's API key")
-            }
-        }
+/// The remembered outcome of a request id that is known to be taken; a different
+/// callback under the same id is a conflict, not a repeat.
+async fn remembered(
+    conn: &mut impl store::AsConn,
+    server_id: i64,
+    id: &RequestId,
+    kind: Kind,
+) -> Result<String, ServiceError> {
+    let first = license_callbacks::find(conn, server_id, id.as_str())
+        .await?
+        .ok_or_else(|| {
+            ServiceError::Internal("a taken request id has no remembered answer".into())
+        })?;
+    if first.kind != kind.as_str() {
+        return Err(ServiceError::Conflict {
+            field: Some("request_id".into()),
+            message: format!(
+                "request_id was already used for a {} callback; use a new id for each request",
+                first.kind
+            ),
+        });
     }
-    let server = found.ok_or(ServiceError::Unauthenticated(REFUSED))?;
-    let secret = vault
-        .open(&server.api_secret_sealed)
-        .map_err(|e| ServiceError::Internal(e.to_string()))?;
-    if !check::signature_matches(&secret, message, signature) {
-        tracing::info!(
-            server_id = server.id,
-            "license callback with a bad signature"
-        );
-        return Err(ServiceError::Unauthenticated(REFUSED));
-    }
-    if !check::fresh(timestamp, store::now()) {
-        tracing::info!(
-            server_id = server.id,
-            timestamp,
-            "license callback with a stale timestamp"
-        );
-        return Err(ServiceError::Unauthenticated(REFUSED));
-    }
-    Ok(server)
+    Ok(first.outcome)
+}
+
+fn to_json<T: Serialize>(value: &T) -> Result<String, ServiceError> {
+    serde_json::to_string(value).map_err(|e| ServiceError::Internal(e.to_string()))
+}
+
+fn from_json<T: for<'de> Deserialize<'de>>(text: &str) -> Result<T, ServiceError> {
+    serde_json::from_str(text).map_err(|e| ServiceError::Internal(e.to_string()))
 }
 
 /// The license of a key as sent; `None` for a malformed or unknown key.

@@ -14,7 +14,7 @@ use crate::domain::server::{self, BaseUrl};
 use crate::domain::{text, Invalid};
 use crate::panel::{ConnectionTest, ControlPanel, NextPanelClient, PanelErrorKind, PanelTimeouts};
 use crate::store::servers::ServerRow;
-use crate::store::{self, Db};
+use crate::store::{self, Db, StoreError};
 use crate::vault::Vault;
 
 /// A server as the API shows it: never the secret, the key only masked.
@@ -211,6 +211,24 @@ pub fn client(
         .map_err(|e| Invalid::new("base_url", e.to_string()).into())
 }
 
+/// Gives servers registered before look-up hashes existed their hash, so license
+/// callbacks find them. Runs at start-up; a key that cannot be opened (another
+/// master key) is left alone with a warning, and that server's callbacks get 401.
+pub async fn fill_in_api_key_lookups(db: &Db, vault: &Vault) -> Result<usize, StoreError> {
+    let mut conn = db.conn().await?;
+    let mut filled = 0;
+    for (id, sealed) in store::servers::without_lookup(&mut conn).await? {
+        match vault.open(&sealed) {
+            Ok(key) => {
+                store::servers::set_lookup(&mut conn, id, &vault.lookup_hash(&key)).await?;
+                filled += 1;
+            }
+            Err(e) => tracing::warn!(server_id = id, error = %e, "cannot open a server's API key"),
+        }
+    }
+    Ok(filled)
+}
+
 /// A client for a stored server, with its credentials unsealed.
 pub fn client_for(
     row: &ServerRow,
@@ -381,6 +399,7 @@ pub async fn create(
         api_secret_sealed: vault
             .seal(secret.expose_secret())
             .map_err(|e| ServiceError::Internal(e.to_string()))?,
+        api_key_lookup: Some(vault.lookup_hash(&key)),
         api_key_hint: server::mask_key(&key),
         capacity,
         location,
@@ -521,6 +540,7 @@ pub async fn update(
         row.api_secret_sealed = vault
             .seal(s.expose_secret())
             .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        row.api_key_lookup = Some(vault.lookup_hash(k));
         row.api_key_hint = server::mask_key(k);
     }
     row.updated_at = store::now();

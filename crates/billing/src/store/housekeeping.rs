@@ -1,5 +1,6 @@
 //! Deletes of rows that have served their purpose: ended sessions, old reset codes,
-//! Stripe event claims past Stripe's retry window, and (when configured) old audit entries.
+//! Stripe event claims past Stripe's retry window, license-callback request ids past
+//! the replay window, and (when configured) old audit entries.
 
 use chrono::{DateTime, Utc};
 
@@ -64,4 +65,17 @@ pub async fn old_audit_entries(
     before: DateTime<Utc>,
 ) -> Result<u64, StoreError> {
     delete_before(conn, "DELETE FROM audit_log WHERE created_at < $1", before).await
+}
+
+/// Request ids of license callbacks remembered since before `before`.
+pub async fn old_license_callbacks(
+    conn: &mut impl AsConn,
+    before: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    delete_before(
+        conn,
+        "DELETE FROM license_callbacks WHERE created_at < $1",
+        before,
+    )
+    .await
 }

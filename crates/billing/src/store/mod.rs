@@ -20,6 +20,7 @@ pub mod hosting_accounts;
 pub mod housekeeping;
 pub mod invoices;
 pub mod jobs;
+pub mod license_callbacks;
 pub mod license_usage;
 pub mod licenses;
 pub mod login_attempts;
@@ -268,6 +269,16 @@ impl Tx {
         match self {
             Tx::Sqlite(tx) => tx.commit().await?,
             Tx::Postgres(tx) => tx.commit().await?,
+        }
+        Ok(())
+    }
+
+    /// Rolls the transaction back now (rather than when it is dropped), so its
+    /// locks are released before the caller goes on.
+    pub async fn rollback(self) -> Result<(), StoreError> {
+        match self {
+            Tx::Sqlite(tx) => tx.rollback().await?,
+            Tx::Postgres(tx) => tx.rollback().await?,
         }
         Ok(())
     }

@@ -20,6 +20,9 @@ pub struct ServerRow {
     pub api_key_sealed: String,
     /// API secret, sealed by the vault.
     pub api_secret_sealed: String,
+    /// The vault's look-up hash of the API key (`None` until filled in at start-up
+    /// for servers registered before it existed).
+    pub api_key_lookup: Option<String>,
     /// Masked API key for display.
     pub api_key_hint: String,
     /// Accounts the server may hold.
@@ -60,8 +63,8 @@ const LIVE_STATES: &str = "('pending', 'provisioning', 'active', 'suspended')";
 
 fn select() -> String {
     format!(
-        "SELECT s.id, s.name, s.description, s.base_url, s.api_key_sealed, s.api_secret_sealed, s.api_key_hint, \
-         s.capacity, s.location, s.server_group, s.tags, s.is_active, s.is_online, s.consecutive_failures, \
+        "SELECT s.id, s.name, s.description, s.base_url, s.api_key_sealed, s.api_secret_sealed, s.api_key_lookup, \
+         s.api_key_hint, s.capacity, s.location, s.server_group, s.tags, s.is_active, s.is_online, s.consecutive_failures, \
          s.consecutive_successes, s.last_checked_at, s.last_latency_ms, s.last_error, s.version, s.extensions, \
          s.created_at, s.updated_at, \
          (SELECT COUNT(*) FROM hosting_accounts h WHERE h.server_id = s.id AND h.state IN {LIVE_STATES}) AS current_accounts \
@@ -75,8 +78,8 @@ pub async fn insert(tx: &mut Tx, s: &ServerRow) -> Result<i64, StoreError> {
         sqlx::query_scalar(
         "INSERT INTO servers (name, description, base_url, api_key_sealed, api_secret_sealed, api_key_hint, capacity, \
          location, server_group, tags, is_active, is_online, last_checked_at, last_latency_ms, last_error, version, \
-         extensions, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18) RETURNING id"
+         extensions, created_at, updated_at, api_key_lookup) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18, $19) RETURNING id"
     )
     .bind(&s.name)
     .bind(&s.description)
@@ -96,6 +99,7 @@ pub async fn insert(tx: &mut Tx, s: &ServerRow) -> Result<i64, StoreError> {
     .bind(&s.version)
     .bind(&s.extensions)
     .bind(s.created_at)
+    .bind(&s.api_key_lookup)
     .fetch_one(c)
     .await
     })?;
@@ -108,8 +112,8 @@ pub async fn update(tx: &mut Tx, s: &ServerRow) -> Result<(), StoreError> {
     on_conn!(tx, |c| {
         sqlx::query(
         "UPDATE servers SET name = $2, description = $3, base_url = $4, api_key_sealed = $5, api_secret_sealed = $6, \
-         api_key_hint = $7, capacity = $8, location = $9, server_group = $10, tags = $11, is_active = $12, updated_at = $13 \
-         WHERE id = $1"
+         api_key_hint = $7, capacity = $8, location = $9, server_group = $10, tags = $11, is_active = $12, updated_at = $13, \
+         api_key_lookup = $14 WHERE id = $1"
     )
     .bind(s.id)
     .bind(&s.name)
@@ -124,6 +128,7 @@ pub async fn update(tx: &mut Tx, s: &ServerRow) -> Result<(), StoreError> {
     .bind(&s.tags)
     .bind(s.is_active)
     .bind(s.updated_at)
+    .bind(&s.api_key_lookup)
     .execute(c)
     .await
     .map(|r| r.rows_affected())
@@ -208,6 +213,62 @@ pub async fn list(conn: &mut impl AsConn) -> Result<Vec<ServerRow>, StoreError> 
         .fetch_all(c)
         .await)?;
     Ok(rows)
+}
+
+/// The credentials of a server that may be calling back, found by the look-up hash
+/// of the presented API key.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct CallerRow {
+    /// Primary key.
+    pub id: i64,
+    /// API key, sealed by the vault.
+    pub api_key_sealed: String,
+    /// API secret, sealed by the vault.
+    pub api_secret_sealed: String,
+}
+
+/// Servers whose API key has this look-up hash: one indexed read, whatever the fleet's
+/// size. Usually one row; two only when an admin registered the same key twice.
+pub async fn find_callers(
+    conn: &mut impl AsConn,
+    api_key_lookup: &str,
+) -> Result<Vec<CallerRow>, StoreError> {
+    let rows = on_conn!(conn, |c| {
+        sqlx::query_as::<_, CallerRow>(
+        "SELECT id, api_key_sealed, api_secret_sealed FROM servers WHERE api_key_lookup = $1 ORDER BY id"
+    )
+    .bind(api_key_lookup)
+    .fetch_all(c)
+    .await
+    })?;
+    Ok(rows)
+}
+
+/// Servers registered before look-up hashes existed: (id, sealed API key).
+pub async fn without_lookup(conn: &mut impl AsConn) -> Result<Vec<(i64, String)>, StoreError> {
+    let rows = on_conn!(conn, |c| sqlx::query_as::<_, (i64, String)>(
+        "SELECT id, api_key_sealed FROM servers WHERE api_key_lookup IS NULL ORDER BY id"
+    )
+    .fetch_all(c)
+    .await)?;
+    Ok(rows)
+}
+
+/// Stores the look-up hash of a server's API key.
+pub async fn set_lookup(
+    conn: &mut impl AsConn,
+    id: i64,
+    api_key_lookup: &str,
+) -> Result<(), StoreError> {
+    on_conn!(conn, |c| sqlx::query(
+        "UPDATE servers SET api_key_lookup = $2 WHERE id = $1"
+    )
+    .bind(id)
+    .bind(api_key_lookup)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(())
 }
 
 /// Deletes a server; terminated accounts on it keep their rows with no server.

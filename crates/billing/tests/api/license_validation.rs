@@ -1,7 +1,9 @@
 //! License validation and usage reports, as NextPanel servers call them: signed
-//! with the server's API secret, and the real round trip through nextpanel-sim.
+//! with the server's API secret (callbacks version 2, with a request id), and the
+//! real round trip through nextpanel-sim.
 
-use nextpanel_sim::license_callback::sign;
+use billing::config::Layer;
+use nextpanel_sim::license_callback::{new_request_id, sign};
 use nextpanel_sim::{SimConfig, SimHandle};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -62,6 +64,10 @@ fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
+fn rid() -> String {
+    new_request_id().unwrap()
+}
+
 /// Sends a signed call as a server with `key`/`secret`; `timestamp` and the signature are overridable.
 async fn send(
     app: &TestApp,
@@ -90,11 +96,12 @@ async fn validate_at(
     feature: &str,
     timestamp: i64,
 ) -> (StatusCode, Value) {
+    let id = rid();
     let signature = sign(
         sim.api_secret(),
-        &[license_key, feature, &timestamp.to_string()],
+        &[license_key, feature, &timestamp.to_string(), &id],
     );
-    let body = json!({"license_key": license_key, "feature": feature, "timestamp": timestamp});
+    let body = json!({"license_key": license_key, "feature": feature, "timestamp": timestamp, "request_id": id});
     send(
         app,
         "/api/v1/licenses/validate",
@@ -118,13 +125,7 @@ async fn usage(
     resource: &str,
     delta: i64,
 ) -> (StatusCode, Value) {
-    let ts = now();
-    let signature = sign(
-        sim.api_secret(),
-        &[license_key, resource, &delta.to_string(), &ts.to_string()],
-    );
-    let body =
-        json!({"license_key": license_key, "resource": resource, "delta": delta, "timestamp": ts});
+    let (body, signature) = usage_body(sim, license_key, resource, delta, &rid());
     send(
         app,
         "/api/v1/licenses/usage",
@@ -133,6 +134,30 @@ async fn usage(
         signature,
     )
     .await
+}
+
+/// A signed version-2 usage report and its signature.
+fn usage_body(
+    sim: &SimHandle,
+    license_key: &str,
+    resource: &str,
+    delta: i64,
+    request_id: &str,
+) -> (Value, String) {
+    let ts = now();
+    let signature = sign(
+        sim.api_secret(),
+        &[
+            license_key,
+            resource,
+            &delta.to_string(),
+            &ts.to_string(),
+            request_id,
+        ],
+    );
+    let body = json!({"license_key": license_key, "resource": resource, "delta": delta,
+        "timestamp": ts, "request_id": request_id});
+    (body, signature)
 }
 
 #[tokio::test]
@@ -176,17 +201,31 @@ async fn bad_credentials_signatures_and_stale_timestamps_are_401() {
     let s = setup(5).await;
     let account = provision(&s, s.customer, "alice", None).await;
     let key = account["license_key"].as_str().unwrap();
-    let body = json!({"license_key": key, "feature": "create_database", "timestamp": now()});
+    let id = rid();
+    let body = json!({"license_key": key, "feature": "create_database", "timestamp": now(), "request_id": id});
     let good = sign(
+        s.sim.api_secret(),
+        &[key, "create_database", &body["timestamp"].to_string(), &id],
+    );
+
+    // Wrong signature: signed with another secret, or without the request id.
+    let forged = sign(
+        "nps_not_the_secret",
+        &[key, "create_database", &body["timestamp"].to_string(), &id],
+    );
+    let unsigned_id = sign(
         s.sim.api_secret(),
         &[key, "create_database", &body["timestamp"].to_string()],
     );
-
-    // Wrong signature: signed with another secret.
-    let forged = sign(
-        "nps_not_the_secret",
-        &[key, "create_database", &body["timestamp"].to_string()],
-    );
+    let answer = send(
+        &s.app,
+        "/api/v1/licenses/validate",
+        s.sim.api_key(),
+        body.clone(),
+        unsigned_id,
+    )
+    .await;
+    assert_error(answer, StatusCode::UNAUTHORIZED, "unauthorized", None);
     let answer = send(
         &s.app,
         "/api/v1/licenses/validate",
@@ -226,23 +265,23 @@ async fn bad_credentials_signatures_and_stale_timestamps_are_401() {
         .app
         .client
         .post(s.app.url("/api/v1/licenses/validate"))
-        .json(&json!({"license_key": key, "feature": "create_database", "timestamp": body["timestamp"], "signature": good}))
+        .json(&json!({"license_key": key, "feature": "create_database", "timestamp": body["timestamp"],
+            "request_id": id, "signature": good}))
         .send()
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
 
-    // Usage reports are held to the same rules.
-    let ts = now();
+    // Usage reports are held to the same rules: this one signs delta 2 and sends 1.
+    let id = rid();
+    let (body, _) = usage_body(&s.sim, key, "databases", 1, &id);
+    let (_, signed_for_two) = usage_body(&s.sim, key, "databases", 2, &id);
     let answer = send(
         &s.app,
         "/api/v1/licenses/usage",
         s.sim.api_key(),
-        json!({"license_key": key, "resource": "databases", "delta": 1, "timestamp": ts}),
-        sign(
-            s.sim.api_secret(),
-            &[key, "databases", "2", &ts.to_string()],
-        ),
+        body,
+        signed_for_two,
     )
     .await;
     assert_error(answer, StatusCode::UNAUTHORIZED, "unauthorized", None);
@@ -400,4 +439,245 @@ async fn the_simulator_round_trip_enforces_the_database_quota() {
     let stats = s.sim.stats();
     assert_eq!(stats["license_validations"], 3, "{stats}");
     assert_eq!(stats["license_refusals"], 1, "{stats}");
+}
+
+#[tokio::test]
+async fn a_replayed_usage_report_is_answered_again_and_counted_once() {
+    let s = setup(5).await;
+    let account = provision(&s, s.customer, "alice", None).await;
+    let key = account["license_key"].as_str().unwrap();
+
+    // The attack: one captured report sent four times within the window.
+    let (body, signature) = usage_body(&s.sim, key, "databases", 1, &rid());
+    for attempt in 0..4 {
+        let (status, answer) = send(
+            &s.app,
+            "/api/v1/licenses/usage",
+            s.sim.api_key(),
+            body.clone(),
+            signature.clone(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "attempt {attempt}: {answer}");
+        assert_eq!(answer, json!({"current": 1, "max": 5}), "attempt {attempt}");
+    }
+    // A negative delta cannot be replayed to slip under the quota either.
+    let (body, signature) = usage_body(&s.sim, key, "databases", -1, &rid());
+    for _ in 0..3 {
+        let (status, answer) = send(
+            &s.app,
+            "/api/v1/licenses/usage",
+            s.sim.api_key(),
+            body.clone(),
+            signature.clone(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        assert_eq!(answer, json!({"current": 0, "max": 5}));
+    }
+    // A new report (new id) counts again.
+    let (_, answer) = usage(&s.app, &s.sim, key, "databases", 1).await;
+    assert_eq!(answer, json!({"current": 1, "max": 5}));
+
+    // Concurrent copies of one report: exactly one counts, all get its answer.
+    let (mut body, signature) = usage_body(&s.sim, key, "databases", 1, &rid());
+    body["signature"] = json!(signature);
+    let mut copies = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let request = s
+            .app
+            .client
+            .post(s.app.url("/api/v1/licenses/usage"))
+            .header("X-API-Key", s.sim.api_key())
+            .json(&body);
+        copies.spawn(async move {
+            let resp = request.send().await.unwrap();
+            (resp.status(), resp.json::<Value>().await.unwrap())
+        });
+    }
+    while let Some(copy) = copies.join_next().await {
+        let (status, answer) = copy.unwrap();
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        assert_eq!(answer, json!({"current": 2, "max": 5}));
+    }
+    let (_, answer) = usage(&s.app, &s.sim, key, "databases", 0).await;
+    assert_eq!(answer, json!({"current": 2, "max": 5}));
+}
+
+#[tokio::test]
+async fn a_repeated_request_id_gets_the_first_answer_even_after_things_change() {
+    let s = setup(5).await;
+    let account = provision(&s, s.customer, "alice", None).await;
+    let key = account["license_key"].as_str().unwrap();
+    let license = account["license_id"].as_i64().unwrap();
+
+    let id = rid();
+    let body = json!({"license_key": key, "feature": "create_database", "timestamp": now(), "request_id": id});
+    let signature = sign(
+        s.sim.api_secret(),
+        &[key, "create_database", &body["timestamp"].to_string(), &id],
+    );
+    let first = send(
+        &s.app,
+        "/api/v1/licenses/validate",
+        s.sim.api_key(),
+        body.clone(),
+        signature.clone(),
+    )
+    .await;
+    assert_eq!(first.0, StatusCode::OK, "{}", first.1);
+    assert_eq!(first.1["valid"], true);
+
+    // The license is suspended: a fresh check says so, the repeat still says what it said.
+    let (status, _) = s
+        .app
+        .patch(
+            &format!("/api/v1/licenses/{license}"),
+            Some(&s.admin),
+            json!({"status": "suspended"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let fresh = validate(&s.app, &s.sim, key, "create_database").await;
+    assert_eq!(fresh["valid"], false, "{fresh}");
+    let again = send(
+        &s.app,
+        "/api/v1/licenses/validate",
+        s.sim.api_key(),
+        body,
+        signature,
+    )
+    .await;
+    assert_eq!(again, first);
+
+    // Refusals are remembered too: a report refused for a license not on this server
+    // stays refused under its id.
+    let (other, _) = s.app.customer(&s.admin, "bob@example.com").await;
+    let loose = s.app.license(&s.admin, other, s.plan).await;
+    let loose_key = loose["license_key"].as_str().unwrap();
+    let (body, signature) = usage_body(&s.sim, loose_key, "domains", 1, &rid());
+    let refused = send(
+        &s.app,
+        "/api/v1/licenses/usage",
+        s.sim.api_key(),
+        body.clone(),
+        signature.clone(),
+    )
+    .await;
+    let again = send(
+        &s.app,
+        "/api/v1/licenses/usage",
+        s.sim.api_key(),
+        body,
+        signature,
+    )
+    .await;
+    assert_eq!(refused.0, StatusCode::FORBIDDEN, "{}", refused.1);
+    assert_eq!(again, refused);
+
+    // One id on the other callback is a client bug, said in words.
+    let (body, signature) = usage_body(&s.sim, key, "domains", 1, &id);
+    let answer = send(
+        &s.app,
+        "/api/v1/licenses/usage",
+        s.sim.api_key(),
+        body,
+        signature,
+    )
+    .await;
+    assert_error(answer, StatusCode::CONFLICT, "conflict", Some("request_id"));
+    assert_eq!(s.app.count("license_usage").await, 0, "nothing was counted");
+}
+
+#[tokio::test]
+async fn version_1_callbacks_are_refused_unless_the_operator_allows_them() {
+    let s = setup(5).await;
+    let account = provision(&s, s.customer, "alice", None).await;
+    let key = account["license_key"].as_str().unwrap();
+    let v1 = |resource: &str, delta: i64| {
+        let ts = now();
+        let signature = sign(
+            s.sim.api_secret(),
+            &[key, resource, &delta.to_string(), &ts.to_string()],
+        );
+        (
+            json!({"license_key": key, "resource": resource, "delta": delta, "timestamp": ts}),
+            signature,
+        )
+    };
+    let (body, signature) = v1("databases", 1);
+    let answer = send(
+        &s.app,
+        "/api/v1/licenses/usage",
+        s.sim.api_key(),
+        body,
+        signature,
+    )
+    .await;
+    let err = assert_error(
+        answer,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+        Some("request_id"),
+    );
+    assert!(err.to_string().contains("version 2"), "{err}");
+    // A malformed id is refused before anything else.
+    let (mut body, signature) = usage_body(&s.sim, key, "databases", 1, "short");
+    body["request_id"] = json!("short");
+    let answer = send(
+        &s.app,
+        "/api/v1/licenses/usage",
+        s.sim.api_key(),
+        body,
+        signature,
+    )
+    .await;
+    assert_error(
+        answer,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+        Some("request_id"),
+    );
+    assert_eq!(s.app.count("license_usage").await, 0);
+
+    // The compatibility setting lets old panels in, replayable as before.
+    let fresh = s.app.stop().await;
+    let app = TestApp::start(
+        fresh,
+        crate::helpers::test_settings(Layer {
+            license_callbacks_v1: Some(true),
+            ..Layer::default()
+        }),
+    )
+    .await;
+    let (body, signature) = v1("databases", 1);
+    let (status, answer) = send(
+        &app,
+        "/api/v1/licenses/usage",
+        s.sim.api_key(),
+        body,
+        signature,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer, json!({"current": 1, "max": 5}));
+    let (status, answer) = usage(&app, &s.sim, key, "databases", 1).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["current"], 2);
+}
+
+#[tokio::test]
+async fn servers_registered_before_lookup_hashes_are_found_after_a_restart() {
+    let s = setup(5).await;
+    let account = provision(&s, s.customer, "alice", None).await;
+    let key = account["license_key"].as_str().unwrap().to_owned();
+    // As the 0010 migration leaves a server that existed before it.
+    s.app.exec("UPDATE servers SET api_key_lookup = NULL").await;
+    let (status, _) = validate_at(&s.app, &s.sim, &key, "create_database", now()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    let fresh = s.app.stop().await;
+    let app = TestApp::start(fresh, crate::helpers::test_settings(Layer::default())).await;
+    let answer = validate(&app, &s.sim, &key, "create_database").await;
+    assert_eq!(answer["valid"], true, "{answer}");
 }

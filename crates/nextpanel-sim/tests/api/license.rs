@@ -1,5 +1,6 @@
 //! The license callback round trip against a fake nextpanel-bill that checks
-//! the HMAC signature exactly as the contract describes.
+//! the HMAC signature exactly as the contract describes (callbacks version 2:
+//! a fresh `request_id`, signed after the timestamp).
 
 use std::sync::{Arc, Mutex};
 
@@ -37,7 +38,8 @@ fn unauthorized(detail: &str) -> Response {
 }
 
 impl FakeBilling {
-    /// Checks the key, the timestamp window and the signature over `fields|timestamp`.
+    /// Checks the key, the timestamp window, the request id and the signature over
+    /// `fields|timestamp|request_id`.
     fn authenticate(
         &self,
         headers: &HeaderMap,
@@ -59,6 +61,15 @@ impl FakeBilling {
             })
             .collect();
         parts.push(timestamp.to_string());
+        let request_id = body["request_id"].as_str().unwrap_or_default();
+        let well_formed = (16..=64).contains(&request_id.len())
+            && request_id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !well_formed {
+            return Err(Box::new(unauthorized("Missing or malformed request_id")));
+        }
+        parts.push(request_id.to_owned());
         let expected = hmac_hex(&self.api_secret, &parts.join("|"));
         if body["signature"].as_str() != Some(expected.as_str()) {
             return Err(Box::new(unauthorized("Invalid signature")));
@@ -173,6 +184,14 @@ async fn valid_license_creates_the_database_and_reports_usage() {
     assert_eq!(total(&app, id, "total_databases").await, 0);
     let calls = fake.calls.lock().unwrap().clone();
     assert_eq!(calls[2]["body"]["delta"], -1);
+    // Each callback carries its own request id, so none looks like a replay.
+    let mut ids: Vec<&str> = calls
+        .iter()
+        .map(|c| c["body"]["request_id"].as_str().unwrap())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), calls.len(), "{calls:?}");
 
     let state = app.sim_state().await;
     assert!(state["accounts"][0]["databases"]
