@@ -101,6 +101,7 @@ impl AppState {
             db: self.db.clone(),
             settings: self.settings.clone(),
             wake: self.wake.clone(),
+            vault: self.vault.clone(),
         }
     }
 

@@ -166,6 +166,10 @@ pub struct Layer {
     pub void_unpaid_orders_after_days: Option<i64>,
     /// Accept version-1 license callbacks (no `request_id`, so replayable).
     pub license_callbacks_v1: Option<bool>,
+    /// Days after a renewal's due date of the automatic charges of the saved card.
+    pub autopay_retry_days: Option<Vec<i64>>,
+    /// Days before a renewal that a customer whose card expires first is told.
+    pub card_expiry_notice_days: Option<i64>,
 }
 
 impl Layer {
@@ -262,6 +266,10 @@ impl Layer {
                 .void_unpaid_orders_after_days
                 .or(lower.void_unpaid_orders_after_days),
             license_callbacks_v1: self.license_callbacks_v1.or(lower.license_callbacks_v1),
+            autopay_retry_days: self.autopay_retry_days.or(lower.autopay_retry_days),
+            card_expiry_notice_days: self
+                .card_expiry_notice_days
+                .or(lower.card_expiry_notice_days),
         }
     }
 }
@@ -335,6 +343,17 @@ pub struct Settings {
     /// Accept version-1 license callbacks (without `request_id`, which can be
     /// replayed within the clock window); off by default.
     pub license_callbacks_v1: bool,
+    /// Automatic charges of saved cards.
+    pub autopay: AutopaySettings,
+}
+
+/// When saved cards are charged for renewals, and when their holders are warned.
+#[derive(Debug, Clone)]
+pub struct AutopaySettings {
+    /// Days after the due date of each automatic attempt.
+    pub retry: crate::domain::autopay::RetrySchedule,
+    /// Days before a renewal that a customer whose card expires first is told.
+    pub card_expiry_notice_days: i64,
 }
 
 /// How invoices are issued and chased.
@@ -647,7 +666,29 @@ impl Settings {
                 })
             }
         };
+        let autopay = AutopaySettings {
+            retry: match layer.autopay_retry_days {
+                None => crate::domain::autopay::RetrySchedule::default(),
+                Some(days) => crate::domain::autopay::RetrySchedule::new(days).map_err(|m| {
+                    ConfigError::Invalid {
+                        key: "autopay_retry_days",
+                        message: m.into(),
+                    }
+                })?,
+            },
+            card_expiry_notice_days: match layer.card_expiry_notice_days {
+                None => 14,
+                Some(days) if (1..=365).contains(&days) => days,
+                Some(_) => {
+                    return Err(ConfigError::Invalid {
+                        key: "card_expiry_notice_days",
+                        message: "must be between 1 and 365".into(),
+                    })
+                }
+            },
+        };
         Ok(Settings {
+            autopay,
             audit_retention_days,
             license_callbacks_v1: layer.license_callbacks_v1.unwrap_or(false),
             public_url,
@@ -726,6 +767,8 @@ impl Settings {
             void_unpaid_orders_after_days: i64,
             audit_retention_days: String,
             license_callbacks_v1: bool,
+            autopay_retry_days: &'a [i64],
+            card_expiry_notice_days: i64,
         }
         let set = |v: &Option<SecretString>| {
             if v.is_some() {
@@ -739,6 +782,8 @@ impl Settings {
                 .audit_retention_days
                 .map_or_else(|| "keep all".to_owned(), |d| d.to_string()),
             license_callbacks_v1: self.license_callbacks_v1,
+            autopay_retry_days: self.autopay.retry.days(),
+            card_expiry_notice_days: self.autopay.card_expiry_notice_days,
             public_url: &self.public_url,
             stripe_secret_key: set(&self.stripe.secret_key),
             stripe_webhook_secret: set(&self.stripe.webhook_secret),

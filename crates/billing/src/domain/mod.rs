@@ -3,6 +3,7 @@
 //! Input from outside becomes one of these types at the edge (`Email::parse`,
 //! `Money::new`, ...), so everything after the edge can trust it.
 
+pub mod autopay;
 pub mod customer;
 pub mod hosting;
 pub mod invoice;

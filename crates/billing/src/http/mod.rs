@@ -70,7 +70,7 @@ impl Modify for BearerScheme {
 pub fn api_routes() -> OpenApiRouter<AppState> {
     use api::{
         accounts, api_keys, audit, auth, customers, emails, health, invoices, jobs, license_check,
-        licenses, me, plans, reconciliations, servers, users, webhooks,
+        licenses, me, payment_methods, plans, reconciliations, servers, users, webhooks,
     };
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(health::health))
@@ -141,6 +141,10 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(invoices::get_mine))
         .routes(routes!(invoices::checkout_mine))
         .routes(routes!(invoices::run))
+        .routes(routes!(payment_methods::mine, payment_methods::remove))
+        .routes(routes!(payment_methods::checkout))
+        .routes(routes!(payment_methods::autopay))
+        .routes(routes!(payment_methods::of_customer))
         .routes(routes!(webhooks::stripe))
 }
 

@@ -16,6 +16,8 @@ pub const TEMPLATES: &[&str] = &[
     "invoice_created",
     "payment_received",
     "payment_failed",
+    "payment_action_required",
+    "card_expiring",
     "overdue_reminder",
     "account_suspended",
     "account_unsuspended",
@@ -79,6 +81,22 @@ const BUILT_IN: &[(&str, &str)] = &[
     (
         "payment_failed.html",
         include_str!("../../templates/email/payment_failed.html"),
+    ),
+    (
+        "payment_action_required.txt",
+        include_str!("../../templates/email/payment_action_required.txt"),
+    ),
+    (
+        "payment_action_required.html",
+        include_str!("../../templates/email/payment_action_required.html"),
+    ),
+    (
+        "card_expiring.txt",
+        include_str!("../../templates/email/card_expiring.txt"),
+    ),
+    (
+        "card_expiring.html",
+        include_str!("../../templates/email/card_expiring.html"),
     ),
     (
         "overdue_reminder.txt",

@@ -1,6 +1,7 @@
 //! Payment providers: Stripe Checkout for card payments, verified webhooks for the result.
 
 pub mod stripe;
+pub mod stripe_client;
 
 use secrecy::SecretString;
 

@@ -1,10 +1,9 @@
-//! Stripe: the `Stripe-Signature` check, the events we act on, and Checkout Sessions.
+//! Stripe webhooks: the `Stripe-Signature` check and the events we act on. The calls
+//! we make to Stripe's API are in [`super::stripe_client`].
 //!
 //! The signature is `t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>`
 //! (several `v1` while a secret is rolled); we accept any matching `v1` within the
 //! tolerance, compared in constant time.
-
-use std::time::Duration;
 
 use hmac::{Hmac, Mac};
 use secrecy::{ExposeSecret, SecretString};
@@ -120,8 +119,69 @@ pub enum PaymentEvent {
         /// Our invoice.
         invoice_id: i64,
     },
+    /// A customer saved a card without paying (setup-mode Checkout).
+    CardSetup {
+        /// Their Stripe Customer.
+        stripe_customer: String,
+        /// The SetupIntent that saved it.
+        setup_intent: String,
+    },
     /// An event we do not act on (recorded and acknowledged).
     Ignored(String),
+}
+
+/// Where to read the card a customer just used, to save it for renewals.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CardSource {
+    /// A paid Checkout Session of a Stripe Customer: the card of its PaymentIntent.
+    Payment {
+        /// The Stripe Customer.
+        stripe_customer: String,
+        /// The PaymentIntent.
+        payment_intent: String,
+    },
+    /// A setup-mode Checkout Session: the card of its SetupIntent.
+    Setup {
+        /// The Stripe Customer.
+        stripe_customer: String,
+        /// The SetupIntent.
+        setup_intent: String,
+    },
+}
+
+impl CardSource {
+    /// The Stripe Customer the card belongs to.
+    pub fn stripe_customer(&self) -> &str {
+        match self {
+            CardSource::Payment {
+                stripe_customer, ..
+            }
+            | CardSource::Setup {
+                stripe_customer, ..
+            } => stripe_customer,
+        }
+    }
+}
+
+/// The card an event tells us to save, if any.
+pub fn card_source(event: &Event) -> Option<CardSource> {
+    let object = &event.data.object;
+    let text = |key: &str| object.get(key).and_then(Value::as_str).map(str::to_owned);
+    if event.kind != "checkout.session.completed" {
+        return None;
+    }
+    let stripe_customer = text("customer")?;
+    match text("mode").as_deref() {
+        Some("setup") => Some(CardSource::Setup {
+            stripe_customer,
+            setup_intent: text("setup_intent")?,
+        }),
+        _ if text("payment_status").as_deref() == Some("paid") => Some(CardSource::Payment {
+            stripe_customer,
+            payment_intent: text("payment_intent")?,
+        }),
+        _ => None,
+    }
 }
 
 /// The money side of a payment event.
@@ -142,6 +202,20 @@ pub struct Settlement {
 /// Maps an event to what it means for us.
 pub fn interpret(event: &Event) -> PaymentEvent {
     let object = &event.data.object;
+    if let Some(CardSource::Setup {
+        stripe_customer,
+        setup_intent,
+    }) = card_source(event)
+    {
+        return PaymentEvent::CardSetup {
+            stripe_customer,
+            setup_intent,
+        };
+    }
+    if object.get("mode").and_then(Value::as_str) == Some("setup") {
+        return PaymentEvent::Ignored(format!("{}: a card setup not completed", event.kind));
+    }
+    let automatic = object.pointer("/metadata/attempt").is_some();
     let Some(invoice_id) = invoice_id_of(object) else {
         return PaymentEvent::Ignored(format!(
             "{}: no nextpanel-bill invoice in its metadata",
@@ -173,6 +247,21 @@ pub fn interpret(event: &Event) -> PaymentEvent {
             currency: text("currency").unwrap_or_default(),
             message: Some("the delayed payment did not go through".into()),
         }),
+        "payment_intent.succeeded" => PaymentEvent::Paid(Settlement {
+            invoice_id,
+            reference: text("id").unwrap_or_default(),
+            amount: object
+                .get("amount_received")
+                .and_then(Value::as_i64)
+                .unwrap_or_else(|| amount("amount")),
+            currency: text("currency").unwrap_or_default(),
+            message: None,
+        }),
+        // The billing run records the outcome of its own charges, and tells the customer.
+        "payment_intent.payment_failed" if automatic => PaymentEvent::Ignored(
+            "payment_intent.payment_failed: an automatic charge, recorded by the billing run"
+                .into(),
+        ),
         "payment_intent.payment_failed" => PaymentEvent::Failed(Settlement {
             invoice_id,
             reference: text("id").unwrap_or_default(),
@@ -199,163 +288,6 @@ fn invoice_id_of(object: &Value) -> Option<i64> {
         Value::Number(n) => n.as_i64(),
         _ => None,
     }
-}
-
-/// Why Stripe could not be asked.
-#[derive(Debug, thiserror::Error)]
-pub enum StripeError {
-    /// Stripe answered with an error.
-    #[error("Stripe refused: {0}")]
-    Refused(String),
-    /// Stripe could not be reached or answered nonsense.
-    #[error("Stripe could not be reached: {0}")]
-    Unreachable(String),
-}
-
-/// What a Checkout Session is created with.
-#[derive(Debug, Clone)]
-pub struct CheckoutRequest {
-    /// Our invoice id (metadata and client reference).
-    pub invoice_id: i64,
-    /// Shown on the payment page.
-    pub description: String,
-    /// Minor units.
-    pub amount: i64,
-    /// ISO code.
-    pub currency: String,
-    /// Pre-filled on the payment page.
-    pub customer_email: String,
-    /// Where Stripe sends the customer after paying.
-    pub success_url: String,
-    /// Where Stripe sends the customer after giving up.
-    pub cancel_url: String,
-    /// Repeats of the same request return the same session.
-    pub idempotency_key: String,
-}
-
-/// A created Checkout Session.
-#[derive(Debug, Clone, Deserialize)]
-pub struct CheckoutSession {
-    /// `cs_...`.
-    pub id: String,
-    /// The payment page.
-    pub url: String,
-}
-
-/// Calls the Stripe API with the secret key.
-#[derive(Clone)]
-pub struct StripeClient {
-    http: reqwest::Client,
-    api_base: String,
-    secret_key: SecretString,
-}
-
-impl std::fmt::Debug for StripeClient {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StripeClient")
-            .field("api_base", &self.api_base)
-            .finish_non_exhaustive()
-    }
-}
-
-impl StripeClient {
-    /// A client for `api_base` (`https://api.stripe.com` in production).
-    pub fn new(api_base: &str, secret_key: SecretString) -> Result<StripeClient, StripeError> {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .connect_timeout(Duration::from_secs(10))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| StripeError::Unreachable(e.to_string()))?;
-        Ok(StripeClient {
-            http,
-            api_base: api_base.trim_end_matches('/').to_owned(),
-            secret_key,
-        })
-    }
-
-    /// Creates a one-off payment Checkout Session for an invoice.
-    pub async fn create_checkout_session(
-        &self,
-        req: &CheckoutRequest,
-    ) -> Result<CheckoutSession, StripeError> {
-        let invoice = req.invoice_id.to_string();
-        let amount = req.amount.to_string();
-        let currency = req.currency.to_ascii_lowercase();
-        let form: Vec<(&str, &str)> = vec![
-            ("mode", "payment"),
-            ("success_url", &req.success_url),
-            ("cancel_url", &req.cancel_url),
-            ("client_reference_id", &invoice),
-            ("customer_email", &req.customer_email),
-            ("metadata[invoice_id]", &invoice),
-            ("payment_intent_data[metadata][invoice_id]", &invoice),
-            ("line_items[0][quantity]", "1"),
-            ("line_items[0][price_data][currency]", &currency),
-            ("line_items[0][price_data][unit_amount]", &amount),
-            (
-                "line_items[0][price_data][product_data][name]",
-                &req.description,
-            ),
-        ];
-        let body = serde_urlencoded::to_string(&form)
-            .map_err(|e| StripeError::Unreachable(e.to_string()))?;
-        let response = self
-            .http
-            .post(format!("{}/v1/checkout/sessions", self.api_base))
-            .bearer_auth(self.secret_key.expose_secret())
-            .header("Idempotency-Key", &req.idempotency_key)
-            .header(
-                reqwest::header::CONTENT_TYPE,
-                "application/x-www-form-urlencoded",
-            )
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| StripeError::Unreachable(e.without_url().to_string()))?;
-        let status = response.status();
-        let text = response
-            .text()
-            .await
-            .map_err(|e| StripeError::Unreachable(e.without_url().to_string()))?;
-        if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
-            // Stripe's own text quotes part of the key: never pass it on.
-            return Err(StripeError::Refused(
-                "Stripe rejected the secret key (check stripe_secret_key)".into(),
-            ));
-        }
-        if !status.is_success() {
-            let message = serde_json::from_str::<Value>(&text)
-                .ok()
-                .and_then(|v| {
-                    v.pointer("/error/message")
-                        .and_then(Value::as_str)
-                        .map(scrub_keys)
-                })
-                .unwrap_or_else(|| format!("HTTP {status}"));
-            return Err(StripeError::Refused(message));
-        }
-        serde_json::from_str(&text).map_err(|e| {
-            StripeError::Unreachable(format!("unexpected Checkout Session answer: {e}"))
-        })
-    }
-}
-
-/// Replaces anything that looks like a Stripe key (`sk_...`, `rk_...`, `whsec_...`) in a
-/// message from Stripe, so it can be shown and logged.
-fn scrub_keys(message: &str) -> String {
-    message
-        .split(' ')
-        .map(|word| {
-            let bare = word.trim_start_matches(|c: char| !c.is_ascii_alphanumeric());
-            if ["sk_", "rk_", "whsec_"].iter().any(|p| bare.starts_with(p)) {
-                "[redacted]"
-            } else {
-                word
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 #[cfg(test)]
@@ -465,12 +397,51 @@ mod tests {
     }
 
     #[test]
-    fn keys_in_stripe_messages_are_redacted() {
-        assert_eq!(
-            scrub_keys("No such key: 'sk_test_abc123' for this account"),
-            "No such key: [redacted] for this account"
+    fn setup_sessions_save_a_card_and_paid_sessions_of_customers_too() {
+        let setup = event(
+            "checkout.session.completed",
+            json!({"id": "cs_2", "mode": "setup", "customer": "cus_1", "setup_intent": "seti_1",
+                   "client_reference_id": "7", "metadata": {"customer_id": "7"}}),
         );
-        assert_eq!(scrub_keys("Amount too small."), "Amount too small.");
+        assert_eq!(
+            interpret(&setup),
+            PaymentEvent::CardSetup {
+                stripe_customer: "cus_1".into(),
+                setup_intent: "seti_1".into()
+            }
+        );
+        let paid = event(
+            "checkout.session.completed",
+            json!({"id": "cs_3", "mode": "payment", "customer": "cus_1", "payment_intent": "pi_9",
+                   "payment_status": "paid", "amount_total": 100, "currency": "usd",
+                   "metadata": {"invoice_id": "3"}}),
+        );
+        assert_eq!(
+            card_source(&paid),
+            Some(CardSource::Payment {
+                stripe_customer: "cus_1".into(),
+                payment_intent: "pi_9".into()
+            })
+        );
+        assert!(matches!(interpret(&paid), PaymentEvent::Paid(_)));
+    }
+
+    #[test]
+    fn succeeded_intents_pay_and_failed_automatic_charges_are_left_to_the_billing_run() {
+        let ok = event(
+            "payment_intent.succeeded",
+            json!({"id": "pi_5", "amount": 900, "amount_received": 900, "currency": "eur",
+                   "metadata": {"invoice_id": "4", "attempt": "1"}}),
+        );
+        assert!(
+            matches!(interpret(&ok), PaymentEvent::Paid(ref s) if s.reference == "pi_5" && s.amount == 900)
+        );
+        let failed = event(
+            "payment_intent.payment_failed",
+            json!({"id": "pi_5", "amount": 900, "currency": "eur",
+                   "metadata": {"invoice_id": "4", "attempt": "1"}}),
+        );
+        assert!(matches!(interpret(&failed), PaymentEvent::Ignored(_)));
     }
 
     #[test]

@@ -42,6 +42,8 @@ pub struct BillingRunReport {
     pub accounts_suspended: i64,
     /// Unpaid orders voided after `void_unpaid_orders_after_days`.
     pub orders_voided: i64,
+    /// Automatic charges of saved cards.
+    pub autopay: super::autopay::CollectReport,
 }
 
 /// Runs billing on a timer and on request.
@@ -53,6 +55,8 @@ pub struct BillingRunner {
     pub settings: Arc<Settings>,
     /// Wakes job workers after suspensions are queued.
     pub wake: Arc<tokio::sync::Notify>,
+    /// Needed to apply payments (sealing passwords of new accounts).
+    pub vault: crate::vault::Vault,
 }
 
 impl BillingRunner {
@@ -60,6 +64,17 @@ impl BillingRunner {
     pub async fn run_once(&self, now: DateTime<Utc>) -> Result<BillingRunReport, ServiceError> {
         let mut report = BillingRunReport::default();
         self.issue_renewals(now, &mut report).await?;
+        // Before chasing: a renewal the saved card pays needs no reminder.
+        report.autopay = super::autopay::collect(
+            &super::payments::PaymentContext {
+                db: &self.db,
+                settings: &self.settings,
+                vault: &self.vault,
+                wake: &self.wake,
+            },
+            now,
+        )
+        .await?;
         self.chase_overdue(now, &mut report).await?;
         if report.accounts_suspended > 0 {
             self.wake.notify_waiters();
@@ -83,6 +98,8 @@ impl BillingRunner {
                     renewals = r.renewal_invoices,
                     reminders = r.reminders,
                     suspended = r.accounts_suspended,
+                    charged = r.autopay.charged,
+                    declined = r.autopay.declined,
                     "billing run finished"
                 ),
                 Err(e) => tracing::error!(error = %e, "billing run failed"),
@@ -179,6 +196,7 @@ impl BillingRunner {
                 continue;
             }
             if policy.reminder_due(now, row.due_at, row.reminders_sent, row.last_reminder_at)
+                && !self.autopay_ahead(row.id).await?
                 && self.remind(&row, now).await?
             {
                 report.reminders += 1;
@@ -191,6 +209,14 @@ impl BillingRunner {
             }
         }
         Ok(())
+    }
+
+    /// Whether the saved card will still be tried for this invoice: the customer was told
+    /// of the failed attempt already, and reminders start once the tries are used up.
+    async fn autopay_ahead(&self, invoice_id: i64) -> Result<bool, ServiceError> {
+        let max = i64::try_from(self.settings.autopay.retry.len()).unwrap_or(i64::MAX);
+        let mut conn = self.db.conn().await?;
+        Ok(store::autopay::attempts_ahead(&mut conn, invoice_id, max).await?)
     }
 
     /// Voids an order nobody paid (its price may be stale; the customer can order again).

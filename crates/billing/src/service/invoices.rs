@@ -117,6 +117,9 @@ pub struct Invoice {
     /// Payments and failed attempts (in single-invoice answers).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub payments: Option<Vec<Payment>>,
+    /// Automatic charges of the saved card, with their outcome (in single-invoice answers).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub charge_attempts: Option<Vec<super::autopay::ChargeAttempt>>,
 }
 
 impl From<&InvoiceRow> for Invoice {
@@ -148,6 +151,7 @@ impl From<&InvoiceRow> for Invoice {
             created_at: r.created_at,
             lines: None,
             payments: None,
+            charge_attempts: None,
         }
     }
 }
@@ -415,6 +419,7 @@ async fn detail(conn: &mut impl store::AsConn, row: &InvoiceRow) -> Result<Invoi
     );
     let payments = store::payments::for_invoice(conn, row.id).await?;
     view.payments = Some(payments.iter().map(Payment::from).collect());
+    view.charge_attempts = Some(super::autopay::attempts_of(conn, row.id).await?);
     Ok(view)
 }
 

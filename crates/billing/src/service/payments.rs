@@ -20,7 +20,8 @@ use crate::domain::license::{self, LicenseStatus};
 use crate::domain::plan::BillingCycle;
 use crate::domain::role::Role;
 use crate::jobs::{self, Payload};
-use crate::payments::stripe::{self, CheckoutRequest, PaymentEvent, Settlement, StripeClient};
+use crate::payments::stripe::{self, PaymentEvent, Settlement};
+use crate::payments::stripe_client::{CheckoutRequest, PaymentMethod, StripeClient, StripeError};
 use crate::store::invoices::InvoiceRow;
 use crate::store::payments::PaymentRow;
 use crate::store::{self, Db, Tx};
@@ -95,11 +96,7 @@ pub async fn checkout(
             "staff cannot start payments; the customer or an admin can",
         ));
     }
-    let Some(secret_key) = settings.stripe.secret_key.clone() else {
-        return Err(ServiceError::Unavailable(
-            "card payments are not configured here (stripe_secret_key); ask the provider how to pay",
-        ));
-    };
+    let client = super::cards::stripe(settings)?;
     let mut conn = db.conn().await?;
     let row = invoices::load_owned(&mut conn, actor, id).await?;
     let customer = store::users::find(&mut conn, row.customer_id)
@@ -127,8 +124,8 @@ pub async fn checkout(
             });
         }
     }
-    let client = StripeClient::new(&settings.stripe.api_base, secret_key)
-        .map_err(|e| ServiceError::PaymentProvider(e.to_string()))?;
+    // The card is saved to the customer's Stripe Customer for automatic renewals.
+    let stripe_customer = super::cards::stripe_customer(db, &client, &customer).await?;
     let request = CheckoutRequest {
         invoice_id: id,
         description: format!(
@@ -139,6 +136,7 @@ pub async fn checkout(
         ),
         amount: row.total_minor,
         currency: row.currency.clone(),
+        customer: Some(stripe_customer),
         customer_email: customer.email,
         success_url: return_url(&settings.stripe.success_url, settings, id),
         cancel_url: return_url(&settings.stripe.cancel_url, settings, id),
@@ -189,6 +187,12 @@ pub async fn stripe_webhook(
     )?;
     let event: stripe::Event = serde_json::from_slice(payload)
         .map_err(|e| crate::domain::Invalid::new("body", format!("not a Stripe event: {e}")))?;
+    // Read from Stripe before anything is claimed: if Stripe cannot be asked now, the
+    // error makes Stripe deliver the event again later, and nothing is lost.
+    let card = match stripe::card_source(&event) {
+        Some(source) => fetch_card(ctx, &source).await?,
+        None => None,
+    };
     let actor = stripe_actor();
     let mut tx = ctx.db.begin().await?;
     if !store::payments::claim_event(&mut tx, &event.id, &event.kind, "applying", store::now())
@@ -209,7 +213,20 @@ pub async fn stripe_webhook(
             "invoice {} awaits a delayed payment",
             invoice_rules::number(invoice_id)
         ),
+        PaymentEvent::CardSetup { .. } => "card setup".to_owned(),
         PaymentEvent::Ignored(what) => format!("ignored: {what}"),
+    };
+    let outcome = match card {
+        Some((customer_id, pm)) => {
+            if super::cards::store_card(&mut tx, &actor, customer_id, &pm).await? {
+                format!("{outcome}; card saved for automatic renewals")
+            } else {
+                format!(
+                    "{outcome}; card not saved (not attached to this customer's Stripe account)"
+                )
+            }
+        }
+        None => outcome,
     };
     store::payments::set_event_outcome(&mut tx, &event.id, &outcome).await?;
     tx.commit().await?;
@@ -220,6 +237,56 @@ pub async fn stripe_webhook(
         duplicate: false,
         outcome,
     })
+}
+
+/// The card a completed Checkout used, with the customer of ours it belongs to; `None`
+/// when payments are not configured here, the Stripe Customer is not one of ours, or
+/// Stripe does not know the objects (the payment is applied all the same).
+async fn fetch_card(
+    ctx: &PaymentContext<'_>,
+    source: &stripe::CardSource,
+) -> Result<Option<(i64, PaymentMethod)>, ServiceError> {
+    let Ok(client) = super::cards::stripe(ctx.settings) else {
+        return Ok(None);
+    };
+    let mut conn = ctx.db.conn().await?;
+    let Some(customer_id) =
+        store::autopay::customer_of(&mut conn, source.stripe_customer()).await?
+    else {
+        tracing::warn!("a Checkout of a Stripe customer that is not ours; no card saved");
+        return Ok(None);
+    };
+    drop(conn);
+    match read_card(&client, source).await {
+        Ok(card) => Ok(card.map(|pm| (customer_id, pm))),
+        // Unknown outcome: answer an error so that Stripe delivers the event again.
+        Err(e @ StripeError::Unreachable(_)) => Err(super::cards::provider(e)),
+        // Stripe says no: retrying cannot help, and the payment must still be applied;
+        // the customer can save a card from the portal.
+        Err(e) => {
+            tracing::warn!(error = %e, "the card of a completed Checkout could not be read; not saved");
+            Ok(None)
+        }
+    }
+}
+
+/// The PaymentMethod behind a PaymentIntent or SetupIntent.
+async fn read_card(
+    client: &StripeClient,
+    source: &stripe::CardSource,
+) -> Result<Option<PaymentMethod>, StripeError> {
+    let payment_method = match source {
+        stripe::CardSource::Payment { payment_intent, .. } => {
+            client.payment_intent(payment_intent).await?.payment_method
+        }
+        stripe::CardSource::Setup { setup_intent, .. } => {
+            client.setup_intent(setup_intent).await?.payment_method
+        }
+    };
+    match payment_method {
+        Some(id) => Ok(Some(client.payment_method(&id).await?)),
+        None => Ok(None),
+    }
 }
 
 /// Places an order (see [`invoices::place_order`]); an order that costs nothing (a free
@@ -278,7 +345,7 @@ pub async fn mark_paid(
 }
 
 /// Records a successful payment and, if it pays an open invoice exactly, fulfils it.
-async fn apply_payment(
+pub(crate) async fn apply_payment(
     ctx: &PaymentContext<'_>,
     tx: &mut Tx,
     actor: &Actor,

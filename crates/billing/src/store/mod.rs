@@ -16,6 +16,7 @@ use sqlx::{PgConnection, PgPool, Postgres, Sqlite, SqliteConnection, SqlitePool,
 
 pub mod api_keys;
 pub mod audit;
+pub mod autopay;
 pub mod hosting_accounts;
 pub mod housekeeping;
 pub mod invoices;

@@ -155,6 +155,15 @@ const ROUTES: &[(&str, &str, Access)] = &[
     ("GET", "/api/v1/me/invoices", Access::User),
     ("GET", "/api/v1/me/invoices/{id}", Access::User),
     ("POST", "/api/v1/me/invoices/{id}/checkout", Access::User),
+    ("GET", "/api/v1/me/payment-method", Access::User),
+    ("DELETE", "/api/v1/me/payment-method", Access::User),
+    ("POST", "/api/v1/me/payment-method/checkout", Access::User),
+    ("PUT", "/api/v1/me/autopay", Access::User),
+    (
+        "GET",
+        "/api/v1/customers/{id}/payment-method",
+        Access::Staff,
+    ),
     // Authenticated by Stripe's signature, not a token.
     ("POST", "/webhooks/stripe", Access::Public),
 ];

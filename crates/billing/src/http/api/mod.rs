@@ -12,6 +12,7 @@ pub mod jobs;
 pub mod license_check;
 pub mod licenses;
 pub mod me;
+pub mod payment_methods;
 pub mod plans;
 pub mod reconciliations;
 pub mod servers;
