@@ -13,11 +13,14 @@ else
     run() { cargo test --workspace --no-fail-fast; }
 fi
 
-# The email tests need a real SMTP server: aiosmtpd (PyPI), started by the tests.
-if ! python3 -c "import aiosmtpd" 2>/dev/null; then
-    echo "==> installing aiosmtpd for the email tests (python3 -m pip install aiosmtpd)"
-    python3 -m pip install --quiet --disable-pip-version-check aiosmtpd
-fi
+# The email tests need a real SMTP server: aiosmtpd (PyPI), started by the tests; the
+# saved-card tests need localstripe (PyPI), a stateful Stripe, started by the tests too.
+for module in aiosmtpd localstripe; do
+    if ! python3 -c "import $module" 2>/dev/null; then
+        echo "==> installing $module for the tests (python3 -m pip install $module)"
+        python3 -m pip install --quiet --disable-pip-version-check "$module"
+    fi
+done
 
 # The browser tests need playwright-core (npm) and Debian's chromium; without them they are
 # skipped (outside CI). chromium is the developer's to install.

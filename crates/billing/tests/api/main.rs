@@ -6,6 +6,7 @@
 mod helpers;
 
 mod auth;
+mod autopay;
 mod browser;
 mod customers;
 mod health;

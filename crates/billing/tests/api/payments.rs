@@ -13,19 +13,23 @@ use serde_json::{json, Value};
 use crate::helpers::{assert_error, SmtpSink, TestApp};
 use crate::stripe_fake::{self, FakeStripe};
 
-struct Shop {
-    app: TestApp,
-    stripe: FakeStripe,
-    sim: SimHandle,
-    admin: String,
-    customer_id: i64,
-    customer: String,
-    plan: i64,
+pub(crate) struct Shop {
+    pub app: TestApp,
+    pub stripe: FakeStripe,
+    pub sim: SimHandle,
+    pub admin: String,
+    pub customer_id: i64,
+    pub customer: String,
+    pub plan: i64,
 }
 
 /// An app with Stripe (and optionally SMTP), one simulated server, a plan with a setup fee, a customer.
 async fn shop(smtp: Option<&SmtpSink>) -> Shop {
-    let stripe = FakeStripe::start().await;
+    shop_on(FakeStripe::start().await, smtp).await
+}
+
+/// [`shop`] with a given Stripe stand-in.
+pub(crate) async fn shop_on(stripe: FakeStripe, smtp: Option<&SmtpSink>) -> Shop {
     let layer = match smtp {
         Some(sink) => stripe.layer().or(sink.layer()),
         None => stripe.layer(),
@@ -54,13 +58,13 @@ async fn shop(smtp: Option<&SmtpSink>) -> Shop {
 
 impl Shop {
     /// Posts an order as the customer, whatever comes back.
-    async fn try_order(&self, body: Value) -> (StatusCode, Value) {
+    pub(crate) async fn try_order(&self, body: Value) -> (StatusCode, Value) {
         self.app
             .post("/api/v1/me/orders", Some(&self.customer), body)
             .await
     }
 
-    async fn order(&self, username: &str) -> Value {
+    pub(crate) async fn order(&self, username: &str) -> Value {
         let (status, invoice) = self
             .app
             .post(
@@ -73,7 +77,7 @@ impl Shop {
         invoice
     }
 
-    async fn checkout(&self, invoice: &Value) -> Value {
+    pub(crate) async fn checkout(&self, invoice: &Value) -> Value {
         let (status, link) = self
             .app
             .post(
@@ -86,7 +90,7 @@ impl Shop {
         self.stripe.session(link["session_id"].as_str().unwrap())
     }
 
-    async fn invoice(&self, id: &Value) -> Value {
+    pub(crate) async fn invoice(&self, id: &Value) -> Value {
         let (status, invoice) = self
             .app
             .get(&format!("/api/v1/invoices/{id}"), Some(&self.admin))
@@ -95,7 +99,7 @@ impl Shop {
         invoice
     }
 
-    async fn account_in_state(&self, id: &Value, state: &str) -> Value {
+    pub(crate) async fn account_in_state(&self, id: &Value, state: &str) -> Value {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
         loop {
             let (_, account) = self
