@@ -105,6 +105,16 @@ impl AppState {
         }
     }
 
+    /// The payment sweep over this state.
+    pub fn payment_sweeper(&self) -> crate::service::settlement::PaymentSweeper {
+        crate::service::settlement::PaymentSweeper {
+            db: self.db.clone(),
+            settings: self.settings.clone(),
+            vault: self.vault.clone(),
+            wake: self.wake.clone(),
+        }
+    }
+
     /// The usage poller over this state.
     pub fn usage_poller(&self) -> UsagePoller {
         UsagePoller {
@@ -212,6 +222,9 @@ pub async fn serve(
     let every = state.settings.billing.interval_secs;
     let billing =
         (every > 0).then(|| tokio::spawn(state.billing_runner().run(Duration::from_secs(every))));
+    let every = state.settings.autopay.sweep_interval_secs;
+    let sweeper = (every > 0 && state.settings.stripe.secret_key.is_some())
+        .then(|| tokio::spawn(state.payment_sweeper().run(Duration::from_secs(every))));
     let housekeeping = tokio::spawn(
         crate::service::housekeeping::Housekeeper {
             db: state.db.clone(),
@@ -239,7 +252,7 @@ pub async fn serve(
     )
     .with_graceful_shutdown(shutdown)
     .await?;
-    for task in [monitor, reconciler, poller, billing, mailer]
+    for task in [monitor, reconciler, poller, billing, sweeper, mailer]
         .into_iter()
         .flatten()
     {

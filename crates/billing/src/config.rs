@@ -170,6 +170,8 @@ pub struct Layer {
     pub autopay_retry_days: Option<Vec<i64>>,
     /// Days before a renewal that a customer whose card expires first is told.
     pub card_expiry_notice_days: Option<i64>,
+    /// Seconds between sweeps asking Stripe about unsettled payments (0: off).
+    pub payment_sweep_interval_secs: Option<i64>,
 }
 
 impl Layer {
@@ -270,6 +272,9 @@ impl Layer {
             card_expiry_notice_days: self
                 .card_expiry_notice_days
                 .or(lower.card_expiry_notice_days),
+            payment_sweep_interval_secs: self
+                .payment_sweep_interval_secs
+                .or(lower.payment_sweep_interval_secs),
         }
     }
 }
@@ -354,6 +359,8 @@ pub struct AutopaySettings {
     pub retry: crate::domain::autopay::RetrySchedule,
     /// Days before a renewal that a customer whose card expires first is told.
     pub card_expiry_notice_days: i64,
+    /// Seconds between sweeps asking Stripe about unsettled payments; 0: off.
+    pub sweep_interval_secs: u64,
 }
 
 /// How invoices are issued and chased.
@@ -686,6 +693,10 @@ impl Settings {
                     })
                 }
             },
+            sweep_interval_secs: match layer.payment_sweep_interval_secs {
+                Some(0) => 0,
+                other => positive("payment_sweep_interval_secs", other, 900)?.unsigned_abs(),
+            },
         };
         Ok(Settings {
             autopay,
@@ -769,6 +780,7 @@ impl Settings {
             license_callbacks_v1: bool,
             autopay_retry_days: &'a [i64],
             card_expiry_notice_days: i64,
+            payment_sweep_interval_secs: u64,
         }
         let set = |v: &Option<SecretString>| {
             if v.is_some() {
@@ -784,6 +796,7 @@ impl Settings {
             license_callbacks_v1: self.license_callbacks_v1,
             autopay_retry_days: self.autopay.retry.days(),
             card_expiry_notice_days: self.autopay.card_expiry_notice_days,
+            payment_sweep_interval_secs: self.autopay.sweep_interval_secs,
             public_url: &self.public_url,
             stripe_secret_key: set(&self.stripe.secret_key),
             stripe_webhook_secret: set(&self.stripe.webhook_secret),

@@ -25,6 +25,8 @@ CREATE TABLE saved_cards (
 -- saved, and when the next may run (NULL: as soon as the invoice is due).
 ALTER TABLE invoices ADD COLUMN autopay_tries BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE invoices ADD COLUMN next_charge_at TIMESTAMPTZ;
+-- When the public Checkout return page last asked Stripe about the invoice (throttle).
+ALTER TABLE invoices ADD COLUMN checkout_checked_at TIMESTAMPTZ;
 
 -- Every off-session charge of an invoice. The row is written (pending) and committed
 -- before Stripe is asked, under an idempotency key made of the invoice and the attempt
@@ -48,5 +50,7 @@ CREATE TABLE charge_attempts (
 );
 -- Recovery looks for attempts left pending by a crash.
 CREATE INDEX charge_attempts_unsettled_idx ON charge_attempts (started_at) WHERE state IN ('pending', 'processing');
+-- The payment sweep asks Stripe about recent Checkout Sessions of open invoices.
+CREATE INDEX invoices_open_checkout_idx ON invoices (checkout_created_at) WHERE status = 'open' AND checkout_session_id IS NOT NULL;
 -- The billing run finds renewals to charge by due date among open invoices.
 CREATE INDEX invoices_open_charge_idx ON invoices (next_charge_at) WHERE status = 'open' AND kind = 'renewal';

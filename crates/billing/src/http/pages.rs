@@ -7,6 +7,7 @@ use serde::Deserialize;
 
 use crate::app::AppState;
 use crate::domain::invoice;
+use crate::service::settlement::{self, Confirmation};
 
 /// `?invoice=42`.
 #[derive(Debug, Deserialize)]
@@ -52,15 +53,41 @@ fn number(q: &ReturnQuery) -> String {
         .unwrap_or_else(|| "your invoice".to_owned())
 }
 
-/// `GET /checkout/complete`: after paying on Stripe.
+/// `GET /checkout/complete`: after paying on Stripe. Asks Stripe about the invoice's
+/// session (at most every 10 s per invoice), so a lost webhook delays nothing.
 pub async fn complete(State(state): State<AppState>, Query(q): Query<ReturnQuery>) -> Html<String> {
     let what = number(&q);
+    let id = q.invoice.as_deref().and_then(invoice::id_from_number);
+    let confirmed = match id {
+        Some(id) => {
+            let ctx = state.payment_context();
+            let asked = tokio::time::timeout(
+                std::time::Duration::from_secs(10),
+                settlement::confirm_checkout(&ctx, id, true),
+            )
+            .await;
+            match asked {
+                Ok(Ok(Confirmation::Paid(_))) => true,
+                Ok(Ok(_)) => false,
+                Ok(Err(e)) => {
+                    tracing::warn!(invoice = id, error = %e, "cannot confirm a Checkout with Stripe");
+                    false
+                }
+                Err(_) => false,
+            }
+        }
+        None => false,
+    };
+    let status = if confirmed {
+        format!("<p>Your payment for {what} is confirmed. We email you a receipt,")
+    } else {
+        format!("<p>Your payment for {what} is being confirmed. We email you a receipt as soon as it is,")
+    };
     page(
         &state,
         "Thank you for your payment",
         &format!(
-            "<p>Your payment for {what} is being confirmed. We email you a receipt as soon as it \
-             is, and the login details of your hosting account when it is ready (usually within \
+            "{status} and the login details of your hosting account when it is ready (usually within \
              a minute).</p><p><a href=\"/ui/#/my\">Go to your hosting</a></p>"
         ),
     )

@@ -86,6 +86,28 @@ pub struct CheckoutSession {
     pub url: String,
 }
 
+/// A Checkout Session as read back from Stripe.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CheckoutSessionState {
+    /// `cs_...`.
+    pub id: String,
+    /// `paid`, `unpaid` or `no_payment_required`.
+    #[serde(default)]
+    pub payment_status: Option<String>,
+    /// The PaymentIntent the session paid with.
+    #[serde(default)]
+    pub payment_intent: Option<String>,
+    /// The Stripe Customer.
+    #[serde(default)]
+    pub customer: Option<String>,
+    /// Minor units.
+    #[serde(default)]
+    pub amount_total: Option<i64>,
+    /// Lower-case ISO code.
+    #[serde(default)]
+    pub currency: Option<String>,
+}
+
 /// An off-session charge of a saved card.
 #[derive(Debug, Clone)]
 pub struct OffSessionCharge {
@@ -302,6 +324,12 @@ impl StripeClient {
             ("metadata[attempt]", attempt.as_str()),
         ];
         self.post("/v1/payment_intents", &form, &req.idempotency_key)
+            .await
+    }
+
+    /// Reads a Checkout Session.
+    pub async fn checkout_session(&self, id: &str) -> Result<CheckoutSessionState, StripeError> {
+        self.get(&format!("/v1/checkout/sessions/{}", path_part(id)?))
             .await
     }
 

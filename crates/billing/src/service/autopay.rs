@@ -142,43 +142,48 @@ pub async fn collect(
         return Ok(report);
     };
     remind_expiring_cards(ctx, now, &mut report).await?;
-    let stale = now - Duration::seconds(UNSETTLED_AFTER_SECS);
-    let mut conn = ctx.db.conn().await?;
-    let unsettled = store::autopay::unsettled_attempts(&mut conn, stale, BATCH).await?;
+    settle_unsettled(ctx, now, &mut report).await?;
     let max_tries = i64::try_from(ctx.settings.autopay.retry.len()).unwrap_or(i64::MAX);
+    let mut conn = ctx.db.conn().await?;
     let due = store::autopay::invoices_to_charge(&mut conn, now, max_tries, BATCH).await?;
     drop(conn);
-    for attempt in unsettled {
-        let answer = if attempt.state == "processing" {
-            match &attempt.payment_intent_id {
-                Some(pi) => Answer::of(client.payment_intent(pi).await),
-                None => Answer::of(
-                    client
-                        .charge_off_session(&request_of(ctx, &attempt).await?)
-                        .await,
-                ),
-            }
-        } else {
-            // The same request under the same key: Stripe answers with what it did.
-            Answer::of(
-                client
-                    .charge_off_session(&request_of(ctx, &attempt).await?)
-                    .await,
-            )
-        };
-        settle(ctx, &attempt, answer, &mut report).await?;
-    }
     for invoice_id in due {
         if let Some(attempt) = start(ctx, invoice_id, now).await? {
-            let answer = Answer::of(
-                client
-                    .charge_off_session(&request_of(ctx, &attempt).await?)
-                    .await,
-            );
+            let request = request_of(ctx, &attempt).await?;
+            let answer = Answer::of(client.charge_off_session(&request).await);
             settle(ctx, &attempt, answer, &mut report).await?;
         }
     }
     Ok(report)
+}
+
+/// Asks Stripe again about attempts left pending (their instance died mid-call, or
+/// Stripe did not answer) or processing, and records what it decided.
+pub(crate) async fn settle_unsettled(
+    ctx: &PaymentContext<'_>,
+    now: DateTime<Utc>,
+    report: &mut CollectReport,
+) -> Result<(), ServiceError> {
+    let Ok(client) = cards::stripe(ctx.settings) else {
+        return Ok(());
+    };
+    let stale = now - Duration::seconds(UNSETTLED_AFTER_SECS);
+    let mut conn = ctx.db.conn().await?;
+    let unsettled = store::autopay::unsettled_attempts(&mut conn, stale, BATCH).await?;
+    drop(conn);
+    for attempt in unsettled {
+        let answer = match (&attempt.state[..], &attempt.payment_intent_id) {
+            ("processing", Some(pi)) => Answer::of(client.payment_intent(pi).await),
+            // The same request under the same key: Stripe answers with what it did.
+            _ => Answer::of(
+                client
+                    .charge_off_session(&request_of(ctx, &attempt).await?)
+                    .await,
+            ),
+        };
+        settle(ctx, &attempt, answer, report).await?;
+    }
+    Ok(())
 }
 
 /// Records the next attempt of an invoice, or `None` when it is not to be charged now

@@ -33,6 +33,7 @@ pub mod provisioning_log;
 pub mod reconciliation;
 pub mod server_health;
 pub mod servers;
+pub mod settlement;
 pub mod tokens;
 pub mod usage;
 pub mod users;

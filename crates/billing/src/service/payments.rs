@@ -242,7 +242,7 @@ pub async fn stripe_webhook(
 /// The card a completed Checkout used, with the customer of ours it belongs to; `None`
 /// when payments are not configured here, the Stripe Customer is not one of ours, or
 /// Stripe does not know the objects (the payment is applied all the same).
-async fn fetch_card(
+pub(crate) async fn fetch_card(
     ctx: &PaymentContext<'_>,
     source: &stripe::CardSource,
 ) -> Result<Option<(i64, PaymentMethod)>, ServiceError> {

@@ -254,5 +254,23 @@ pub async fn metrics(db: &Db, actor: &Actor) -> Result<String, ServiceError> {
             }
         }
     }
+    let payments = super::settlement::health(db).await?;
+    for (name, help, value) in [
+        (
+            "nextpanel_bill_oldest_unsettled_payment_seconds",
+            "Age of the oldest automatic charge still waiting for its outcome (0: none).",
+            payments.oldest_unsettled_payment_secs.unwrap_or(0),
+        ),
+        (
+            "nextpanel_bill_seconds_since_last_stripe_webhook",
+            "Seconds since the last Stripe webhook arrived (-1: none yet).",
+            payments.last_webhook_secs.unwrap_or(-1),
+        ),
+    ] {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+        );
+    }
     Ok(out)
 }

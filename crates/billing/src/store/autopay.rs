@@ -428,3 +428,13 @@ pub async fn attempts_ahead(
     .await)?;
     Ok(n > 0)
 }
+
+/// When the oldest automatic charge still waiting for its outcome started.
+pub async fn oldest_unsettled(conn: &mut impl AsConn) -> Result<Option<DateTime<Utc>>, StoreError> {
+    let at = on_conn!(conn, |c| sqlx::query_scalar::<_, Option<DateTime<Utc>>>(
+        "SELECT MIN(started_at) FROM charge_attempts WHERE state IN ('pending', 'processing')"
+    )
+    .fetch_one(c)
+    .await)?;
+    Ok(at)
+}

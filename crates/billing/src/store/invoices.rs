@@ -354,3 +354,41 @@ pub async fn licenses_to_renew(
     })?;
     Ok(ids)
 }
+
+/// Takes the right to ask Stripe about the invoice's Checkout Session now, unless it was
+/// taken since `not_since`; `false`: asked too recently.
+pub async fn claim_checkout_check(
+    conn: &mut impl AsConn,
+    id: i64,
+    now: DateTime<Utc>,
+    not_since: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let n = on_conn!(conn, |c| sqlx::query(
+        "UPDATE invoices SET checkout_checked_at = $2 WHERE id = $1 \
+         AND (checkout_checked_at IS NULL OR checkout_checked_at < $3)"
+    )
+    .bind(id)
+    .bind(now)
+    .bind(not_since)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(n == 1)
+}
+
+/// Open invoices with a Checkout Session created after `since`, oldest first.
+pub async fn open_with_checkout(
+    conn: &mut impl AsConn,
+    since: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<i64>, StoreError> {
+    let ids = on_conn!(conn, |c| sqlx::query_scalar::<_, i64>(
+        "SELECT id FROM invoices WHERE status = 'open' AND checkout_session_id IS NOT NULL \
+         AND checkout_created_at > $1 ORDER BY checkout_created_at, id LIMIT $2"
+    )
+    .bind(since)
+    .bind(limit)
+    .fetch_all(c)
+    .await)?;
+    Ok(ids)
+}

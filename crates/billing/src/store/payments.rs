@@ -122,3 +122,13 @@ pub async fn succeeded_exists(
     })?;
     Ok(n > 0)
 }
+
+/// When the last Stripe event arrived.
+pub async fn last_event_at(conn: &mut impl AsConn) -> Result<Option<DateTime<Utc>>, StoreError> {
+    let at = on_conn!(conn, |c| sqlx::query_scalar::<_, Option<DateTime<Utc>>>(
+        "SELECT MAX(received_at) FROM stripe_events"
+    )
+    .fetch_one(c)
+    .await)?;
+    Ok(at)
+}

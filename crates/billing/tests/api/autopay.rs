@@ -546,3 +546,113 @@ async fn a_card_that_expires_before_the_renewal_gets_one_reminder() {
     );
     assert_eq!(emails(&shop, "card_expiring").await.len(), 1);
 }
+
+#[tokio::test]
+async fn a_lost_webhook_is_made_up_for_by_the_return_page() {
+    let shop = shop(None).await;
+    shop.stripe.lose_webhooks();
+    let invoice = shop.order("ada").await;
+    let session = shop.checkout(&invoice).await;
+    pay(&shop, &session, VISA).await;
+    assert_eq!(
+        shop.invoice(&invoice["id"]).await["status"],
+        "open",
+        "no webhook came"
+    );
+
+    // The customer lands on the return page, which asks Stripe and settles.
+    let page = shop
+        .app
+        .client
+        .get(
+            shop.app
+                .url(&format!("/checkout/complete?invoice={}", invoice["id"])),
+        )
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("is confirmed"), "{page}");
+    let paid = shop.invoice(&invoice["id"]).await;
+    assert_eq!(paid["status"], "paid", "{paid}");
+    shop.account_in_state(&paid["hosting_account_id"], "active")
+        .await;
+    assert_eq!(payment_setup(&shop).await["card"]["last4"], "4242");
+
+    // The webhook that comes late changes nothing.
+    let late = stripe_fake::completed(&shop.stripe.session(session["id"].as_str().unwrap()));
+    let (status, receipt) = stripe_fake::deliver(&shop.app, &late).await;
+    assert_eq!(status, StatusCode::OK, "{receipt}");
+    assert!(
+        receipt["outcome"]
+            .as_str()
+            .unwrap()
+            .contains("recorded before"),
+        "{receipt}"
+    );
+    assert_eq!(
+        shop.invoice(&invoice["id"]).await["payments"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(shop.app.count("hosting_accounts").await, 1);
+}
+
+#[tokio::test]
+async fn the_sweep_settles_payments_whose_webhook_never_came() {
+    let stripe = FakeStripe::with_localstripe().await;
+    let shop = crate::payments::shop_with(
+        stripe,
+        billing::config::Layer {
+            payment_sweep_interval_secs: Some(1),
+            ..billing::config::Layer::default()
+        },
+    )
+    .await;
+    shop.stripe
+        .deliver_webhooks_to(shop.app.url("/webhooks/stripe"));
+    shop.stripe.lose_webhooks();
+    let invoice = shop.order("ada").await;
+    let session = shop.checkout(&invoice).await;
+    pay(&shop, &session, VISA).await;
+    // Nobody opens the return page; the sweep asks Stripe within its interval.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let now = shop.invoice(&invoice["id"]).await;
+        if now["status"] == "paid" {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "never settled: {now}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        shop.invoice(&invoice["id"]).await["payments"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // /ready says how current payments are; /metrics too.
+    let (_, ready) = shop.app.get("/ready", None).await;
+    assert!(ready["payments"].is_object(), "{ready}");
+    assert_eq!(
+        ready["payments"]["oldest_unsettled_payment_secs"],
+        Value::Null
+    );
+    let (status, metrics) = shop.app.get("/metrics", Some(&shop.admin)).await;
+    assert_eq!(status, StatusCode::OK);
+    let text = metrics.as_str().unwrap();
+    assert!(
+        text.contains("nextpanel_bill_oldest_unsettled_payment_seconds 0"),
+        "{text}"
+    );
+    assert!(
+        text.contains("nextpanel_bill_seconds_since_last_stripe_webhook"),
+        "{text}"
+    );
+}

@@ -468,6 +468,7 @@ pub fn test_settings(layer: Layer) -> Settings {
         health_interval_secs: Some(0),
         reconcile_interval_secs: Some(0),
         usage_poll_interval_secs: Some(0),
+        payment_sweep_interval_secs: Some(0),
         workers: Some(2),
         job_max_attempts: Some(6),
         job_backoff_base_ms: Some(20),

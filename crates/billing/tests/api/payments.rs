@@ -30,10 +30,12 @@ async fn shop(smtp: Option<&SmtpSink>) -> Shop {
 
 /// [`shop`] with a given Stripe stand-in.
 pub(crate) async fn shop_on(stripe: FakeStripe, smtp: Option<&SmtpSink>) -> Shop {
-    let layer = match smtp {
-        Some(sink) => stripe.layer().or(sink.layer()),
-        None => stripe.layer(),
-    };
+    shop_with(stripe, smtp.map_or_else(Layer::default, SmtpSink::layer)).await
+}
+
+/// [`shop`] with a given Stripe stand-in and more settings.
+pub(crate) async fn shop_with(stripe: FakeStripe, extra: Layer) -> Shop {
+    let layer = extra.or(stripe.layer());
     let app = TestApp::spawn_with(layer).await;
     let admin = app.admin_token().await;
     let (sim, _) = app

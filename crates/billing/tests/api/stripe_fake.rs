@@ -44,6 +44,8 @@ struct Inner {
     charges_forwarded: usize,
     /// Customers made without a backend.
     fake_customers: usize,
+    /// Paid sessions are not told to the app (a misconfigured webhook endpoint).
+    lose_webhooks: bool,
 }
 
 /// A localstripe server on a free port, stopped on drop.
@@ -130,6 +132,7 @@ impl FakeStripe {
         let base = format!("http://{}", listener.local_addr().unwrap());
         let app = Router::new()
             .route("/v1/checkout/sessions", post(create_session))
+            .route("/v1/checkout/sessions/{id}", get(read_session))
             .route("/pay/{id}", get(payment_page).post(pay))
             .fallback(forward)
             .with_state((inner.clone(), base.clone()));
@@ -147,6 +150,11 @@ impl FakeStripe {
     /// reaches the app (as when the app dies between asking and recording).
     pub fn lose_next_charge(&self) {
         self.inner.lock().unwrap().lose_next_charge = true;
+    }
+
+    /// From now on, payments are not announced by webhook.
+    pub fn lose_webhooks(&self) {
+        self.inner.lock().unwrap().lose_webhooks = true;
     }
 
     /// PaymentIntent creations that reached localstripe.
@@ -327,12 +335,13 @@ async fn payment_page(State((inner, _)): Shared, Path(id): Path<String>) -> Resp
 /// the customer to the session's success URL. The form may name the test `card`
 /// number and its `exp_year` (defaults: 4242 4242 4242 4242, 2030).
 async fn pay(State((inner, _)): Shared, Path(id): Path<String>, body: Bytes) -> Response {
-    let (session, target, backend) = {
+    let (session, target, backend, lose) = {
         let inner = inner.lock().unwrap();
         (
             find(&inner, &id),
             inner.webhook_url.clone(),
             inner.backend.clone(),
+            inner.lose_webhooks,
         )
     };
     let (Some(mut session), Some(target)) = (session, target) else {
@@ -417,10 +426,22 @@ async fn pay(State((inner, _)): Shared, Path(id): Path<String>, body: Bytes) -> 
             .await;
             session["payment_intent"] = pi["id"].clone();
         }
+    }
+    session["status"] = json!("complete");
+    session["payment_status"] = json!(if session["mode"] == "setup" {
+        "no_payment_required"
+    } else {
+        "paid"
+    });
+    {
         let mut inner = inner.lock().unwrap();
         if let Some(stored) = inner.sessions.iter_mut().find(|s| s["id"] == id) {
             *stored = session.clone();
         }
+    }
+    if lose {
+        let back = session["success_url"].as_str().unwrap_or("/").to_owned();
+        return (StatusCode::SEE_OTHER, [(header::LOCATION, back)]).into_response();
     }
     let payload = serde_json::to_vec(&completed(&session)).unwrap();
     let signature = billing::payments::stripe::sign(
@@ -446,6 +467,22 @@ async fn pay(State((inner, _)): Shared, Path(id): Path<String>, body: Bytes) -> 
         )
             .into_response(),
         Err(e) => (StatusCode::BAD_GATEWAY, format!("webhook failed: {e}")).into_response(),
+    }
+}
+
+/// `GET /v1/checkout/sessions/{id}`: the session as it stands.
+async fn read_session(State((inner, _)): Shared, Path(id): Path<String>) -> Response {
+    let found = find(&inner.lock().unwrap(), &id);
+    match found {
+        Some(session) => Json(session).into_response(),
+        None => json_response(
+            404,
+            Bytes::from(
+                json!({"error": {"type": "invalid_request_error",
+                "message": format!("No such checkout.session: '{id}'")}})
+                .to_string(),
+            ),
+        ),
     }
 }
 

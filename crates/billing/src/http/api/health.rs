@@ -24,6 +24,10 @@ pub struct Health {
     /// On `/ready`: whether email can go out, and how many messages wait.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    /// On `/ready`: how current payments are (a stale webhook or an old unsettled charge
+    /// is worth a look, but never makes the instance unready).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payments: Option<crate::service::settlement::PaymentsHealth>,
 }
 
 async fn check(state: &AppState) -> (StatusCode, Json<Health>) {
@@ -42,6 +46,7 @@ async fn check(state: &AppState) -> (StatusCode, Json<Health>) {
         database: if up { "connected" } else { "unreachable" },
         engine,
         email: None,
+        payments: None,
     };
     (
         if up {
@@ -77,5 +82,6 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Health>) 
     } else {
         format!("not configured: {queued} message(s) queued and kept until SMTP is set up")
     });
+    health.payments = crate::service::settlement::health(&state.db).await.ok();
     (status, Json(health))
 }
