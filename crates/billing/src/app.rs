@@ -222,7 +222,7 @@ pub async fn serve(
     let every = state.settings.billing.interval_secs;
     let billing =
         (every > 0).then(|| tokio::spawn(state.billing_runner().run(Duration::from_secs(every))));
-    let every = state.settings.autopay.sweep_interval_secs;
+    let every = state.settings.collection.sweep_interval_secs;
     let sweeper = (every > 0 && state.settings.stripe.secret_key.is_some())
         .then(|| tokio::spawn(state.payment_sweeper().run(Duration::from_secs(every))));
     let housekeeping = tokio::spawn(

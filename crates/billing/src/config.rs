@@ -172,6 +172,8 @@ pub struct Layer {
     pub card_expiry_notice_days: Option<i64>,
     /// Seconds between sweeps asking Stripe about unsettled payments (0: off).
     pub payment_sweep_interval_secs: Option<i64>,
+    /// Suspend the hosting a disputed payment paid for.
+    pub suspend_on_dispute: Option<bool>,
 }
 
 impl Layer {
@@ -275,6 +277,7 @@ impl Layer {
             payment_sweep_interval_secs: self
                 .payment_sweep_interval_secs
                 .or(lower.payment_sweep_interval_secs),
+            suspend_on_dispute: self.suspend_on_dispute.or(lower.suspend_on_dispute),
         }
     }
 }
@@ -348,19 +351,23 @@ pub struct Settings {
     /// Accept version-1 license callbacks (without `request_id`, which can be
     /// replayed within the clock window); off by default.
     pub license_callbacks_v1: bool,
-    /// Automatic charges of saved cards.
-    pub autopay: AutopaySettings,
+    /// Collecting money: automatic charges, the payment sweep, disputes.
+    pub collection: CollectionSettings,
 }
 
-/// When saved cards are charged for renewals, and when their holders are warned.
+/// How money is collected once owed: when saved cards are charged for renewals, when
+/// their holders are warned, how often Stripe is asked about lost webhooks, and what a
+/// dispute does.
 #[derive(Debug, Clone)]
-pub struct AutopaySettings {
+pub struct CollectionSettings {
     /// Days after the due date of each automatic attempt.
     pub retry: crate::domain::autopay::RetrySchedule,
     /// Days before a renewal that a customer whose card expires first is told.
     pub card_expiry_notice_days: i64,
     /// Seconds between sweeps asking Stripe about unsettled payments; 0: off.
     pub sweep_interval_secs: u64,
+    /// Suspend the hosting a disputed payment paid for.
+    pub suspend_on_dispute: bool,
 }
 
 /// How invoices are issued and chased.
@@ -673,7 +680,7 @@ impl Settings {
                 })
             }
         };
-        let autopay = AutopaySettings {
+        let collection = CollectionSettings {
             retry: match layer.autopay_retry_days {
                 None => crate::domain::autopay::RetrySchedule::default(),
                 Some(days) => crate::domain::autopay::RetrySchedule::new(days).map_err(|m| {
@@ -697,9 +704,10 @@ impl Settings {
                 Some(0) => 0,
                 other => positive("payment_sweep_interval_secs", other, 900)?.unsigned_abs(),
             },
+            suspend_on_dispute: layer.suspend_on_dispute.unwrap_or(true),
         };
         Ok(Settings {
-            autopay,
+            collection,
             audit_retention_days,
             license_callbacks_v1: layer.license_callbacks_v1.unwrap_or(false),
             public_url,
@@ -781,6 +789,7 @@ impl Settings {
             autopay_retry_days: &'a [i64],
             card_expiry_notice_days: i64,
             payment_sweep_interval_secs: u64,
+            suspend_on_dispute: bool,
         }
         let set = |v: &Option<SecretString>| {
             if v.is_some() {
@@ -794,9 +803,10 @@ impl Settings {
                 .audit_retention_days
                 .map_or_else(|| "keep all".to_owned(), |d| d.to_string()),
             license_callbacks_v1: self.license_callbacks_v1,
-            autopay_retry_days: self.autopay.retry.days(),
-            card_expiry_notice_days: self.autopay.card_expiry_notice_days,
-            payment_sweep_interval_secs: self.autopay.sweep_interval_secs,
+            autopay_retry_days: self.collection.retry.days(),
+            card_expiry_notice_days: self.collection.card_expiry_notice_days,
+            payment_sweep_interval_secs: self.collection.sweep_interval_secs,
+            suspend_on_dispute: self.collection.suspend_on_dispute,
             public_url: &self.public_url,
             stripe_secret_key: set(&self.stripe.secret_key),
             stripe_webhook_secret: set(&self.stripe.webhook_secret),

@@ -155,6 +155,30 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Params<T> {
     }
 }
 
+/// The optional `Idempotency-Key` header: the same key makes a repeated request harmless.
+pub struct IdempotencyKey(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .headers
+            .get("idempotency-key")
+            .map(|v| v.to_str().map(str::to_owned))
+            .transpose()
+            .map(IdempotencyKey)
+            .map_err(|_| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "bad_request",
+                    "the Idempotency-Key header is not valid text",
+                )
+                .with_field("Idempotency-Key")
+            })
+    }
+}
+
 /// The address of the client: the TCP peer, or behind a proxy the address it forwarded.
 pub struct ClientIp(pub String);
 

@@ -70,7 +70,7 @@ impl Modify for BearerScheme {
 pub fn api_routes() -> OpenApiRouter<AppState> {
     use api::{
         accounts, api_keys, audit, auth, customers, emails, health, invoices, jobs, license_check,
-        licenses, me, payment_methods, plans, reconciliations, servers, users, webhooks,
+        licenses, me, payment_methods, plans, reconciliations, refunds, servers, users, webhooks,
     };
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(health::health))
@@ -145,6 +145,10 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(payment_methods::checkout))
         .routes(routes!(payment_methods::autopay))
         .routes(routes!(payment_methods::of_customer))
+        .routes(routes!(refunds::refund))
+        .routes(routes!(refunds::credit_notes))
+        .routes(routes!(refunds::my_credit_notes))
+        .routes(routes!(refunds::disputes))
         .routes(routes!(webhooks::stripe))
 }
 

@@ -18,6 +18,8 @@ pub const TEMPLATES: &[&str] = &[
     "payment_failed",
     "payment_action_required",
     "card_expiring",
+    "refund_issued",
+    "dispute_opened",
     "overdue_reminder",
     "account_suspended",
     "account_unsuspended",
@@ -97,6 +99,22 @@ const BUILT_IN: &[(&str, &str)] = &[
     (
         "card_expiring.html",
         include_str!("../../templates/email/card_expiring.html"),
+    ),
+    (
+        "refund_issued.txt",
+        include_str!("../../templates/email/refund_issued.txt"),
+    ),
+    (
+        "refund_issued.html",
+        include_str!("../../templates/email/refund_issued.html"),
+    ),
+    (
+        "dispute_opened.txt",
+        include_str!("../../templates/email/dispute_opened.txt"),
+    ),
+    (
+        "dispute_opened.html",
+        include_str!("../../templates/email/dispute_opened.html"),
     ),
     (
         "overdue_reminder.txt",

@@ -126,8 +126,104 @@ pub enum PaymentEvent {
         /// The SetupIntent that saved it.
         setup_intent: String,
     },
+    /// Money went back to the cardholder (from this service, or the Stripe dashboard).
+    Refunded {
+        /// The PaymentIntent refunded.
+        payment_intent: String,
+        /// Each refund of the charge so far.
+        refunds: Vec<StripeRefund>,
+    },
+    /// The cardholder disputed a payment with their bank.
+    DisputeOpened(Dispute),
+    /// A dispute ended (`won`, `lost`, ...).
+    DisputeClosed(Dispute),
     /// An event we do not act on (recorded and acknowledged).
     Ignored(String),
+}
+
+/// One refund listed in a `charge.refunded` event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StripeRefund {
+    /// `re_...`.
+    pub id: String,
+    /// Minor units.
+    pub amount: i64,
+    /// Lower-case ISO code.
+    pub currency: String,
+    /// Our refund id, when we asked for it.
+    pub ours: Option<i64>,
+}
+
+/// A dispute as Stripe reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dispute {
+    /// `dp_...`.
+    pub id: String,
+    /// The PaymentIntent disputed.
+    pub payment_intent: String,
+    /// Minor units.
+    pub amount: i64,
+    /// Lower-case ISO code.
+    pub currency: String,
+    /// `fraudulent`, `product_not_received`, ...
+    pub reason: String,
+    /// `needs_response`, `won`, `lost`, ...
+    pub status: String,
+}
+
+/// The refund and dispute events, which carry no invoice of ours (they are found by
+/// their PaymentIntent).
+fn money_back(event: &Event) -> Option<PaymentEvent> {
+    let object = &event.data.object;
+    let text = |key: &str| object.get(key).and_then(Value::as_str).map(str::to_owned);
+    let amount = object.get("amount").and_then(Value::as_i64).unwrap_or(0);
+    match event.kind.as_str() {
+        "charge.refunded" => {
+            let refunds = object
+                .pointer("/refunds/data")
+                .and_then(Value::as_array)
+                .map(|list| {
+                    list.iter()
+                        .filter_map(|r| {
+                            Some(StripeRefund {
+                                id: r.get("id")?.as_str()?.to_owned(),
+                                amount: r.get("amount")?.as_i64()?,
+                                currency: r
+                                    .get("currency")
+                                    .and_then(Value::as_str)
+                                    .unwrap_or_default()
+                                    .to_owned(),
+                                ours: r
+                                    .pointer("/metadata/refund_id")
+                                    .and_then(Value::as_str)
+                                    .and_then(|v| v.parse().ok()),
+                            })
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            Some(PaymentEvent::Refunded {
+                payment_intent: text("payment_intent")?,
+                refunds,
+            })
+        }
+        "charge.dispute.created" | "charge.dispute.closed" => {
+            let dispute = Dispute {
+                id: text("id")?,
+                payment_intent: text("payment_intent")?,
+                amount,
+                currency: text("currency").unwrap_or_default(),
+                reason: text("reason").unwrap_or_else(|| "general".into()),
+                status: text("status").unwrap_or_default(),
+            };
+            Some(if event.kind == "charge.dispute.created" {
+                PaymentEvent::DisputeOpened(dispute)
+            } else {
+                PaymentEvent::DisputeClosed(dispute)
+            })
+        }
+        _ => None,
+    }
 }
 
 /// Where to read the card a customer just used, to save it for renewals.
@@ -202,6 +298,9 @@ pub struct Settlement {
 /// Maps an event to what it means for us.
 pub fn interpret(event: &Event) -> PaymentEvent {
     let object = &event.data.object;
+    if let Some(money_back) = money_back(event) {
+        return money_back;
+    }
     if let Some(CardSource::Setup {
         stripe_customer,
         setup_intent,
@@ -442,6 +541,43 @@ mod tests {
                    "metadata": {"invoice_id": "4", "attempt": "1"}}),
         );
         assert!(matches!(interpret(&failed), PaymentEvent::Ignored(_)));
+    }
+
+    #[test]
+    fn refunds_and_disputes_are_found_by_their_payment_intent() {
+        let refunded = event(
+            "charge.refunded",
+            json!({"id": "ch_1", "payment_intent": "pi_1", "amount": 999, "amount_refunded": 500,
+                   "refunds": {"data": [
+                       {"id": "re_1", "amount": 300, "currency": "usd", "metadata": {"refund_id": "4"}},
+                       {"id": "re_2", "amount": 200, "currency": "usd", "metadata": {}}]}}),
+        );
+        match interpret(&refunded) {
+            PaymentEvent::Refunded {
+                payment_intent,
+                refunds,
+            } => {
+                assert_eq!(payment_intent, "pi_1");
+                assert_eq!(refunds.len(), 2);
+                assert_eq!(refunds[0].ours, Some(4));
+                assert_eq!(refunds[1].ours, None);
+                assert_eq!(refunds[1].amount, 200);
+            }
+            other => panic!("{other:?}"),
+        }
+        let opened = event(
+            "charge.dispute.created",
+            json!({"id": "dp_1", "payment_intent": "pi_1", "amount": 999, "currency": "usd",
+                   "reason": "fraudulent", "status": "needs_response"}),
+        );
+        assert!(
+            matches!(interpret(&opened), PaymentEvent::DisputeOpened(d) if d.reason == "fraudulent")
+        );
+        let closed = event(
+            "charge.dispute.closed",
+            json!({"id": "dp_1", "payment_intent": "pi_1", "amount": 999, "currency": "usd", "status": "won"}),
+        );
+        assert!(matches!(interpret(&closed), PaymentEvent::DisputeClosed(d) if d.status == "won"));
     }
 
     #[test]

@@ -86,6 +86,33 @@ pub struct CheckoutSession {
     pub url: String,
 }
 
+/// A refund of a payment.
+#[derive(Debug, Clone)]
+pub struct RefundRequest {
+    /// The PaymentIntent refunded.
+    pub payment_intent: String,
+    /// Minor units.
+    pub amount: i64,
+    /// Our refund id (metadata, so Stripe's `charge.refunded` names it).
+    pub refund_id: i64,
+    /// The admin's reason (metadata).
+    pub reason: String,
+    /// Our refund's key: a repeat is the same refund.
+    pub idempotency_key: String,
+}
+
+/// A refund as Stripe reports it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Refund {
+    /// `re_...`.
+    pub id: String,
+    /// `succeeded`, `pending`, `failed`, ...
+    #[serde(default)]
+    pub status: Option<String>,
+    /// Minor units.
+    pub amount: i64,
+}
+
 /// A Checkout Session as read back from Stripe.
 #[derive(Debug, Clone, Deserialize)]
 pub struct CheckoutSessionState {
@@ -325,6 +352,19 @@ impl StripeClient {
         ];
         self.post("/v1/payment_intents", &form, &req.idempotency_key)
             .await
+    }
+
+    /// Refunds (part of) a payment.
+    pub async fn refund(&self, req: &RefundRequest) -> Result<Refund, StripeError> {
+        let amount = req.amount.to_string();
+        let ours = req.refund_id.to_string();
+        let form = [
+            ("payment_intent", req.payment_intent.as_str()),
+            ("amount", amount.as_str()),
+            ("metadata[refund_id]", ours.as_str()),
+            ("metadata[reason]", req.reason.as_str()),
+        ];
+        self.post("/v1/refunds", &form, &req.idempotency_key).await
     }
 
     /// Reads a Checkout Session.

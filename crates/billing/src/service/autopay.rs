@@ -143,7 +143,7 @@ pub async fn collect(
     };
     remind_expiring_cards(ctx, now, &mut report).await?;
     settle_unsettled(ctx, now, &mut report).await?;
-    let max_tries = i64::try_from(ctx.settings.autopay.retry.len()).unwrap_or(i64::MAX);
+    let max_tries = i64::try_from(ctx.settings.collection.retry.len()).unwrap_or(i64::MAX);
     let mut conn = ctx.db.conn().await?;
     let due = store::autopay::invoices_to_charge(&mut conn, now, max_tries, BATCH).await?;
     drop(conn);
@@ -217,7 +217,7 @@ async fn start(
     }
     let (tries, next_at) = store::autopay::schedule_of(&mut tx, invoice_id).await?;
     let last = earlier.last().map(|a| a.started_at);
-    let scheduled = ctx.settings.autopay.retry.next_at(
+    let scheduled = ctx.settings.collection.retry.next_at(
         row.due_at,
         usize::try_from(tries).unwrap_or(usize::MAX),
         last,
@@ -347,7 +347,7 @@ async fn settle(
             report.unsettled += 1;
         }
         Answer::ActionRequired(..) | Answer::Declined(..) | Answer::Refused(_) => {
-            let next = ctx.settings.autopay.retry.next_at(
+            let next = ctx.settings.collection.retry.next_at(
                 row.due_at,
                 usize::try_from(tries + 1).unwrap_or(usize::MAX),
                 Some(now),
@@ -406,7 +406,7 @@ async fn remind_expiring_cards(
     now: DateTime<Utc>,
     report: &mut CollectReport,
 ) -> Result<(), ServiceError> {
-    let horizon = now + Duration::days(ctx.settings.autopay.card_expiry_notice_days);
+    let horizon = now + Duration::days(ctx.settings.collection.card_expiry_notice_days);
     let mut conn = ctx.db.conn().await?;
     let candidates = store::autopay::renewals_with_cards(&mut conn, now, horizon, BATCH).await?;
     drop(conn);

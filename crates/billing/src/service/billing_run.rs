@@ -214,7 +214,7 @@ impl BillingRunner {
     /// Whether the saved card will still be tried for this invoice: the customer was told
     /// of the failed attempt already, and reminders start once the tries are used up.
     async fn autopay_ahead(&self, invoice_id: i64) -> Result<bool, ServiceError> {
-        let max = i64::try_from(self.settings.autopay.retry.len()).unwrap_or(i64::MAX);
+        let max = i64::try_from(self.settings.collection.retry.len()).unwrap_or(i64::MAX);
         let mut conn = self.db.conn().await?;
         Ok(store::autopay::attempts_ahead(&mut conn, invoice_id, max).await?)
     }

@@ -120,6 +120,12 @@ pub struct Invoice {
     /// Automatic charges of the saved card, with their outcome (in single-invoice answers).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub charge_attempts: Option<Vec<super::autopay::ChargeAttempt>>,
+    /// Refunds of its payments with their credit notes (in single-invoice answers).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refunds: Option<Vec<super::refunds::Refund>>,
+    /// Disputes of its payments (in single-invoice answers).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disputes: Option<Vec<super::disputes::Dispute>>,
 }
 
 impl From<&InvoiceRow> for Invoice {
@@ -152,6 +158,8 @@ impl From<&InvoiceRow> for Invoice {
             lines: None,
             payments: None,
             charge_attempts: None,
+            refunds: None,
+            disputes: None,
         }
     }
 }
@@ -420,6 +428,8 @@ async fn detail(conn: &mut impl store::AsConn, row: &InvoiceRow) -> Result<Invoi
     let payments = store::payments::for_invoice(conn, row.id).await?;
     view.payments = Some(payments.iter().map(Payment::from).collect());
     view.charge_attempts = Some(super::autopay::attempts_of(conn, row.id).await?);
+    view.refunds = Some(super::refunds::of_invoice(conn, row.id).await?);
+    view.disputes = Some(super::disputes::of_invoice(conn, row.id).await?);
     Ok(view)
 }
 

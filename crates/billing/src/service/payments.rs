@@ -214,6 +214,12 @@ pub async fn stripe_webhook(
             invoice_rules::number(invoice_id)
         ),
         PaymentEvent::CardSetup { .. } => "card setup".to_owned(),
+        PaymentEvent::Refunded {
+            payment_intent,
+            refunds,
+        } => super::refunds::record_from_stripe(ctx, &mut tx, &payment_intent, &refunds).await?,
+        PaymentEvent::DisputeOpened(d) => super::disputes::opened(ctx, &mut tx, &d).await?,
+        PaymentEvent::DisputeClosed(d) => super::disputes::closed(ctx, &mut tx, &d).await?,
         PaymentEvent::Ignored(what) => format!("ignored: {what}"),
     };
     let outcome = match card {

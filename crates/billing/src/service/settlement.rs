@@ -44,6 +44,8 @@ pub struct SweepReport {
     pub settled: i64,
     /// Automatic charges whose outcome was recorded.
     pub charges: super::autopay::CollectReport,
+    /// Refunds Stripe had not answered that are now recorded.
+    pub refunds: i64,
 }
 
 /// Asks Stripe whether the invoice's Checkout Session is paid and, if it is, applies the
@@ -151,6 +153,7 @@ pub async fn sweep(
         }
     }
     super::autopay::settle_unsettled(ctx, now, &mut report.charges).await?;
+    report.refunds = super::refunds::retry_pending(ctx, now).await?;
     Ok(report)
 }
 

@@ -17,6 +17,7 @@ use sqlx::{PgConnection, PgPool, Postgres, Sqlite, SqliteConnection, SqlitePool,
 pub mod api_keys;
 pub mod audit;
 pub mod autopay;
+pub mod disputes;
 pub mod hosting_accounts;
 pub mod housekeeping;
 pub mod invoices;
@@ -31,6 +32,7 @@ pub mod payments;
 pub mod periodic;
 pub mod plans;
 pub mod reconciliations;
+pub mod refunds;
 pub mod servers;
 pub mod sessions;
 pub mod users;

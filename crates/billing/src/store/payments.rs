@@ -132,3 +132,30 @@ pub async fn last_event_at(conn: &mut impl AsConn) -> Result<Option<DateTime<Utc
     .await)?;
     Ok(at)
 }
+
+/// A payment by id.
+pub async fn find(conn: &mut impl AsConn, id: i64) -> Result<Option<PaymentRow>, StoreError> {
+    let sql = format!("SELECT {COLUMNS} FROM payments WHERE id = $1");
+    let row = on_conn!(conn, |c| sqlx::query_as::<_, PaymentRow>(&sql)
+        .bind(id)
+        .fetch_optional(c)
+        .await)?;
+    Ok(row)
+}
+
+/// The succeeded payment with this provider reference (a PaymentIntent id).
+pub async fn find_succeeded(
+    conn: &mut impl AsConn,
+    provider: &str,
+    provider_ref: &str,
+) -> Result<Option<PaymentRow>, StoreError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM payments WHERE provider = $1 AND provider_ref = $2 AND status = 'succeeded'"
+    );
+    let row = on_conn!(conn, |c| sqlx::query_as::<_, PaymentRow>(&sql)
+        .bind(provider)
+        .bind(provider_ref)
+        .fetch_optional(c)
+        .await)?;
+    Ok(row)
+}

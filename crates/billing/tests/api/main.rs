@@ -18,6 +18,7 @@ mod periodic;
 mod plans;
 mod provisioning;
 mod reconciliation;
+mod refunds;
 mod roles;
 mod schema;
 mod servers;

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
@@ -14,7 +14,7 @@ use super::{page_of, PageQuery};
 use crate::app::AppState;
 use crate::domain::hosting::AccountState;
 use crate::http::error::{ApiError, ErrorBody};
-use crate::http::extract::{AdminAuth, Auth, Body, Params, StaffAuth};
+use crate::http::extract::{AdminAuth, Auth, Body, IdempotencyKey, Params, StaffAuth};
 use crate::service::account_ops::{
     ChangePlanRequest, OperationResult, PanelStatsView, PasswordRequest, PasswordResult,
     SuspendRequest,
@@ -33,21 +33,9 @@ use crate::store::hosting_accounts::AccountFilter;
 pub async fn provision(
     State(state): State<AppState>,
     AdminAuth(actor): AdminAuth,
-    headers: HeaderMap,
+    IdempotencyKey(key): IdempotencyKey,
     Body(body): Body<ProvisionRequest>,
 ) -> Result<Response, ApiError> {
-    let key = headers
-        .get("idempotency-key")
-        .map(|v| v.to_str().map(str::to_owned))
-        .transpose()
-        .map_err(|_| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "bad_request",
-                "the Idempotency-Key header is not valid text",
-            )
-            .with_field("Idempotency-Key")
-        })?;
     let result = provisioning::provision(
         &state.db,
         &state.vault,

@@ -15,6 +15,7 @@ pub mod me;
 pub mod payment_methods;
 pub mod plans;
 pub mod reconciliations;
+pub mod refunds;
 pub mod servers;
 pub mod users;
 pub mod webhooks;
