@@ -174,6 +174,8 @@ pub struct Layer {
     pub payment_sweep_interval_secs: Option<i64>,
     /// Suspend the hosting a disputed payment paid for.
     pub suspend_on_dispute: Option<bool>,
+    /// Take orders even when no server can take the account now.
+    pub accept_orders_when_full: Option<bool>,
 }
 
 impl Layer {
@@ -278,6 +280,9 @@ impl Layer {
                 .payment_sweep_interval_secs
                 .or(lower.payment_sweep_interval_secs),
             suspend_on_dispute: self.suspend_on_dispute.or(lower.suspend_on_dispute),
+            accept_orders_when_full: self
+                .accept_orders_when_full
+                .or(lower.accept_orders_when_full),
         }
     }
 }
@@ -381,6 +386,8 @@ pub struct BillingSettings {
     pub order_due_days: i64,
     /// Reminders and suspension.
     pub dunning: crate::domain::invoice::DunningPolicy,
+    /// Take orders even when no server can take the account now (it waits for one).
+    pub accept_orders_when_full: bool,
 }
 
 /// How the durable job queue runs.
@@ -617,6 +624,7 @@ impl Settings {
             },
             renewal_lead_days: positive("renewal_lead_days", layer.renewal_lead_days, 14)?,
             order_due_days: positive("order_due_days", layer.order_due_days, 7)?,
+            accept_orders_when_full: layer.accept_orders_when_full.unwrap_or(false),
             dunning: crate::domain::invoice::DunningPolicy {
                 reminder_interval_days: positive(
                     "reminder_interval_days",
@@ -790,6 +798,7 @@ impl Settings {
             card_expiry_notice_days: i64,
             payment_sweep_interval_secs: u64,
             suspend_on_dispute: bool,
+            accept_orders_when_full: bool,
         }
         let set = |v: &Option<SecretString>| {
             if v.is_some() {
@@ -807,6 +816,7 @@ impl Settings {
             card_expiry_notice_days: self.collection.card_expiry_notice_days,
             payment_sweep_interval_secs: self.collection.sweep_interval_secs,
             suspend_on_dispute: self.collection.suspend_on_dispute,
+            accept_orders_when_full: self.billing.accept_orders_when_full,
             public_url: &self.public_url,
             stripe_secret_key: set(&self.stripe.secret_key),
             stripe_webhook_secret: set(&self.stripe.webhook_secret),

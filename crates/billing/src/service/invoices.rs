@@ -195,6 +195,33 @@ pub struct VoidInvoice {
     pub reason: Option<String>,
 }
 
+/// Refuses to sell hosting no server can deliver now (full, offline, or none in the
+/// plan's location or group), unless the shop accepts orders when full.
+pub(crate) async fn require_room(
+    conn: &mut impl store::AsConn,
+    settings: &Settings,
+    plan: &store::plans::PlanRow,
+) -> Result<(), ServiceError> {
+    if settings.billing.accept_orders_when_full
+        || super::provisioning::can_host(
+            conn,
+            plan.location.as_deref(),
+            plan.server_group.as_deref(),
+        )
+        .await?
+    {
+        return Ok(());
+    }
+    Err(ServiceError::Conflict {
+        field: Some("plan_id".into()),
+        message: format!(
+            "plan '{}' cannot be ordered right now: no server can take a new account (all are full or \
+             offline); please try again later or contact support",
+            plan.name
+        ),
+    })
+}
+
 /// Places an order: an open invoice for the plan, and the "invoice created" message.
 /// A customer orders for themselves; an admin may order for any customer.
 pub async fn place_order(
@@ -227,6 +254,7 @@ pub async fn place_order(
                 format!("no plan with id {} is for sale", body.plan_id),
             )
         })?;
+    require_room(&mut tx, settings, &plan).await?;
     let prices = super::plans::prices_of(&plan)?;
     let cycle = match body.billing_cycle {
         Some(c) => c,

@@ -105,6 +105,10 @@ pub async fn checkout(
     let plan = store::plans::find(&mut conn, row.plan_id)
         .await?
         .ok_or(ServiceError::NotFound("plan"))?;
+    if row.kind == "order" && row.status == InvoiceStatus::Open.as_str() {
+        // The fleet may have filled up since the order: better no payment than a wait.
+        invoices::require_room(&mut conn, settings, &plan).await?;
+    }
     drop(conn);
     if row.status != InvoiceStatus::Open.as_str() {
         return Err(invoices::not_open(&row, "paid"));

@@ -79,18 +79,19 @@ pub enum ProvisionResult {
     Replayed(Provisioned),
 }
 
-/// Picks the best usable server in the caller's transaction and checks its slot under its lock.
-pub async fn choose_server(
-    tx: &mut Tx,
+/// Whether some usable server (active, online, with a free slot, in the plan's location
+/// and group) could take an account of this plan now. Read-only: no slot is taken.
+pub async fn can_host(
+    conn: &mut impl store::AsConn,
     location: Option<&str>,
     group: Option<&str>,
-    exclude: &[i64],
-    username: &str,
-) -> Result<Option<i64>, ServiceError> {
-    store::servers::lock_slots(tx).await?;
-    let rows = store::servers::list(tx).await?;
-    let candidates: Vec<Candidate> = rows
-        .iter()
+) -> Result<bool, ServiceError> {
+    let rows = store::servers::list(conn).await?;
+    Ok(!rank_servers(&candidates(&rows), location, group, &[]).is_empty())
+}
+
+fn candidates(rows: &[store::servers::ServerRow]) -> Vec<Candidate> {
+    rows.iter()
         .map(|r| Candidate {
             id: r.id,
             is_active: r.is_active,
@@ -101,8 +102,20 @@ pub async fn choose_server(
             location: r.location.clone(),
             group: r.server_group.clone(),
         })
-        .collect();
-    for id in rank_servers(&candidates, location, group, exclude) {
+        .collect()
+}
+
+/// Picks the best usable server in the caller's transaction and checks its slot under its lock.
+pub async fn choose_server(
+    tx: &mut Tx,
+    location: Option<&str>,
+    group: Option<&str>,
+    exclude: &[i64],
+    username: &str,
+) -> Result<Option<i64>, ServiceError> {
+    store::servers::lock_slots(tx).await?;
+    let rows = store::servers::list(tx).await?;
+    for id in rank_servers(&candidates(&rows), location, group, exclude) {
         if take_slot(tx, id, username).await? {
             return Ok(Some(id));
         }

@@ -125,8 +125,12 @@ impl Shop {
 
 /// On a bare app: a customer orders a Starter plan as "ada" (checked: 201) and asks to
 /// pay it; the order and the checkout answer.
-async fn order_then_checkout(app: &TestApp) -> (Value, (StatusCode, Value)) {
+async fn order_then_checkout(app: &TestApp) -> (Value, (StatusCode, Value), SimHandle) {
     let admin = app.admin_token().await;
+    // A server to sell hosting on.
+    let (sim, _) = app
+        .sim_server(&admin, "node-1", 10, SimConfig::random().unwrap())
+        .await;
     let plan = app.plan(&admin, "Starter").await;
     let (_, customer) = app.customer(&admin, "ada@example.com").await;
     let (status, invoice) = app
@@ -144,7 +148,7 @@ async fn order_then_checkout(app: &TestApp) -> (Value, (StatusCode, Value)) {
             json!({}),
         )
         .await;
-    (invoice, checkout)
+    (invoice, checkout, sim)
 }
 
 fn subjects(messages: &[Value]) -> Vec<String> {
@@ -455,7 +459,7 @@ async fn forged_stale_or_unsigned_webhooks_change_nothing() {
 #[tokio::test]
 async fn without_stripe_configured_payments_say_so_and_webhooks_are_retried_later() {
     let app = TestApp::spawn_with(Layer::default()).await;
-    let (invoice, answer) = order_then_checkout(&app).await;
+    let (invoice, answer, _sim) = order_then_checkout(&app).await;
     assert_eq!(
         invoice["billing_cycle"], "monthly",
         "the shortest priced cycle"
@@ -732,6 +736,10 @@ async fn a_paid_order_waits_for_a_server_when_every_server_is_full() {
         .get("/api/v1/nextpanel/servers", Some(&shop.admin))
         .await;
     let server = &servers[0]["id"];
+    // Ordered and sent to pay while there was room ...
+    let invoice = shop.order("ada").await;
+    let session = shop.checkout(&invoice).await;
+    // ... and the only server went out of service before the payment arrived.
     let (status, body) = shop
         .app
         .post(
@@ -741,8 +749,6 @@ async fn a_paid_order_waits_for_a_server_when_every_server_is_full() {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let invoice = shop.order("ada").await;
-    let session = shop.checkout(&invoice).await;
     let (status, receipt) =
         stripe_fake::deliver(&shop.app, &stripe_fake::completed(&session)).await;
     assert_eq!(status, StatusCode::OK);
@@ -1002,7 +1008,7 @@ async fn a_wrong_stripe_key_is_reported_without_any_of_the_key() {
         ..stripe.layer()
     })
     .await;
-    let (_, (status, body)) = order_then_checkout(&app).await;
+    let (_, (status, body), _sim) = order_then_checkout(&app).await;
     assert_error(
         (status, body.clone()),
         StatusCode::BAD_GATEWAY,
@@ -1057,4 +1063,73 @@ async fn an_order_nobody_pays_is_voided_after_the_grace_period() {
     assert_eq!(shop.app.count("hosting_accounts").await, 0);
     // The customer can order the same name again.
     shop.order("ada").await;
+}
+
+#[tokio::test]
+async fn hosting_no_server_can_take_is_not_sold_unless_the_shop_says_so() {
+    let shop = shop(None).await;
+    let invoice = shop.order("ada").await;
+    let (_, servers) = shop
+        .app
+        .get("/api/v1/nextpanel/servers", Some(&shop.admin))
+        .await;
+    let server = &servers[0]["id"];
+    let (status, _) = shop
+        .app
+        .post(
+            &format!("/api/v1/nextpanel/servers/{server}/disable"),
+            Some(&shop.admin),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let before = shop.app.count("invoices").await;
+    let answer = shop
+        .try_order(json!({"plan_id": shop.plan, "billing_cycle": "monthly", "username": "bob"}))
+        .await;
+    let body = assert_error(answer, StatusCode::CONFLICT, "conflict", Some("plan_id"));
+    assert!(body.to_string().contains("no server can take"), "{body}");
+    assert_eq!(
+        shop.app.count("invoices").await,
+        before,
+        "nothing was ordered"
+    );
+    // An order placed while there was room cannot be paid now either.
+    let answer = shop
+        .app
+        .post(
+            &format!("/api/v1/me/invoices/{}/checkout", invoice["id"]),
+            Some(&shop.customer),
+            json!({}),
+        )
+        .await;
+    assert_error(answer, StatusCode::CONFLICT, "conflict", Some("plan_id"));
+    assert!(
+        shop.stripe.sessions().is_empty(),
+        "no payment page was made"
+    );
+
+    // A shop that accepts orders when full takes it; the account waits for a server.
+    let stripe = FakeStripe::start().await;
+    let lenient = shop_with(
+        stripe,
+        Layer {
+            accept_orders_when_full: Some(true),
+            ..Layer::default()
+        },
+    )
+    .await;
+    let (_, servers) = lenient
+        .app
+        .get("/api/v1/nextpanel/servers", Some(&lenient.admin))
+        .await;
+    lenient
+        .app
+        .post(
+            &format!("/api/v1/nextpanel/servers/{}/disable", servers[0]["id"]),
+            Some(&lenient.admin),
+            json!({}),
+        )
+        .await;
+    lenient.order("bob").await;
 }

@@ -17,7 +17,8 @@ use crate::service::payments::{self, WebhookReceipt};
 #[utoipa::path(post, path = "/webhooks/stripe", tag = "invoices",
     description = "Called by Stripe, not people. Configure the endpoint in Stripe for `checkout.session.completed`, \
         `checkout.session.async_payment_succeeded`, `checkout.session.async_payment_failed`, \
-        `payment_intent.succeeded` and `payment_intent.payment_failed`, and set `stripe_webhook_secret` to its signing secret. The body must be \
+        `payment_intent.succeeded`, `payment_intent.payment_failed`, `charge.refunded`, `charge.dispute.created` \
+        and `charge.dispute.closed`, and set `stripe_webhook_secret` to its signing secret. The body must be \
         the raw event; `Stripe-Signature` is checked (HMAC-SHA256, 300 s tolerance) before anything is read.",
     params(("Stripe-Signature" = String, Header, description = "Stripe's signature of the body")),
     request_body(content = String, content_type = "application/json", description = "a Stripe event"),
