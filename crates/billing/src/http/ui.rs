@@ -46,6 +46,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     asset!("js/portal/invoices.js", JS),
     asset!("js/portal/license.js", JS),
     asset!("js/portal/order.js", JS),
+    asset!("js/portal/payment.js", JS),
     asset!("js/portal/profile.js", JS),
 ];
 

@@ -324,7 +324,8 @@ async fn payment_page(State((inner, _)): Shared, Path(id): Path<String>) -> Resp
         .to_uppercase();
     Html(format!(
         "<!DOCTYPE html><link rel=\"icon\" href=\"data:,\"><title>Fake Stripe Checkout</title><h1>Pay {}.{:02} {currency}</h1>\
-         <form method=\"post\"><button id=\"pay\">Pay</button></form>",
+         <form method=\"post\"><label>Card number <input id=\"card\" name=\"card\" value=\"4242424242424242\"></label>\
+         <button id=\"pay\">Pay</button></form>",
         amount / 100,
         amount % 100
     ))

@@ -192,3 +192,77 @@ async fn staff_read_the_console_without_write_controls() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_customer_replaces_the_card_the_renewal_pays_itself_and_a_refund_shows() {
+    let stripe = FakeStripe::with_localstripe().await;
+    let app = TestApp::spawn_public(stripe.layer()).await;
+    stripe.deliver_webhooks_to(app.url("/webhooks/stripe"));
+    let admin = app.admin_token().await;
+    let (_sim, _) = app
+        .sim_server(&admin, "node-1", 10, SimConfig::random().unwrap())
+        .await;
+    let plan = app.plan(&admin, "Starter").await;
+    let (_, customer) = app.customer(&admin, "ada@example.com").await;
+
+    // The first order is paid by card (through the API and the test Stripe's page).
+    let (status, order) = app
+        .post(
+            "/api/v1/me/orders",
+            Some(&customer),
+            json!({"plan_id": plan, "billing_cycle": "monthly", "username": "ada"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{order}");
+    let (status, link) = app
+        .post(
+            &format!("/api/v1/me/invoices/{}/checkout", order["id"]),
+            Some(&customer),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{link}");
+    let paid = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(format!(
+            "{}/pay/{}",
+            stripe.base,
+            link["session_id"].as_str().unwrap()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(paid.status(), StatusCode::SEE_OTHER);
+    let (_, order) = app
+        .get(&format!("/api/v1/invoices/{}", order["id"]), Some(&admin))
+        .await;
+    assert_eq!(order["status"], "paid", "{order}");
+    // The license ran out a minute ago: the next billing run renews and charges it.
+    let license = order["license_id"].as_i64().unwrap();
+    app.set_time(
+        "licenses",
+        "expires_at",
+        license,
+        chrono::Utc::now() - chrono::Duration::minutes(1),
+    )
+    .await;
+
+    let env = vec![
+        ("BASE_URL", app.url("")),
+        ("ADMIN_EMAIL", ADMIN_EMAIL.to_owned()),
+        ("ADMIN_PASSWORD", ADMIN_PASSWORD.to_owned()),
+        ("CUSTOMER_EMAIL", "ada@example.com".to_owned()),
+        ("CUSTOMER_PASSWORD", "customer-password-1".to_owned()),
+        ("ORDER_ID", order["id"].to_string()),
+    ];
+    if run_script_async("cards.mjs", env).await.is_none() {
+        return;
+    }
+    let (_, renewal) = app.get("/api/v1/invoices/2", Some(&admin)).await;
+    assert_eq!(renewal["status"], "paid", "{renewal}");
+    assert_eq!(renewal["kind"], "renewal");
+    assert_eq!(stripe.payment_intents_for(2).await.len(), 1, "one charge");
+    assert_eq!(app.count("credit_notes").await, 1);
+}

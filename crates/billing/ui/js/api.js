@@ -94,6 +94,7 @@ export async function api(method, path, body, headers = {}) {
 export const get = (path) => api('GET', path);
 export const post = (path, body, headers) => api('POST', path, body ?? {}, headers);
 export const patch = (path, body) => api('PATCH', path, body);
+export const put = (path, body) => api('PUT', path, body);
 export const del = (path) => api('DELETE', path);
 
 /** Signs in; stores the tokens. */

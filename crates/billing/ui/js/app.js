@@ -16,7 +16,8 @@ const adminNav = [
 ];
 const staffNav = adminNav.filter(([href]) => !['#/provision', '#/servers', '#/plans', '#/team'].includes(href));
 const customerNav = [
-  ['#/my', 'My hosting'], ['#/my/invoices', 'Invoices'], ['#/order', 'Order hosting'], ['#/profile', 'Profile'],
+  ['#/my', 'My hosting'], ['#/my/invoices', 'Invoices'], ['#/my/payment', 'Payment method'], ['#/order', 'Order hosting'],
+  ['#/profile', 'Profile'],
 ];
 
 // [pattern, view, who may open it: 'public' | 'admin' | 'staff' | 'customer' | 'any']
@@ -46,6 +47,7 @@ const routes = [
   ['/my/invoices', portal.invoices, 'customer'],
   ['/my/invoices/:id', portal.invoice, 'customer'],
   ['/my/licenses/:id', portal.license, 'customer'],
+  ['/my/payment', portal.payment, 'customer'],
   ['/order', portal.order, 'customer'],
   ['/profile', portal.profile, 'any'],
 ];

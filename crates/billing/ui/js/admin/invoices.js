@@ -2,7 +2,7 @@
 // voiding, payment links, the billing run).
 
 import { get, post, query } from '../api.js';
-import { alert, badge, button, filter, form, h, money, page, pager, table, when } from '../dom.js';
+import { alert, badge, button, filter, form, h, invalid, money, page, pager, parseMoney, table, when } from '../dom.js';
 import { invoiceBody } from '../invoice-body.js';
 
 /** All invoices, filtered by status. */
@@ -14,7 +14,7 @@ export async function invoices(ctx) {
   return page('Invoices', out, filter(ctx, '#/invoices', 'status', 'Status', ['open', 'paid', 'void']),
     !ctx.admin ? null : h('div', { class: 'actions' }, button('Run billing now', async () => {
       const r = await post('/api/v1/billing/run');
-      out.replaceChildren(alert('ok', `Billing run: ${r.renewal_invoices} renewal invoice(s), ${r.reminders} reminder(s), ${r.licenses_suspended} license(s) and ${r.accounts_suspended} account(s) suspended.`));
+      out.replaceChildren(alert('ok', `Billing run: ${r.renewal_invoices} renewal invoice(s), ${r.autopay.charged} paid by saved card (${r.autopay.declined} declined), ${r.reminders} reminder(s), ${r.licenses_suspended} license(s) and ${r.accounts_suspended} account(s) suspended.`));
     }, { cls: 'secondary', where: out })),
     table([
       { label: 'Number', value: (i) => h('a', { href: `#/invoices/${i.id}` }, i.number) },
@@ -26,6 +26,31 @@ export async function invoices(ctx) {
       { label: 'Paid', value: (i) => when(i.paid_at) },
     ], list.items, 'No invoices.'),
     pager(list, (p) => ctx.go('#/invoices' + query({ status, page: p }))));
+}
+
+/** Refunding a succeeded payment: amount (all that is left by default), reason, what happens to the hosting. */
+function refundForm(ctx, i, out) {
+  const paid = (i.payments || []).filter((p) => p.status === 'succeeded');
+  if (!paid.length) return null;
+  return h('div', { class: 'card' }, h('h2', {}, 'Refund'), form({
+    id: 'refund-form',
+    submit: 'Refund',
+    fields: [
+      { name: 'payment', label: 'Payment', type: 'select', value: paid[0].id, options: paid.map((p) => [p.id, `${money(p.amount, p.currency)} · ${p.provider} · ${p.reference}`]) },
+      { name: 'amount', label: `Amount (${i.currency})`, field: 'amount', help: 'Leave empty to refund all that is not refunded yet.' },
+      { name: 'reason', label: 'Reason', help: 'On the credit note the customer gets.' },
+      { name: 'service_action', label: 'The hosting it paid for', type: 'select', value: 'none', options: [['none', 'keep running'], ['suspend', 'suspend'], ['terminate', 'terminate']] },
+    ],
+    onSubmit: async (v) => {
+      const body = { reason: v.reason, service_action: v.service_action };
+      if (v.amount) {
+        body.amount = parseMoney(v.amount, i.currency);
+        if (body.amount === null) throw invalid('amount', `Enter an amount like ${money(499, i.currency)}.`);
+      }
+      const made = await post(`/api/v1/payments/${v.payment}/refund`, body);
+      ctx.redraw(`Refunded ${made.amount_display}; credit note ${made.credit_note ? made.credit_note.number : 'follows when Stripe confirms'}.`);
+    },
+  }));
 }
 
 /** One invoice: lines, payments, and what an admin can do while it is open. */
@@ -46,6 +71,7 @@ export async function invoice(ctx) {
       { label: 'Reference', value: (p) => h('span', { class: 'mono' }, p.reference) },
       { label: 'Note', value: (p) => p.message || '' },
     ], i.payments || [], 'No payments yet.'),
+    ctx.admin ? refundForm(ctx, i, out) : null,
     open ? h('h2', {}, 'Actions') : null,
     open ? h('div', { class: 'actions' },
       button('Payment link', async () => {

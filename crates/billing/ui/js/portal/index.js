@@ -4,3 +4,4 @@ export { invoices, invoice } from './invoices.js';
 export { order } from './order.js';
 export { profile } from './profile.js';
 export { license } from './license.js';
+export { payment } from './payment.js';
