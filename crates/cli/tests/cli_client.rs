@@ -963,6 +963,73 @@ async fn an_admin_bills_an_order_paid_by_bank_transfer() {
         "{}",
         stderr(&again)
     );
+    // A bank transfer is refunded by hand, in part, with a credit note; too much is refused.
+    let out = w
+        .cli(
+            &[
+                "invoices", "refund", "1", "--amount", "10.005", "--reason", "goodwill",
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("--amount must be an amount like 4.99"),
+        "{}",
+        stderr(&out)
+    );
+    let out = w
+        .cli(
+            &[
+                "invoices",
+                "refund",
+                "INV-000001",
+                "--amount",
+                "10.00",
+                "--reason",
+                "goodwill",
+                "--key",
+                "t-1",
+            ],
+            None,
+        )
+        .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        said.contains("refunded 10.00 USD of INV-000001 (succeeded); credit note CN-"),
+        "{said}"
+    );
+    let again = w
+        .cli(
+            &[
+                "invoices", "refund", "1", "--amount", "1", "--reason", "goodwill", "--key", "t-1",
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        stderr(&again).contains("Idempotency-Key"),
+        "{}",
+        stderr(&again)
+    );
+    let over = w
+        .cli(
+            &[
+                "invoices", "refund", "1", "--amount", "99.90", "--reason", "x",
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(over.status.code(), Some(1));
+    assert!(
+        stderr(&over).contains("must be at most 89.90 USD"),
+        "{}",
+        stderr(&over)
+    );
+    let shown = w.cli(&["invoices", "show", "1"], None).await;
+    assert!(String::from_utf8_lossy(&shown.stdout).contains("goodwill"));
     let bad = w.cli(&["invoices", "show", "INV-x"], None).await;
     assert!(
         stderr(&bad).contains("not an invoice id"),

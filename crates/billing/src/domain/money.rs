@@ -104,6 +104,48 @@ impl Money {
         Ok(Money { minor, currency })
     }
 
+    /// Reads an amount typed in major units (`4.99`, `12`, `1500` for JPY) exactly,
+    /// digit by digit: more decimals than the currency has, signs, exponents or anything
+    /// but digits and one point are refused.
+    pub fn parse_decimal(
+        field: &'static str,
+        text: &str,
+        currency: Currency,
+    ) -> Result<Money, Invalid> {
+        let exp = usize::try_from(currency.exponent()).unwrap_or(0);
+        let wrong = || {
+            Invalid::new(
+                field,
+                format!(
+                    "must be an amount like {} in {}",
+                    if exp == 0 {
+                        "1500".to_owned()
+                    } else {
+                        format!("4.{}", "9".repeat(exp))
+                    },
+                    currency.code()
+                ),
+            )
+        };
+        let text = text.trim();
+        let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+        let digits = |s: &str| s.chars().all(|c| c.is_ascii_digit());
+        if whole.is_empty()
+            || whole.len() > 12
+            || !digits(whole)
+            || !digits(fraction)
+            || fraction.len() > exp
+        {
+            return Err(wrong());
+        }
+        if text.ends_with('.') {
+            return Err(wrong());
+        }
+        let padded = format!("{whole}{fraction:0<exp$}");
+        let minor: i64 = padded.parse().map_err(|_| wrong())?;
+        Money::price(field, minor, currency)
+    }
+
     /// The amount in minor units.
     pub fn minor(self) -> i64 {
         self.minor
@@ -135,6 +177,31 @@ impl Money {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn typed_amounts_are_read_exactly() {
+        let usd = super::Currency::parse("USD").unwrap();
+        let jpy = super::Currency::parse("JPY").unwrap();
+        let read = |t: &str, c| super::Money::parse_decimal("amount", t, c).map(|m| m.minor());
+        assert_eq!(read("4.99", usd), Ok(499));
+        assert_eq!(read("4.9", usd), Ok(490));
+        assert_eq!(read("12", usd), Ok(1200));
+        assert_eq!(read(" 0.07 ", usd), Ok(7));
+        assert_eq!(read("1500", jpy), Ok(1500));
+        for bad in [
+            "4.999",
+            "-1",
+            "1e3",
+            "",
+            ".5",
+            "5.",
+            "4,99",
+            "12345678901234",
+        ] {
+            assert!(read(bad, usd).is_err(), "{bad}");
+        }
+        assert!(read("1.5", jpy).is_err());
+    }
+
     use super::*;
 
     #[test]

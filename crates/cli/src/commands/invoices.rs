@@ -1,4 +1,5 @@
-//! `invoices list|show|order|checkout|mark-paid|void|run`: orders, invoices and payments.
+//! `invoices list|show|order|checkout|mark-paid|void|refund|run`: orders, invoices,
+//! payments and refunds.
 
 use clap::Subcommand;
 use serde_json::{json, Value};
@@ -77,9 +78,61 @@ pub enum InvoicesCommand {
         #[arg(long)]
         reason: Option<String>,
     },
+    /// Refund a payment of an invoice, in full or in part, with a credit note.
+    #[command(
+        after_help = "Examples:\n  nextpanel-bill invoices refund INV-000042 --amount 4.99 --reason 'goodwill for the outage'\n  nextpanel-bill invoices refund 42 --reason 'customer left' --service terminate --key ticket-311"
+    )]
+    Refund {
+        /// Invoice id or number.
+        invoice: String,
+        /// The payment to refund (its id, from `invoices show`) when the invoice has several.
+        #[arg(long)]
+        payment: Option<i64>,
+        /// How much, in the invoice's currency (e.g. 4.99) [default: all not refunded yet].
+        #[arg(long)]
+        amount: Option<String>,
+        /// Why; printed on the credit note.
+        #[arg(long)]
+        reason: String,
+        /// What happens to the hosting it paid for: none, suspend or terminate.
+        #[arg(long, default_value = "none")]
+        service: String,
+        /// Repeat-safe key: a second refund with the same key is refused.
+        #[arg(long)]
+        key: Option<String>,
+    },
     /// Run billing now: renewal invoices, overdue reminders, suspensions for non-payment.
     #[command(after_help = "Example:\n  nextpanel-bill invoices run")]
     Run,
+}
+
+/// The succeeded payment of an invoice to refund: the one named, or the only one.
+fn payment_to_refund(invoice: &Value, named: Option<i64>) -> anyhow::Result<i64> {
+    let paid: Vec<i64> = items(&invoice["payments"])
+        .iter()
+        .filter(|p| p["status"] == "succeeded")
+        .filter_map(|p| p["id"].as_i64())
+        .collect();
+    match (named, paid.as_slice()) {
+        (Some(id), _) if paid.contains(&id) => Ok(id),
+        (Some(id), _) => anyhow::bail!(
+            "payment {id} is not a succeeded payment of {}",
+            text(&invoice["number"])
+        ),
+        (None, [only]) => Ok(*only),
+        (None, []) => anyhow::bail!(
+            "{} has no succeeded payment to refund",
+            text(&invoice["number"])
+        ),
+        (None, _) => anyhow::bail!(
+            "{} has several payments ({}); name one with --payment",
+            text(&invoice["number"]),
+            paid.iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
 }
 
 /// `INV-000042` or `42` → `42`.
@@ -149,6 +202,28 @@ fn print_invoice(invoice: &Value) {
         ]);
     }
     payments.print("payments");
+    let refunds = items(&invoice["refunds"]);
+    if !refunds.is_empty() {
+        let mut t = Table::new(&[
+            "REFUND",
+            "PAYMENT",
+            "AMOUNT",
+            "STATUS",
+            "CREDIT NOTE",
+            "REASON",
+        ]);
+        for r in refunds {
+            t.row(vec![
+                text(&r["id"]),
+                text(&r["payment_id"]),
+                text(&r["amount_display"]),
+                text(&r["state"]),
+                text(&r["credit_note"]["number"]),
+                text(&r["reason"]),
+            ]);
+        }
+        t.print("refunds");
+    }
 }
 
 /// Runs an `invoices` command.
@@ -268,11 +343,63 @@ pub async fn run(cmd: InvoicesCommand, client: &mut Client, json: bool) -> anyho
             }
             println!("{} is void", text(&voided["number"]));
         }
+        InvoicesCommand::Refund {
+            invoice,
+            payment,
+            amount,
+            reason,
+            service,
+            key,
+        } => {
+            let found = client
+                .get(&format!("/api/v1/invoices/{}", invoice_id(&invoice)?))
+                .await?;
+            let payment = payment_to_refund(&found, payment)?;
+            let mut body = json!({"reason": reason, "service_action": service});
+            if let Some(amount) = amount {
+                let currency = billing::domain::money::Currency::parse(
+                    found["currency"].as_str().unwrap_or_default(),
+                )
+                .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+                let money =
+                    billing::domain::money::Money::parse_decimal("--amount", &amount, currency)
+                        .map_err(|e| anyhow::anyhow!("--amount {}", e.message))?;
+                body["amount"] = json!(money.minor());
+            }
+            let headers: Vec<(&str, &str)> = key
+                .as_deref()
+                .map(|k| vec![("Idempotency-Key", k)])
+                .unwrap_or_default();
+            let made = client
+                .send(
+                    reqwest::Method::POST,
+                    &format!("/api/v1/payments/{payment}/refund"),
+                    Some(&body),
+                    &headers,
+                )
+                .await?
+                .body;
+            if json {
+                return print_json(&made);
+            }
+            println!(
+                "refunded {} of {} ({}); credit note {}",
+                text(&made["amount_display"]),
+                text(&found["number"]),
+                text(&made["state"]),
+                text(&made["credit_note"]["number"])
+            );
+        }
         InvoicesCommand::Run => {
             let report = client.post("/api/v1/billing/run", &json!({})).await?;
             if json {
                 return print_json(&report);
             }
+            println!(
+                "{:<20} {}",
+                "paid by saved card",
+                text(&report["autopay"]["charged"])
+            );
             for (label, key) in [
                 ("renewal invoices", "renewal_invoices"),
                 ("renewals skipped", "renewals_skipped"),
