@@ -178,9 +178,9 @@ impl Money {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn typed_amounts_are_read_exactly() {
-        let usd = super::Currency::parse("USD").unwrap();
-        let jpy = super::Currency::parse("JPY").unwrap();
+    fn typed_amounts_are_read_exactly() -> Result<(), super::Invalid> {
+        let usd = super::Currency::parse("USD")?;
+        let jpy = super::Currency::parse("JPY")?;
         let read = |t: &str, c| super::Money::parse_decimal("amount", t, c).map(|m| m.minor());
         assert_eq!(read("4.99", usd), Ok(499));
         assert_eq!(read("4.9", usd), Ok(490));
@@ -200,6 +200,7 @@ mod tests {
             assert!(read(bad, usd).is_err(), "{bad}");
         }
         assert!(read("1.5", jpy).is_err());
+        Ok(())
     }
 
     use super::*;
