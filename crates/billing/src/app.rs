@@ -232,8 +232,12 @@ pub async fn serve(
         }
         .run(Duration::from_secs(3_600)),
     );
-    if state.settings.stripe.webhook_secret.is_none() {
-        tracing::warn!("Stripe is not configured (stripe_webhook_secret): card payments are off");
+    match (&state.settings.stripe.secret_key, &state.settings.stripe.webhook_secret) {
+        (None, _) => tracing::warn!("Stripe is not configured (stripe_secret_key): card payments are off"),
+        (Some(_), None) => tracing::warn!(
+            "stripe_webhook_secret is not set: webhooks are refused, payments are confirmed by the return page and the payment sweep"
+        ),
+        (Some(_), Some(_)) => {}
     }
     let mailer = match state.mailer()? {
         Some(mailer) => Some(tokio::spawn(mailer.run())),

@@ -176,6 +176,8 @@ pub struct Layer {
     pub suspend_on_dispute: Option<bool>,
     /// Take orders even when no server can take the account now.
     pub accept_orders_when_full: Option<bool>,
+    /// Automatic charges in flight at once during a billing run.
+    pub autopay_concurrency: Option<i64>,
 }
 
 impl Layer {
@@ -283,6 +285,7 @@ impl Layer {
             accept_orders_when_full: self
                 .accept_orders_when_full
                 .or(lower.accept_orders_when_full),
+            autopay_concurrency: self.autopay_concurrency.or(lower.autopay_concurrency),
         }
     }
 }
@@ -373,6 +376,8 @@ pub struct CollectionSettings {
     pub sweep_interval_secs: u64,
     /// Suspend the hosting a disputed payment paid for.
     pub suspend_on_dispute: bool,
+    /// Automatic charges in flight at once during a billing run.
+    pub concurrency: usize,
 }
 
 /// How invoices are issued and chased.
@@ -713,6 +718,16 @@ impl Settings {
                 other => positive("payment_sweep_interval_secs", other, 900)?.unsigned_abs(),
             },
             suspend_on_dispute: layer.suspend_on_dispute.unwrap_or(true),
+            concurrency: match layer.autopay_concurrency {
+                None => 8,
+                Some(n) if (1..=64).contains(&n) => usize::try_from(n).unwrap_or(8),
+                Some(_) => {
+                    return Err(ConfigError::Invalid {
+                        key: "autopay_concurrency",
+                        message: "must be between 1 and 64".into(),
+                    })
+                }
+            },
         };
         Ok(Settings {
             collection,
@@ -799,6 +814,7 @@ impl Settings {
             payment_sweep_interval_secs: u64,
             suspend_on_dispute: bool,
             accept_orders_when_full: bool,
+            autopay_concurrency: usize,
         }
         let set = |v: &Option<SecretString>| {
             if v.is_some() {
@@ -817,6 +833,7 @@ impl Settings {
             payment_sweep_interval_secs: self.collection.sweep_interval_secs,
             suspend_on_dispute: self.collection.suspend_on_dispute,
             accept_orders_when_full: self.billing.accept_orders_when_full,
+            autopay_concurrency: self.collection.concurrency,
             public_url: &self.public_url,
             stripe_secret_key: set(&self.stripe.secret_key),
             stripe_webhook_secret: set(&self.stripe.webhook_secret),

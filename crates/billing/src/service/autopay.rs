@@ -9,6 +9,7 @@
 //! same PaymentIntent. A success is applied through the same path as a webhook.
 
 use chrono::{DateTime, Duration, Utc};
+use futures_util::stream::{self, StreamExt};
 use serde::Serialize;
 use serde_json::json;
 use utoipa::ToSchema;
@@ -66,6 +67,16 @@ pub struct ChargeAttempt {
     pub started_at: DateTime<Utc>,
     /// When its outcome was recorded.
     pub finished_at: Option<DateTime<Utc>>,
+}
+
+impl CollectReport {
+    fn add(&mut self, other: &CollectReport) {
+        self.charged += other.charged;
+        self.declined += other.declined;
+        self.action_required += other.action_required;
+        self.unsettled += other.unsettled;
+        self.expiry_reminders += other.expiry_reminders;
+    }
 }
 
 impl From<&AttemptRow> for ChargeAttempt {
@@ -144,15 +155,43 @@ pub async fn collect(
     remind_expiring_cards(ctx, now, &mut report).await?;
     settle_unsettled(ctx, now, &mut report).await?;
     let max_tries = i64::try_from(ctx.settings.collection.retry.len()).unwrap_or(i64::MAX);
-    let mut conn = ctx.db.conn().await?;
-    let due = store::autopay::invoices_to_charge(&mut conn, now, max_tries, BATCH).await?;
-    drop(conn);
-    for invoice_id in due {
-        if let Some(attempt) = start(ctx, invoice_id, now).await? {
-            let request = request_of(ctx, &attempt).await?;
-            let answer = Answer::of(client.charge_off_session(&request).await);
-            settle(ctx, &attempt, answer, &mut report).await?;
+    let concurrency = ctx.settings.collection.concurrency;
+    let mut after = 0;
+    loop {
+        let mut conn = ctx.db.conn().await?;
+        let due =
+            store::autopay::invoices_to_charge(&mut conn, now, max_tries, after, BATCH).await?;
+        drop(conn);
+        let Some(last) = due.last() else {
+            break;
+        };
+        after = *last;
+        // Stripe's latency dominates a charge, so several are in flight at once; each
+        // still records its attempt before asking and its outcome after, on its own.
+        let outcomes: Vec<Result<CollectReport, ServiceError>> = stream::iter(due)
+            .map(|invoice_id| charge(ctx, &client, invoice_id, now))
+            .buffer_unordered(concurrency)
+            .collect()
+            .await;
+        for outcome in outcomes {
+            report.add(&outcome?);
         }
+    }
+    Ok(report)
+}
+
+/// Charges one invoice's next attempt, if it is still to be charged now.
+async fn charge(
+    ctx: &PaymentContext<'_>,
+    client: &crate::payments::stripe_client::StripeClient,
+    invoice_id: i64,
+    now: DateTime<Utc>,
+) -> Result<CollectReport, ServiceError> {
+    let mut report = CollectReport::default();
+    if let Some(attempt) = start(ctx, invoice_id, now).await? {
+        let request = request_of(ctx, &attempt).await?;
+        let answer = Answer::of(client.charge_off_session(&request).await);
+        settle(ctx, &attempt, answer, &mut report).await?;
     }
     Ok(report)
 }

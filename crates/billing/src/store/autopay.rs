@@ -232,11 +232,13 @@ fn prefixed(table: &str, columns: &str) -> String {
 }
 
 /// Open renewal invoices due by `now` whose next automatic attempt may run, of
-/// customers with autopay on and a saved card; oldest due first.
+/// customers with autopay on and a saved card, by id after `after_id` (keyset: a run
+/// walks all of them in batches, whatever happens to each).
 pub async fn invoices_to_charge(
     conn: &mut impl AsConn,
     now: DateTime<Utc>,
     max_tries: i64,
+    after_id: i64,
     limit: i64,
 ) -> Result<Vec<i64>, StoreError> {
     let ids = on_conn!(conn, |c| sqlx::query_scalar::<_, i64>(
@@ -245,10 +247,11 @@ pub async fn invoices_to_charge(
          JOIN saved_cards s ON s.customer_id = i.customer_id \
          WHERE i.status = 'open' AND i.kind = 'renewal' AND i.due_at <= $1 AND i.total_minor > 0 \
          AND i.autopay_tries < $2 AND (i.next_charge_at IS NULL OR i.next_charge_at <= $1) \
-         ORDER BY i.due_at, i.id LIMIT $3"
+         AND i.id > $3 ORDER BY i.id LIMIT $4"
     )
     .bind(now)
     .bind(max_tries)
+    .bind(after_id)
     .bind(limit)
     .fetch_all(c)
     .await)?;
