@@ -717,3 +717,178 @@ async fn two_processes_on_one_postgres_run_each_of_200_jobs_once() {
     drop((a, b));
     drop(pg);
 }
+
+/// A Stripe stand-in for off-session charges: it records each PaymentIntent it makes,
+/// answers a repeated idempotency key with the first answer (as Stripe does), and while
+/// `hold` is set makes the charge but never answers (the caller dies waiting).
+struct HoldingStripe {
+    base: String,
+    hold: Arc<AtomicBool>,
+    made: Arc<std::sync::Mutex<BTreeMap<String, Value>>>,
+}
+
+async fn holding_stripe() -> HoldingStripe {
+    use axum::extract::State;
+    type Shared = (
+        Arc<AtomicBool>,
+        Arc<std::sync::Mutex<BTreeMap<String, Value>>>,
+    );
+    async fn create(
+        State((hold, made)): State<Shared>,
+        headers: axum::http::HeaderMap,
+        body: axum::body::Bytes,
+    ) -> axum::Json<Value> {
+        let key = headers
+            .get("idempotency-key")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let answer = {
+            let mut made = made.lock().unwrap();
+            let n = made.len() + 1;
+            let form: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap();
+            let field = |k: &str| {
+                form.iter()
+                    .find(|(name, _)| name == k)
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_default()
+            };
+            made.entry(key)
+                .or_insert_with(|| {
+                    json!({"id": format!("pi_held_{n}"), "status": "succeeded",
+                        "amount": field("amount").parse::<i64>().unwrap(), "currency": field("currency"),
+                        "metadata": {"invoice_id": field("metadata[invoice_id]")}})
+                })
+                .clone()
+        };
+        if hold.load(Ordering::SeqCst) {
+            // Charged, and the answer never leaves: the caller is killed meanwhile.
+            std::future::pending::<()>().await;
+        }
+        axum::Json(answer)
+    }
+    let hold = Arc::new(AtomicBool::new(false));
+    let made = Arc::new(std::sync::Mutex::new(BTreeMap::new()));
+    let app = axum::Router::new()
+        .route("/v1/payment_intents", axum::routing::post(create))
+        .with_state((hold.clone(), made.clone()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    HoldingStripe { base, hold, made }
+}
+
+/// `kill -9` between Stripe making the renewal's charge and the process recording it:
+/// after the restart the attempt is asked again under its key, Stripe answers with the
+/// charge it made, and the invoice is paid once with one charge.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_between_charging_a_card_and_recording_it_charges_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let db_file = dir.path().join("bill.db");
+    let database_url = format!("sqlite://{}", db_file.display());
+    let stripe = holding_stripe().await;
+    let config = dir.path().join("bill.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "stripe_secret_key = \"sk_test_held\"\nstripe_api_base = \"{}\"\npayment_sweep_interval_secs = 0\n\
+             billing_interval_secs = 0\nprovision_wait_secs = 0\n",
+            stripe.base
+        ),
+    )
+    .unwrap();
+    let sim = nextpanel_sim::spawn(SimConfig::random().unwrap())
+        .await
+        .unwrap();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let listen = format!("127.0.0.1:{port}");
+    let args = ["--listen", listen.as_str(), "--workers", "1"];
+    let mut first = start("first", "serve", dir.path(), &database_url, &config, &args);
+    wait_healthy(&mut first, &base).await;
+    let api = Api::login(&base).await;
+    let (plan, customer) = api.catalogue(&[(&sim, sim.base_url())], 10).await;
+
+    // A customer with a license paid by transfer, a saved card and autopay on; the
+    // license ran out a minute ago, so the next billing run renews and charges it.
+    let (status, order) = api
+        .post(
+            &format!("/api/v1/customers/{customer}/orders"),
+            json!({"plan_id": plan, "username": "ada"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{order}");
+    let (status, paid) = api
+        .post(
+            &format!("/api/v1/invoices/{}/mark-paid", order["id"]),
+            json!({"reference": "SEPA 1"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{paid}");
+    let db = sqlx::SqlitePool::connect(&database_url).await.unwrap();
+    for sql in [
+        format!("UPDATE users SET stripe_customer_id = 'cus_held' WHERE id = {customer}"),
+        format!(
+            "INSERT INTO saved_cards (customer_id, payment_method_id, brand, last4, exp_month, exp_year, saved_at) \
+             VALUES ({customer}, 'pm_held', 'visa', '4242', 12, 2099, '2026-01-01T00:00:00Z')"
+        ),
+    ] {
+        sqlx::query(&sql).execute(&db).await.unwrap();
+    }
+    sqlx::query("UPDATE licenses SET expires_at = $1")
+        .bind(chrono::Utc::now() - chrono::Duration::minutes(1))
+        .execute(&db)
+        .await
+        .unwrap();
+
+    stripe.hold.store(true, Ordering::SeqCst);
+    let run = {
+        let api = api.clone();
+        tokio::spawn(async move { api.post("/api/v1/billing/run", json!({})).await })
+    };
+    poll(Duration::from_secs(20), "Stripe to make the charge", || {
+        let n = stripe.made.lock().unwrap().len();
+        async move { (n == 1).then_some(()) }
+    })
+    .await;
+    first.kill9();
+    let _ = run.await;
+    stripe.hold.store(false, Ordering::SeqCst);
+    let renewal: i64 = sqlx::query_scalar("SELECT id FROM invoices WHERE kind = 'renewal'")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    let state: String = sqlx::query_scalar("SELECT state FROM charge_attempts")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(state, "pending", "killed before the outcome was recorded");
+
+    // Restarted: once the attempt has been pending long enough to be abandoned, the
+    // next run asks Stripe again under the same key.
+    let mut second = start("second", "serve", dir.path(), &database_url, &config, &args);
+    wait_healthy(&mut second, &base).await;
+    let api = Api::login(&base).await;
+    sqlx::query("UPDATE charge_attempts SET started_at = $1")
+        .bind(chrono::Utc::now() - chrono::Duration::minutes(5))
+        .execute(&db)
+        .await
+        .unwrap();
+    let (status, report) = api.post("/api/v1/billing/run", json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["autopay"]["charged"], 1, "{report}");
+    let invoice = api.get(&format!("/api/v1/invoices/{renewal}")).await;
+    assert_eq!(invoice["status"], "paid", "{invoice}");
+    assert_eq!(
+        invoice["payments"].as_array().unwrap().len(),
+        1,
+        "{invoice}"
+    );
+    assert_eq!(invoice["charge_attempts"].as_array().unwrap().len(), 1);
+    assert_eq!(invoice["charge_attempts"][0]["state"], "succeeded");
+    assert_eq!(stripe.made.lock().unwrap().len(), 1, "one charge at Stripe");
+    let (_, again) = api.post("/api/v1/billing/run", json!({})).await;
+    assert_eq!(again["autopay"]["charged"], 0, "{again}");
+    assert_eq!(stripe.made.lock().unwrap().len(), 1);
+    second.assert_alive();
+}
