@@ -178,6 +178,8 @@ pub struct Layer {
     pub accept_orders_when_full: Option<bool>,
     /// Automatic charges in flight at once during a billing run.
     pub autopay_concurrency: Option<i64>,
+    /// `immediate` or `after_provisioning`: when an order's card payment is taken.
+    pub capture: Option<String>,
 }
 
 impl Layer {
@@ -286,6 +288,7 @@ impl Layer {
                 .accept_orders_when_full
                 .or(lower.accept_orders_when_full),
             autopay_concurrency: self.autopay_concurrency.or(lower.autopay_concurrency),
+            capture: self.capture.or(lower.capture),
         }
     }
 }
@@ -378,6 +381,9 @@ pub struct CollectionSettings {
     pub suspend_on_dispute: bool,
     /// Automatic charges in flight at once during a billing run.
     pub concurrency: usize,
+    /// Orders' card payments are authorized at checkout and captured once the hosting
+    /// account is active (released if it cannot be created).
+    pub capture_after_provisioning: bool,
 }
 
 /// How invoices are issued and chased.
@@ -718,6 +724,16 @@ impl Settings {
                 other => positive("payment_sweep_interval_secs", other, 900)?.unsigned_abs(),
             },
             suspend_on_dispute: layer.suspend_on_dispute.unwrap_or(true),
+            capture_after_provisioning: match layer.capture.as_deref() {
+                None | Some("immediate") => false,
+                Some("after_provisioning") => true,
+                Some(_) => {
+                    return Err(ConfigError::Invalid {
+                        key: "capture",
+                        message: "must be immediate or after_provisioning".into(),
+                    })
+                }
+            },
             concurrency: match layer.autopay_concurrency {
                 None => 8,
                 Some(n) if (1..=64).contains(&n) => usize::try_from(n).unwrap_or(8),
@@ -815,6 +831,7 @@ impl Settings {
             suspend_on_dispute: bool,
             accept_orders_when_full: bool,
             autopay_concurrency: usize,
+            capture: &'static str,
         }
         let set = |v: &Option<SecretString>| {
             if v.is_some() {
@@ -834,6 +851,11 @@ impl Settings {
             suspend_on_dispute: self.collection.suspend_on_dispute,
             accept_orders_when_full: self.billing.accept_orders_when_full,
             autopay_concurrency: self.collection.concurrency,
+            capture: if self.collection.capture_after_provisioning {
+                "after_provisioning"
+            } else {
+                "immediate"
+            },
             public_url: &self.public_url,
             stripe_secret_key: set(&self.stripe.secret_key),
             stripe_webhook_secret: set(&self.stripe.webhook_secret),

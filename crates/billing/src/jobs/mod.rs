@@ -66,6 +66,16 @@ pub enum Payload {
         /// The new password, sealed; erased once set.
         password: Option<String>,
     },
+    /// Capture the card authorization that paid for the (now active) account.
+    CapturePayment {
+        /// The hosting account.
+        account_id: i64,
+    },
+    /// Release the card authorization of an account that could not be created.
+    ReleasePayment {
+        /// The hosting account.
+        account_id: i64,
+    },
 }
 
 impl Payload {
@@ -78,6 +88,8 @@ impl Payload {
             Payload::Terminate { .. } => "terminate",
             Payload::ChangePlan { .. } => "change_plan",
             Payload::SetPassword { .. } => "set_password",
+            Payload::CapturePayment { .. } => "capture_payment",
+            Payload::ReleasePayment { .. } => "release_payment",
         }
     }
 
@@ -89,7 +101,9 @@ impl Payload {
             | Payload::Unsuspend { account_id }
             | Payload::Terminate { account_id }
             | Payload::ChangePlan { account_id, .. }
-            | Payload::SetPassword { account_id, .. } => *account_id,
+            | Payload::SetPassword { account_id, .. }
+            | Payload::CapturePayment { account_id }
+            | Payload::ReleasePayment { account_id } => *account_id,
         }
     }
 }
@@ -181,6 +195,27 @@ pub fn token() -> Result<String, ServiceError> {
 }
 
 impl JobContext {
+    /// Runs a capture or release of a card authorization: done with its outcome, or
+    /// retried (Stripe unreachable) with the same idempotency key.
+    async fn settle_payment<F>(&self, account_id: i64, step: F) -> Outcome
+    where
+        F: for<'a> AsyncFn(
+            &'a crate::service::payments::PaymentContext<'a>,
+            i64,
+        ) -> Result<String, ServiceError>,
+    {
+        let ctx = crate::service::payments::PaymentContext {
+            db: &self.db,
+            settings: &self.settings,
+            vault: &self.vault,
+            wake: &self.wake,
+        };
+        match step(&ctx, account_id).await {
+            Ok(done) => Outcome::Done(Some(done)),
+            Err(e) => Outcome::from(e),
+        }
+    }
+
     /// Claims and runs one due job; false when none was due.
     pub async fn run_next(&self) -> Result<bool, ServiceError> {
         let token = token()?;
@@ -235,6 +270,14 @@ impl JobContext {
                 account_id,
                 password,
             } => lifecycle::set_password(self, job, account_id, password.as_deref()).await,
+            Payload::CapturePayment { account_id } => {
+                self.settle_payment(account_id, crate::service::capture::capture)
+                    .await
+            }
+            Payload::ReleasePayment { account_id } => {
+                self.settle_payment(account_id, crate::service::capture::release)
+                    .await
+            }
         }
     }
 
@@ -347,6 +390,8 @@ impl JobContext {
             "provision" => {
                 if let Some(account_id) = job.hosting_account_id {
                     provision::mark_failed(tx, account_id, &reason).await?;
+                    crate::service::capture::on_account_failed(tx, &self.settings, account_id)
+                        .await?;
                 }
             }
             _ => {

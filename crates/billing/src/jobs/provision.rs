@@ -214,6 +214,7 @@ async fn adopt(
     next.updated_at = store::now();
     let saved = save_change(&mut tx, actor, &current, &next, "account.provisioned").await?;
     queue_welcome(&mut tx, job, &saved).await?;
+    crate::service::capture::on_account_active(&mut tx, &ctx.settings, saved.id).await?;
     erase_password(&mut tx, job).await?;
     tx.commit().await?;
     accounts::log_change(
@@ -417,6 +418,7 @@ async fn fail(
     next.updated_at = store::now();
     save_change(&mut tx, actor, &current, &next, "account.failed").await?;
     alert_admins(&mut tx, &next, reason).await?;
+    crate::service::capture::on_account_failed(&mut tx, &ctx.settings, account_id).await?;
     tx.commit().await?;
     Ok(Outcome::Fail(reason.to_owned()))
 }

@@ -114,10 +114,13 @@ pub enum PaymentEvent {
     Paid(Settlement),
     /// A payment attempt for the invoice failed.
     Failed(Settlement),
-    /// Paid later (bank debit): nothing to do until it succeeds or fails.
+    /// Not paid yet: a delayed method (bank debit), or a card only authorized
+    /// (manual capture); the service tells them apart by asking Stripe.
     Pending {
         /// Our invoice.
         invoice_id: i64,
+        /// The session's PaymentIntent, when it has one.
+        payment_intent: Option<String>,
     },
     /// A customer saved a card without paying (setup-mode Checkout).
     CardSetup {
@@ -329,7 +332,10 @@ pub fn interpret(event: &Event) -> PaymentEvent {
     match event.kind.as_str() {
         "checkout.session.completed" | "checkout.session.async_payment_succeeded" => {
             if text("payment_status").as_deref() != Some("paid") {
-                return PaymentEvent::Pending { invoice_id };
+                return PaymentEvent::Pending {
+                    invoice_id,
+                    payment_intent: text("payment_intent"),
+                };
             }
             PaymentEvent::Paid(Settlement {
                 invoice_id,
@@ -473,7 +479,13 @@ mod tests {
             "checkout.session.completed",
             json!({"id": "cs_1", "payment_status": "unpaid", "client_reference_id": "7"}),
         );
-        assert_eq!(interpret(&unpaid), PaymentEvent::Pending { invoice_id: 7 });
+        assert_eq!(
+            interpret(&unpaid),
+            PaymentEvent::Pending {
+                invoice_id: 7,
+                payment_intent: None
+            }
+        );
     }
 
     #[test]

@@ -52,6 +52,8 @@ pub struct CheckoutRequest {
     pub customer: Option<String>,
     /// Pre-filled on the payment page when there is no Stripe Customer.
     pub customer_email: String,
+    /// Authorize only; the payment is captured later (once the hosting exists).
+    pub manual_capture: bool,
     /// Where Stripe sends the customer after paying.
     pub success_url: String,
     /// Where Stripe sends the customer after giving up.
@@ -275,6 +277,9 @@ impl StripeClient {
                 &req.description,
             ),
         ];
+        if req.manual_capture {
+            form.push(("payment_intent_data[capture_method]", "manual"));
+        }
         match &req.customer {
             Some(customer) => {
                 form.push(("customer", customer));
@@ -365,6 +370,26 @@ impl StripeClient {
             ("metadata[reason]", req.reason.as_str()),
         ];
         self.post("/v1/refunds", &form, &req.idempotency_key).await
+    }
+
+    /// Captures an authorized PaymentIntent in full.
+    pub async fn capture(
+        &self,
+        id: &str,
+        idempotency_key: &str,
+    ) -> Result<PaymentIntent, StripeError> {
+        let path = format!("/v1/payment_intents/{}/capture", path_part(id)?);
+        self.post(&path, &[], idempotency_key).await
+    }
+
+    /// Cancels a PaymentIntent: an authorization is released, nothing is charged.
+    pub async fn cancel(
+        &self,
+        id: &str,
+        idempotency_key: &str,
+    ) -> Result<PaymentIntent, StripeError> {
+        let path = format!("/v1/payment_intents/{}/cancel", path_part(id)?);
+        self.post(&path, &[], idempotency_key).await
     }
 
     /// Reads a Checkout Session.

@@ -190,6 +190,12 @@ impl BillingRunner {
         drop(conn);
         for row in overdue {
             if row.kind == InvoiceKind::Order.as_str() && policy.order_void_due(now, row.due_at) {
+                // An authorized order is settled with its account, not voided.
+                let mut conn = self.db.conn().await?;
+                if super::capture::pending_for(&mut conn, row.id).await? {
+                    continue;
+                }
+                drop(conn);
                 if self.void_stale_order(&row).await? {
                     report.orders_voided += 1;
                 }

@@ -599,6 +599,14 @@ pub async fn void(
     let before = store::invoices::find(&mut tx, id)
         .await?
         .ok_or(ServiceError::NotFound("invoice"))?;
+    if super::capture::pending_for(&mut tx, id).await? {
+        return Err(ServiceError::Conflict {
+            field: None,
+            message: "the card payment of this invoice is authorized and its hosting account is being created; \
+                      it is captured or released with the account"
+                .into(),
+        });
+    }
     if !void_in(&mut tx, actor, &before, &reason).await? {
         return Err(not_open(&before, "voided"));
     }

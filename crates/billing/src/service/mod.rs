@@ -16,6 +16,7 @@ pub mod audit;
 pub mod auth;
 pub mod autopay;
 pub mod billing_run;
+pub mod capture;
 pub mod cards;
 pub mod customers;
 pub mod disputes;

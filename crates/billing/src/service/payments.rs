@@ -109,6 +109,12 @@ pub async fn checkout(
         // The fleet may have filled up since the order: better no payment than a wait.
         invoices::require_room(&mut conn, settings, &plan).await?;
     }
+    if super::capture::pending_for(&mut conn, id).await? {
+        return Err(ServiceError::Conflict {
+            field: None,
+            message: "the card payment of this invoice is authorized; it is taken once the hosting is ready".into(),
+        });
+    }
     drop(conn);
     if row.status != InvoiceStatus::Open.as_str() {
         return Err(invoices::not_open(&row, "paid"));
@@ -142,6 +148,8 @@ pub async fn checkout(
         currency: row.currency.clone(),
         customer: Some(stripe_customer),
         customer_email: customer.email,
+        // Hosting is only charged for once it exists, when the shop says so.
+        manual_capture: ctx_capture_later(settings, &row),
         success_url: return_url(&settings.stripe.success_url, settings, id),
         cancel_url: return_url(&settings.stripe.cancel_url, settings, id),
         // Clicks racing each other within the hour get the same session from Stripe.
@@ -160,6 +168,14 @@ pub async fn checkout(
         url: session.url,
         session_id: session.id,
     })
+}
+
+/// Whether this invoice's Checkout only authorizes the card: an order that creates a
+/// hosting account, in a shop that captures after provisioning.
+fn ctx_capture_later(settings: &Settings, row: &InvoiceRow) -> bool {
+    settings.collection.capture_after_provisioning
+        && row.kind == "order"
+        && row.order_username.is_some()
 }
 
 fn return_url(template: &str, settings: &Settings, invoice_id: i64) -> String {
@@ -197,6 +213,14 @@ pub async fn stripe_webhook(
         Some(source) => fetch_card(ctx, &source).await?,
         None => None,
     };
+    let interpreted = stripe::interpret(&event);
+    let authorized = match &interpreted {
+        PaymentEvent::Pending {
+            invoice_id,
+            payment_intent: Some(pi),
+        } => authorization(ctx, *invoice_id, pi).await?,
+        _ => None,
+    };
     let actor = stripe_actor();
     let mut tx = ctx.db.begin().await?;
     if !store::payments::claim_event(&mut tx, &event.id, &event.kind, "applying", store::now())
@@ -210,13 +234,16 @@ pub async fn stripe_webhook(
             outcome: "this event was applied before".into(),
         });
     }
-    let outcome = match stripe::interpret(&event) {
+    let outcome = match interpreted {
         PaymentEvent::Paid(s) => apply_payment(ctx, &mut tx, &actor, "stripe", &s).await?,
         PaymentEvent::Failed(s) => record_failure(&mut tx, &actor, &event.id, &s).await?,
-        PaymentEvent::Pending { invoice_id } => format!(
-            "invoice {} awaits a delayed payment",
-            invoice_rules::number(invoice_id)
-        ),
+        PaymentEvent::Pending { invoice_id, .. } => match &authorized {
+            Some(s) => super::capture::authorize(ctx, &mut tx, s).await?,
+            None => format!(
+                "invoice {} awaits a delayed payment",
+                invoice_rules::number(invoice_id)
+            ),
+        },
         PaymentEvent::CardSetup { .. } => "card setup".to_owned(),
         PaymentEvent::Refunded {
             payment_intent,
@@ -247,6 +274,33 @@ pub async fn stripe_webhook(
         duplicate: false,
         outcome,
     })
+}
+
+/// The authorization a not-yet-paid Checkout made, when the shop captures after
+/// provisioning and Stripe holds the card's money (`requires_capture`); asked before
+/// anything is claimed, so an unreachable Stripe makes Stripe deliver the event again.
+pub(crate) async fn authorization(
+    ctx: &PaymentContext<'_>,
+    invoice_id: i64,
+    payment_intent: &str,
+) -> Result<Option<Settlement>, ServiceError> {
+    if !ctx.settings.collection.capture_after_provisioning {
+        return Ok(None);
+    }
+    let Ok(client) = super::cards::stripe(ctx.settings) else {
+        return Ok(None);
+    };
+    let pi = client
+        .payment_intent(payment_intent)
+        .await
+        .map_err(super::cards::provider)?;
+    Ok((pi.status == "requires_capture").then_some(Settlement {
+        invoice_id,
+        reference: pi.id,
+        amount: pi.amount,
+        currency: pi.currency,
+        message: None,
+    }))
 }
 
 /// The card a completed Checkout used, with the customer of ours it belongs to; `None`
@@ -403,6 +457,9 @@ pub(crate) async fn apply_payment(
     }
     let fulfilled = if row.kind == "renewal" {
         renew(ctx, tx, actor, &row).await?
+    } else if row.license_id.is_some() {
+        // Authorized earlier and fulfilled then; this is its capture.
+        "fulfilled when the card was authorized".to_owned()
     } else {
         fulfil_order(ctx, tx, actor, &row).await?
     };
@@ -466,8 +523,8 @@ async fn record_note(
     .await
 }
 
-/// A paid order: the license, then the hosting account and its provision job.
-async fn fulfil_order(
+/// A paid (or authorized) order: the license, then the hosting account and its provision job.
+pub(crate) async fn fulfil_order(
     ctx: &PaymentContext<'_>,
     tx: &mut Tx,
     actor: &Actor,

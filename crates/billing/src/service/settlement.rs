@@ -90,7 +90,19 @@ pub async fn confirm_checkout(
         .await
         .map_err(cards::provider)?;
     if session.payment_status.as_deref() != Some("paid") {
-        return Ok(Confirmation::NotYet);
+        // A card only authorized (capture after provisioning) fulfils the order now.
+        let authorized = match &session.payment_intent {
+            Some(pi) => payments::authorization(ctx, invoice_id, pi).await?,
+            None => None,
+        };
+        let Some(authorized) = authorized else {
+            return Ok(Confirmation::NotYet);
+        };
+        let mut tx = ctx.db.begin().await?;
+        let outcome = super::capture::authorize(ctx, &mut tx, &authorized).await?;
+        tx.commit().await?;
+        ctx.wake.notify_waiters();
+        return Ok(Confirmation::Paid(outcome));
     }
     let card = match (&session.customer, &session.payment_intent) {
         (Some(customer), Some(pi)) => {

@@ -16,6 +16,7 @@ use sqlx::{PgConnection, PgPool, Postgres, Sqlite, SqliteConnection, SqlitePool,
 
 pub mod api_keys;
 pub mod audit;
+pub mod authorizations;
 pub mod autopay;
 pub mod disputes;
 pub mod hosting_accounts;

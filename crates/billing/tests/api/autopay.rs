@@ -656,3 +656,115 @@ async fn the_sweep_settles_payments_whose_webhook_never_came() {
         "{text}"
     );
 }
+
+async fn capturing_shop() -> Shop {
+    let shop = crate::payments::shop_with(
+        FakeStripe::with_localstripe().await,
+        billing::config::Layer {
+            capture: Some("after_provisioning".into()),
+            ..billing::config::Layer::default()
+        },
+    )
+    .await;
+    shop.stripe
+        .deliver_webhooks_to(shop.app.url("/webhooks/stripe"));
+    shop
+}
+
+#[tokio::test]
+async fn with_capture_after_provisioning_the_card_is_charged_once_the_hosting_is_active() {
+    let shop = capturing_shop().await;
+    let invoice = shop.order("ada").await;
+    let session = shop.checkout(&invoice).await;
+    assert_eq!(session["capture_method"], "manual");
+    pay(&shop, &session, VISA).await;
+
+    // Authorized: the order is fulfilled, the invoice is paid once the account is active.
+    let paid = {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let now = shop.invoice(&invoice["id"]).await;
+            if now["status"] == "paid" {
+                break now;
+            }
+            assert_eq!(now["status"], "open", "{now}");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "never captured: {now}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    };
+    shop.account_in_state(&paid["hosting_account_id"], "active")
+        .await;
+    assert_eq!(paid["payments"].as_array().unwrap().len(), 1, "{paid}");
+    let pi = paid["payments"][0]["reference"].as_str().unwrap();
+    let at_stripe = shop
+        .stripe
+        .backend_call("GET", &format!("/v1/payment_intents/{pi}"), &[])
+        .await;
+    assert_eq!(at_stripe["status"], "succeeded", "captured: {at_stripe}");
+    assert_eq!(shop.app.count("licenses").await, 1, "fulfilled once");
+    assert_eq!(shop.app.count("hosting_accounts").await, 1);
+
+    // The late webhooks of the capture change nothing.
+    let event = json!({"id": stripe_fake::event_id(), "object": "event", "type": "payment_intent.succeeded",
+        "data": {"object": at_stripe}});
+    for _ in 0..5 {
+        let (status, receipt) = stripe_fake::deliver(&shop.app, &event).await;
+        assert_eq!(status, StatusCode::OK, "{receipt}");
+    }
+    assert_eq!(
+        shop.invoice(&invoice["id"]).await["payments"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(shop.app.count("licenses").await, 1);
+}
+
+#[tokio::test]
+async fn with_capture_after_provisioning_a_failed_creation_releases_the_card() {
+    let shop = capturing_shop().await;
+    // Every create on the only server fails, until the job gives up.
+    shop.sim.set_faults(json!({"error_rate": 1.0})).unwrap();
+    let invoice = shop.order("ada").await;
+    let session = shop.checkout(&invoice).await;
+    pay(&shop, &session, VISA).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let voided = loop {
+        let now = shop.invoice(&invoice["id"]).await;
+        if now["status"] == "void" {
+            break now;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never released: {now}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert!(
+        voided["payments"].as_array().unwrap().is_empty(),
+        "nothing charged: {voided}"
+    );
+    let pi = shop.stripe.session(session["id"].as_str().unwrap())["payment_intent"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let at_stripe = shop
+        .stripe
+        .backend_call("GET", &format!("/v1/payment_intents/{pi}"), &[])
+        .await;
+    assert_eq!(at_stripe["status"], "canceled", "{at_stripe}");
+    assert_eq!(
+        emails(&shop, "payment_failed").await.len(),
+        1,
+        "the customer is told"
+    );
+    assert_eq!(
+        emails(&shop, "provisioning_failed").await.len(),
+        1,
+        "and the admins"
+    );
+}

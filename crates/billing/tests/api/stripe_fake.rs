@@ -290,6 +290,7 @@ async fn create_session(
         "mode": field("mode"),
         "customer": optional("customer"),
         "setup_intent": null,
+        "capture_method": optional("payment_intent_data[capture_method]").unwrap_or_else(|| "automatic".into()),
         "payment_status": "unpaid",
         "payment_intent": (field("mode") == "payment").then(|| format!("pi_test_{n}")),
         "client_reference_id": field("client_reference_id"),
@@ -416,6 +417,13 @@ async fn pay(State((inner, _)): Shared, Path(id): Path<String>, body: Bytes) -> 
                     ("payment_method", pm),
                     ("confirm", "true".into()),
                     (
+                        "capture_method",
+                        session["capture_method"]
+                            .as_str()
+                            .unwrap_or("automatic")
+                            .to_owned(),
+                    ),
+                    (
                         "metadata[invoice_id]",
                         session["metadata"]["invoice_id"]
                             .as_str()
@@ -431,6 +439,9 @@ async fn pay(State((inner, _)): Shared, Path(id): Path<String>, body: Bytes) -> 
     session["status"] = json!("complete");
     session["payment_status"] = json!(if session["mode"] == "setup" {
         "no_payment_required"
+    } else if session["capture_method"] == "manual" {
+        // Only authorized: Stripe calls the session complete but not paid.
+        "unpaid"
     } else {
         "paid"
     });
@@ -579,7 +590,9 @@ pub fn event_id() -> String {
 /// The event Stripe sends when the customer pays a session.
 pub fn completed(session: &Value) -> Value {
     let mut paid = session.clone();
-    paid["payment_status"] = json!("paid");
+    if session["capture_method"] != "manual" {
+        paid["payment_status"] = json!("paid");
+    }
     json!({"id": event_id(), "object": "event", "type": "checkout.session.completed",
            "data": {"object": paid}})
 }
