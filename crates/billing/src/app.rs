@@ -192,6 +192,7 @@ pub async fn prepare_with_db(
         }
     };
     crate::service::servers::fill_in_api_key_lookups(&db, &vault).await?;
+    warn_about_shared_files(&settings);
     let settings_timeouts = settings.panel_timeouts;
     let state = AppState {
         db,
@@ -202,6 +203,24 @@ pub async fn prepare_with_db(
         panel_clients: Arc::default(),
     };
     Ok((state, seeded))
+}
+
+/// Says at start-up which existing data files others may read: the database, its WAL
+/// and SHM files, the provisioning log and the master key hold customers' data or
+/// secrets, and files made by older versions (or by hand) may be 0644.
+fn warn_about_shared_files(settings: &Settings) {
+    let mut paths = crate::files::sqlite_files(settings.database_url.expose_secret());
+    paths.push(settings.provisioning_log.clone());
+    if let MasterKeySource::File(key) = &settings.master_key {
+        paths.push(key.clone());
+    }
+    for (path, mode) in crate::files::shared(&paths) {
+        tracing::warn!(
+            path = %path.display(),
+            mode = format!("{mode:o}"),
+            "this file holds customers' data or secrets and other users may read it; run chmod 600 on it"
+        );
+    }
 }
 
 /// Serves the application on `listener` until `shutdown` resolves.

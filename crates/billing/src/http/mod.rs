@@ -20,6 +20,7 @@ pub mod api;
 pub mod envelope;
 pub mod error;
 pub mod extract;
+pub mod headers;
 pub mod pages;
 pub mod ui;
 
@@ -170,6 +171,10 @@ pub fn router(state: AppState) -> Router {
         .route("/ui/{*path}", axum::routing::get(ui::file))
         .fallback(envelope::not_found)
         .layer(map_response(envelope::json_errors))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            headers::secure,
+        ))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(CatchPanicLayer::new())
         .layer(TraceLayer::new_for_http())

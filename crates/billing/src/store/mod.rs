@@ -5,6 +5,7 @@
 //! expands it once per engine. Reads take any [`AsConn`]; writes that must be atomic
 //! with others (an audit row, a job) take a [`Tx`].
 
+use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -200,6 +201,14 @@ impl Db {
 
     /// Connects to SQLite with WAL and a busy timeout, so readers never block the writer.
     pub async fn connect_sqlite(options: SqliteConnectOptions) -> Result<Db, StoreError> {
+        // Created here (mode 0600) rather than by SQLite (0644 under the usual umask);
+        // SQLite gives the WAL and SHM files the database file's mode.
+        let file = options.get_filename();
+        if file != Path::new(":memory:") && !file.as_os_str().is_empty() {
+            crate::files::create_private(file).map_err(|e| {
+                StoreError::BadUrl(format!("cannot create {}: {e}", file.display()))
+            })?;
+        }
         let options = options
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)

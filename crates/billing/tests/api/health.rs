@@ -82,3 +82,102 @@ async fn unknown_routes_and_bad_paths_answer_the_json_envelope() {
         None,
     );
 }
+
+/// The SQLite database, its WAL and SHM files are created 0600 (they hold customers'
+/// emails and license keys); one readable by others is reported at start-up.
+#[cfg(unix)]
+#[tokio::test]
+async fn data_files_are_private_and_shared_ones_are_reported() {
+    use std::os::unix::fs::PermissionsExt;
+    let logs = crate::helpers::capture_logs();
+    let app = TestApp::spawn().await;
+    let Some(db) = crate::helpers::sqlite_path(&app) else {
+        eprintln!("PostgreSQL keeps no data files here; the SQLite pass checks them");
+        return;
+    };
+    let admin = app.admin_token().await;
+    app.plan(&admin, "Starter").await;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    for suffix in ["", "-wal", "-shm"] {
+        let file = std::path::PathBuf::from(format!("{}{suffix}", db.display()));
+        assert_eq!(
+            mode(&file),
+            0o600,
+            "{} is {:o}",
+            file.display(),
+            mode(&file)
+        );
+    }
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let url = format!("sqlite://{}", db.display());
+    let fresh = app.stop().await;
+    let _again = TestApp::start(
+        fresh,
+        crate::helpers::test_settings(billing::config::Layer {
+            database_url: Some(url),
+            ..billing::config::Layer::default()
+        }),
+    )
+    .await;
+    let said = logs.contents();
+    assert!(
+        said.contains("chmod 600") && said.contains(&db.display().to_string()),
+        "{said}"
+    );
+}
+
+#[tokio::test]
+async fn responses_carry_security_headers() {
+    let app = TestApp::spawn().await;
+    let anonymous = app
+        .client
+        .get(app.url("/api/v1/plans"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.headers()["x-content-type-options"], "nosniff");
+    assert!(
+        anonymous
+            .headers()
+            .get("strict-transport-security")
+            .is_none(),
+        "plain HTTP: no HSTS"
+    );
+    assert_ne!(
+        anonymous
+            .headers()
+            .get("cache-control")
+            .map(|v| v.to_str().unwrap()),
+        Some("no-store")
+    );
+    let token = app.admin_token().await;
+    for path in [
+        "/api/v1/auth/me",
+        "/api/v1/customers",
+        "/api/v1/nothing-here",
+    ] {
+        let resp = app
+            .client
+            .get(app.url(path))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.headers()["cache-control"], "no-store", "{path}");
+        assert_eq!(
+            resp.headers()["x-content-type-options"],
+            "nosniff",
+            "{path}"
+        );
+    }
+    let https = TestApp::spawn_with(billing::config::Layer {
+        public_url: Some("https://billing.example.com".into()),
+        ..billing::config::Layer::default()
+    })
+    .await;
+    let resp = https.client.get(https.url("/health")).send().await.unwrap();
+    assert_eq!(
+        resp.headers()["strict-transport-security"],
+        "max-age=31536000; includeSubDomains"
+    );
+}

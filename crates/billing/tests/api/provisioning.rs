@@ -196,6 +196,16 @@ async fn a_provision_creates_the_account_license_and_log_line() {
     assert_eq!(line["server"], "node-0");
     assert_eq!(line["state"], "active");
     assert_eq!(line["action"], "account.provisioned");
+    // It names customers and their accounts: readable by the service's user only.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&s.app.provisioning_log)
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "provisioning log mode {mode:o}");
+    }
 }
 
 #[tokio::test]
