@@ -40,6 +40,8 @@ pub struct AppState {
     pub wake: Arc<Notify>,
     /// Panel clients shared by this process's job workers.
     pub panel_clients: Arc<crate::service::servers::ClientCache>,
+    /// This process's request-rate limits (license callbacks, password resets).
+    pub limits: Arc<crate::service::rate_limit::RateLimiter>,
 }
 
 impl AppState {
@@ -201,6 +203,7 @@ pub async fn prepare_with_db(
         panel_timeouts: settings_timeouts,
         wake: Arc::new(Notify::new()),
         panel_clients: Arc::default(),
+        limits: Arc::default(),
     };
     Ok((state, seeded))
 }

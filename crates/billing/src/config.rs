@@ -180,6 +180,10 @@ pub struct Layer {
     pub autopay_concurrency: Option<i64>,
     /// `immediate` or `after_provisioning`: when an order's card payment is taken.
     pub capture: Option<String>,
+    /// License callbacks one server may make per minute (to this instance).
+    pub license_callbacks_per_minute: Option<i64>,
+    /// Password-reset requests one client address may make per hour (to this instance).
+    pub password_resets_per_client_per_hour: Option<i64>,
 }
 
 impl Layer {
@@ -289,6 +293,12 @@ impl Layer {
                 .or(lower.accept_orders_when_full),
             autopay_concurrency: self.autopay_concurrency.or(lower.autopay_concurrency),
             capture: self.capture.or(lower.capture),
+            license_callbacks_per_minute: self
+                .license_callbacks_per_minute
+                .or(lower.license_callbacks_per_minute),
+            password_resets_per_client_per_hour: self
+                .password_resets_per_client_per_hour
+                .or(lower.password_resets_per_client_per_hour),
         }
     }
 }
@@ -364,6 +374,10 @@ pub struct Settings {
     pub license_callbacks_v1: bool,
     /// Collecting money: automatic charges, the payment sweep, disputes.
     pub collection: CollectionSettings,
+    /// License callbacks one server may make per minute.
+    pub license_callbacks_per_minute: u32,
+    /// Password-reset requests one client address may make per hour.
+    pub password_resets_per_client_per_hour: u32,
 }
 
 /// How money is collected once owed: when saved cards are charged for renewals, when
@@ -745,7 +759,27 @@ impl Settings {
                 }
             },
         };
+        let limit = |key: &'static str, value: Option<i64>, default: i64| {
+            positive(key, value, default).and_then(|n| {
+                u32::try_from(n).map_err(|_| ConfigError::Invalid {
+                    key,
+                    message: "is too large".into(),
+                })
+            })
+        };
+        let license_callbacks_per_minute = limit(
+            "license_callbacks_per_minute",
+            layer.license_callbacks_per_minute,
+            6_000,
+        )?;
+        let password_resets_per_client_per_hour = limit(
+            "password_resets_per_client_per_hour",
+            layer.password_resets_per_client_per_hour,
+            10,
+        )?;
         Ok(Settings {
+            license_callbacks_per_minute,
+            password_resets_per_client_per_hour,
             collection,
             audit_retention_days,
             license_callbacks_v1: layer.license_callbacks_v1.unwrap_or(false),
@@ -832,6 +866,8 @@ impl Settings {
             accept_orders_when_full: bool,
             autopay_concurrency: usize,
             capture: &'static str,
+            license_callbacks_per_minute: u32,
+            password_resets_per_client_per_hour: u32,
         }
         let set = |v: &Option<SecretString>| {
             if v.is_some() {
@@ -851,6 +887,8 @@ impl Settings {
             suspend_on_dispute: self.collection.suspend_on_dispute,
             accept_orders_when_full: self.billing.accept_orders_when_full,
             autopay_concurrency: self.collection.concurrency,
+            license_callbacks_per_minute: self.license_callbacks_per_minute,
+            password_resets_per_client_per_hour: self.password_resets_per_client_per_hour,
             capture: if self.collection.capture_after_provisioning {
                 "after_provisioning"
             } else {

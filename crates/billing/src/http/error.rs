@@ -93,12 +93,15 @@ impl From<ServiceError> for ApiError {
                 ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", msg)
             }
             ServiceError::Forbidden(msg) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", msg),
-            ServiceError::RateLimited { retry_after_secs } => ApiError {
+            ServiceError::RateLimited {
+                what,
+                retry_after_secs,
+            } => ApiError {
                 retry_after: Some(retry_after_secs),
                 ..ApiError::new(
                     StatusCode::TOO_MANY_REQUESTS,
                     "rate_limited",
-                    err_text(retry_after_secs),
+                    format!("too many {what}; try again in {retry_after_secs} seconds"),
                 )
             },
             ServiceError::Upstream(msg) => ApiError::new(
@@ -122,10 +125,6 @@ impl From<ServiceError> for ApiError {
             ServiceError::Internal(e) => internal(&e),
         }
     }
-}
-
-fn err_text(secs: u64) -> String {
-    format!("too many failed login attempts; try again in {secs} seconds")
 }
 
 fn internal(cause: &dyn std::fmt::Display) -> ApiError {

@@ -121,7 +121,10 @@ pub async fn login(
             let frees_at = count.oldest.unwrap_or(now) + policy.failure_window;
             let retry_after_secs =
                 u64::try_from((frees_at - now).num_seconds().max(1)).unwrap_or(1);
-            return Err(ServiceError::RateLimited { retry_after_secs });
+            return Err(ServiceError::RateLimited {
+                what: "failed login attempts",
+                retry_after_secs,
+            });
         }
     }
     let user = store::users::find_by_email(&mut conn, &email).await?;

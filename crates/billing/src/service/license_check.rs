@@ -22,6 +22,8 @@ use crate::store::licenses::LicenseRow;
 use crate::store::{self, license_callbacks, license_usage, Db};
 use crate::vault::Vault;
 
+use super::rate_limit::RateLimiter;
+
 /// Largest change one usage report may make; real reports are ±1.
 const MAX_DELTA: i64 = 10_000;
 
@@ -35,6 +37,10 @@ pub struct Callbacks<'a> {
     pub vault: &'a Vault,
     /// Accept callbacks without `request_id` (replayable); off by default.
     pub accept_v1: bool,
+    /// Counts each server's callbacks.
+    pub limits: &'a RateLimiter,
+    /// Callbacks one server may make per minute; past it, 429.
+    pub per_minute: u32,
 }
 
 /// A request to validate a license before a quota-consuming action.
@@ -296,6 +302,14 @@ impl Callbacks<'_> {
             );
             return Err(ServiceError::Unauthenticated(REFUSED));
         }
+        // Counted only once the caller is known, so a flood of forged requests cannot
+        // use up a real server's allowance.
+        self.limits.check(
+            &format!("license-callbacks:{server_id}"),
+            self.per_minute,
+            std::time::Duration::from_secs(60),
+            "license callbacks from this server",
+        )?;
         Ok(server_id)
     }
 }

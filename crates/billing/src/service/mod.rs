@@ -32,6 +32,7 @@ pub mod periodic;
 pub mod plans;
 pub mod provisioning;
 pub mod provisioning_log;
+pub mod rate_limit;
 pub mod reconciliation;
 pub mod refunds;
 pub mod server_health;
@@ -64,9 +65,11 @@ pub enum ServiceError {
     /// The caller is known but not allowed.
     #[error("{0}")]
     Forbidden(&'static str),
-    /// Too many failed attempts; retry after this many seconds.
-    #[error("too many failed login attempts; try again in {retry_after_secs} seconds")]
+    /// Too many requests of one kind; retry after this many seconds.
+    #[error("too many {what}; try again in {retry_after_secs} seconds")]
     RateLimited {
+        /// What there were too many of, e.g. `failed login attempts`.
+        what: &'static str,
         /// Seconds until the window frees up.
         retry_after_secs: u64,
     },

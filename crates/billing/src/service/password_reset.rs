@@ -11,6 +11,8 @@ use crate::domain::customer::{Email, NewPassword};
 use crate::store::{self, Db};
 use crate::vault::Vault;
 
+use super::rate_limit::RateLimiter;
+
 /// How long a reset code works.
 pub const VALID_MINUTES: i64 = 60;
 
@@ -36,15 +38,34 @@ pub struct ResetConfirm {
     pub new_password: String,
 }
 
+/// Where a reset request comes from, and how many one address may make.
+pub struct Requester<'a> {
+    /// The client's address.
+    pub client: &'a str,
+    /// This process's limits.
+    pub limits: &'a RateLimiter,
+    /// Requests one address may make per hour; past it, 429.
+    pub per_hour: u32,
+}
+
 /// Queues a reset message (with `reset_url`, `{token}` replaced) when the email belongs
-/// to an active user; silent otherwise.
+/// to an active user; silent otherwise. One client address may ask `per_hour` times an
+/// hour, whatever the addresses it names (the per-recipient limit stops floods of one
+/// mailbox, this one a sweep over many).
 pub async fn request(
     db: &Db,
     vault: &Vault,
     reset_url: &str,
+    from: &Requester<'_>,
     body: ResetRequest,
 ) -> Result<(), ServiceError> {
     let email = Email::parse(&body.email)?;
+    from.limits.check(
+        &format!("password-reset:{}", from.client),
+        from.per_hour,
+        std::time::Duration::from_secs(3_600),
+        "password-reset requests from this address",
+    )?;
     let mut tx = db.begin().await?;
     let Some(user) = store::users::find_by_email(&mut tx, email.as_str())
         .await?

@@ -681,3 +681,77 @@ async fn servers_registered_before_lookup_hashes_are_found_after_a_restart() {
     let answer = validate(&app, &s.sim, &key, "create_database").await;
     assert_eq!(answer["valid"], true, "{answer}");
 }
+
+#[tokio::test]
+async fn each_server_has_its_own_callback_allowance() {
+    let app = TestApp::spawn_with(Layer {
+        license_callbacks_per_minute: Some(3),
+        ..Layer::default()
+    })
+    .await;
+    let admin = app.admin_token().await;
+    let one = register_sim(&app, &admin, "node-0").await;
+    let two = register_sim(&app, &admin, "node-1").await;
+    for _ in 0..3 {
+        validate(&app, &one, "NP-AAAA-BBBB-CCCC-DDDD", "create_database").await;
+    }
+    let (status, body) = validate_at(
+        &app,
+        &one,
+        "NP-AAAA-BBBB-CCCC-DDDD",
+        "create_database",
+        now(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert_eq!(body["error"]["code"], "rate_limited");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("license callbacks"),
+        "{body}"
+    );
+    // The other server is not held back, and a forged request counts against nobody.
+    validate(&app, &two, "NP-AAAA-BBBB-CCCC-DDDD", "create_database").await;
+    let resp = app
+        .client
+        .post(app.url("/api/v1/licenses/validate"))
+        .header("X-API-Key", one.api_key())
+        .json(
+            &json!({"license_key": "NP-AAAA-BBBB-CCCC-DDDD", "feature": "x", "timestamp": now(),
+            "request_id": rid(), "signature": "00"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    let (status, _) = validate_at(
+        &app,
+        &one,
+        "NP-AAAA-BBBB-CCCC-DDDD",
+        "create_database",
+        now(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    let resp = app
+        .client
+        .post(app.url("/api/v1/licenses/validate"))
+        .header("X-API-Key", one.api_key())
+        .json(&{
+            let id = rid();
+            let ts = now();
+            json!({"license_key": "NP-AAAA-BBBB-CCCC-DDDD", "feature": "create_database", "timestamp": ts,
+                "request_id": id, "signature": sign(one.api_secret(), &["NP-AAAA-BBBB-CCCC-DDDD", "create_database", &ts.to_string(), &id])})
+        })
+        .send()
+        .await
+        .unwrap();
+    let retry: u64 = resp.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+}

@@ -373,3 +373,54 @@ async fn reset_requests_cannot_flood_a_mailbox() {
         .count();
     assert_eq!(resets, 3, "{queued}");
 }
+
+#[tokio::test]
+async fn one_client_address_cannot_sweep_many_mailboxes_with_reset_requests() {
+    let app = TestApp::spawn_with(Layer {
+        password_resets_per_client_per_hour: Some(3),
+        ..Layer::default()
+    })
+    .await;
+    let admin = app.admin_token().await;
+    for n in 0..3 {
+        app.customer(&admin, &format!("user{n}@example.com")).await;
+    }
+    let ask = |email: String| {
+        let app = &app;
+        async move {
+            app.client
+                .post(app.url("/api/v1/auth/password-reset"))
+                .json(&json!({ "email": email }))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    for n in 0..3 {
+        assert_eq!(
+            ask(format!("user{n}@example.com")).await.status(),
+            StatusCode::ACCEPTED
+        );
+    }
+    let refused = ask("someone-else@example.com".into()).await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((3_000..=3_600).contains(&retry), "{retry}");
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("password-reset requests"),
+        "{body}"
+    );
+    assert_eq!(
+        app.count("password_resets").await,
+        3,
+        "the refused request changed nothing"
+    );
+}

@@ -9,7 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::page_of;
 use crate::app::AppState;
 use crate::http::error::{ApiError, ErrorBody};
-use crate::http::extract::{AdminAuth, Body, Params, StaffAuth};
+use crate::http::extract::{AdminAuth, Body, ClientIp, Params, StaffAuth};
 use crate::service::notifications::{self, EmailView};
 use crate::service::password_reset::{self, ResetConfirm, ResetRequest};
 use crate::service::Paginated;
@@ -61,15 +61,23 @@ pub struct Accepted {
 
 /// Sends a password-reset code to the address, if it belongs to an account (same answer either way).
 #[utoipa::path(post, path = "/api/v1/auth/password-reset", tag = "auth", request_body = ResetRequest,
-    responses((status = 202, body = Accepted), (status = 422, body = ErrorBody)))]
+    responses((status = 202, body = Accepted), (status = 422, body = ErrorBody),
+        (status = 429, description = "too many requests from this address (see Retry-After)", body = ErrorBody)))]
 pub async fn request_reset(
     State(state): State<AppState>,
+    ClientIp(client): ClientIp,
     Body(body): Body<ResetRequest>,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    let from = password_reset::Requester {
+        client: &client,
+        limits: &state.limits,
+        per_hour: state.settings.password_resets_per_client_per_hour,
+    };
     password_reset::request(
         &state.db,
         &state.vault,
         &state.settings.password_reset_url,
+        &from,
         body,
     )
     .await?;

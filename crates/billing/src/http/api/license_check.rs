@@ -24,6 +24,8 @@ fn callbacks(state: &AppState) -> Callbacks<'_> {
         db: &state.db,
         vault: &state.vault,
         accept_v1: state.settings.license_callbacks_v1,
+        limits: &state.limits,
+        per_minute: state.settings.license_callbacks_per_minute,
     }
 }
 
@@ -44,7 +46,8 @@ fn callbacks(state: &AppState) -> Callbacks<'_> {
     responses((status = 200, body = ValidateAnswer),
         (status = 401, description = "unknown API key, bad signature or stale timestamp", body = ErrorBody),
         (status = 409, description = "the request_id was already used for a usage report", body = ErrorBody),
-        (status = 422, body = ErrorBody)))]
+        (status = 422, body = ErrorBody),
+        (status = 429, description = "too many callbacks from this server (see Retry-After)", body = ErrorBody)))]
 pub async fn validate(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -68,7 +71,8 @@ pub async fn validate(
         (status = 403, description = "the license has no account on this server", body = ErrorBody),
         (status = 404, description = "unknown license key", body = ErrorBody),
         (status = 409, description = "the request_id was already used for a validation", body = ErrorBody),
-        (status = 422, body = ErrorBody)))]
+        (status = 422, body = ErrorBody),
+        (status = 429, description = "too many callbacks from this server (see Retry-After)", body = ErrorBody)))]
 pub async fn usage(
     State(state): State<AppState>,
     headers: HeaderMap,
