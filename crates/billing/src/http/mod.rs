@@ -21,6 +21,7 @@ pub mod envelope;
 pub mod error;
 pub mod extract;
 pub mod headers;
+pub mod openapi_errors;
 pub mod pages;
 pub mod ui;
 
@@ -155,12 +156,15 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
 
 /// The OpenAPI document, as served at `/api/openapi.json`.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api_routes().into_openapi()
+    let mut doc = api_routes().into_openapi();
+    openapi_errors::complete(&mut doc);
+    doc
 }
 
 /// The whole HTTP application.
 pub fn router(state: AppState) -> Router {
-    let (api, openapi) = api_routes().split_for_parts();
+    let (api, mut openapi) = api_routes().split_for_parts();
+    openapi_errors::complete(&mut openapi);
     api.merge(SwaggerUi::new("/docs").url("/api/openapi.json", openapi))
         .route("/checkout/complete", axum::routing::get(pages::complete))
         .route("/checkout/cancelled", axum::routing::get(pages::cancelled))
