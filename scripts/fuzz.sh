@@ -7,11 +7,13 @@
 #
 #   scripts/fuzz.sh [path to the nextpanel-bill binary]
 #
-# FUZZ_EXAMPLES (default 20) bounds the examples per operation.
+# FUZZ_EXAMPLES (default 20) bounds the examples per operation; FUZZ_SEED (default a
+# fixed one, so CI is repeatable) picks the generated data.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin="${1:-target/debug/nextpanel-bill}"
 examples="${FUZZ_EXAMPLES:-20}"
+seed="${FUZZ_SEED:-20261202}"
 if ! command -v schemathesis >/dev/null 2>&1; then
     echo "==> installing schemathesis (python3 -m pip install schemathesis)"
     python3 -m pip install --quiet --disable-pip-version-check schemathesis
@@ -83,6 +85,7 @@ run() {
         --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
         --header "Authorization: Bearer $credential" \
         --max-examples "$examples" \
+        --seed "$seed" \
         --exclude-path /api/v1/auth/logout \
         --exclude-path-regex '^/api/v1/api-keys/' \
         --request-timeout 10 \

@@ -184,6 +184,10 @@ pub struct Layer {
     pub license_callbacks_per_minute: Option<i64>,
     /// Password-reset requests one client address may make per hour (to this instance).
     pub password_resets_per_client_per_hour: Option<i64>,
+    /// `inline` (the password in the welcome email) or `link` (a single-use link).
+    pub welcome_credentials: Option<String>,
+    /// Hours a credentials link works.
+    pub credential_link_hours: Option<i64>,
 }
 
 impl Layer {
@@ -299,6 +303,8 @@ impl Layer {
             password_resets_per_client_per_hour: self
                 .password_resets_per_client_per_hour
                 .or(lower.password_resets_per_client_per_hour),
+            welcome_credentials: self.welcome_credentials.or(lower.welcome_credentials),
+            credential_link_hours: self.credential_link_hours.or(lower.credential_link_hours),
         }
     }
 }
@@ -378,6 +384,10 @@ pub struct Settings {
     pub license_callbacks_per_minute: u32,
     /// Password-reset requests one client address may make per hour.
     pub password_resets_per_client_per_hour: u32,
+    /// The welcome email carries a single-use link to the password instead of the password.
+    pub welcome_by_link: bool,
+    /// Hours a credentials link works.
+    pub credential_link_hours: i64,
 }
 
 /// How money is collected once owed: when saved cards are charged for renewals, when
@@ -777,7 +787,21 @@ impl Settings {
             layer.password_resets_per_client_per_hour,
             10,
         )?;
+        let welcome_by_link = match layer.welcome_credentials.as_deref() {
+            None | Some("inline") => false,
+            Some("link") => true,
+            Some(_) => {
+                return Err(ConfigError::Invalid {
+                    key: "welcome_credentials",
+                    message: "must be inline or link".into(),
+                })
+            }
+        };
+        let credential_link_hours =
+            positive("credential_link_hours", layer.credential_link_hours, 72)?;
         Ok(Settings {
+            welcome_by_link,
+            credential_link_hours,
             license_callbacks_per_minute,
             password_resets_per_client_per_hour,
             collection,
@@ -868,6 +892,8 @@ impl Settings {
             capture: &'static str,
             license_callbacks_per_minute: u32,
             password_resets_per_client_per_hour: u32,
+            welcome_credentials: &'static str,
+            credential_link_hours: i64,
         }
         let set = |v: &Option<SecretString>| {
             if v.is_some() {
@@ -888,6 +914,12 @@ impl Settings {
             accept_orders_when_full: self.billing.accept_orders_when_full,
             autopay_concurrency: self.collection.concurrency,
             license_callbacks_per_minute: self.license_callbacks_per_minute,
+            welcome_credentials: if self.welcome_by_link {
+                "link"
+            } else {
+                "inline"
+            },
+            credential_link_hours: self.credential_link_hours,
             password_resets_per_client_per_hour: self.password_resets_per_client_per_hour,
             capture: if self.collection.capture_after_provisioning {
                 "after_provisioning"

@@ -85,6 +85,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(me::get, me::update))
         .routes(routes!(me::list_licenses))
         .routes(routes!(me::get_license))
+        .routes(routes!(me::reveal_credentials))
         .routes(routes!(customers::create, customers::list))
         .routes(routes!(customers::get, customers::update))
         .routes(routes!(customers::deactivate))

@@ -41,6 +41,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     asset!("js/dom.js", JS),
     asset!("js/invoice-body.js", JS),
     asset!("js/plan-text.js", JS),
+    asset!("js/portal/credentials.js", JS),
     asset!("js/portal/home.js", JS),
     asset!("js/portal/index.js", JS),
     asset!("js/portal/invoices.js", JS),

@@ -213,7 +213,7 @@ async fn adopt(
     next.failure_reason = None;
     next.updated_at = store::now();
     let saved = save_change(&mut tx, actor, &current, &next, "account.provisioned").await?;
-    queue_welcome(&mut tx, job, &saved).await?;
+    queue_welcome(&mut tx, &ctx.settings, job, &saved).await?;
     crate::service::capture::on_account_active(&mut tx, &ctx.settings, saved.id).await?;
     erase_password(&mut tx, job).await?;
     tx.commit().await?;
@@ -235,6 +235,7 @@ async fn adopt(
 /// account active: the sealed password moves from the job to the message.
 async fn queue_welcome(
     tx: &mut Tx,
+    settings: &crate::config::Settings,
     job: &JobRow,
     account: &AccountRow,
 ) -> Result<(), ServiceError> {
@@ -250,12 +251,29 @@ async fn queue_welcome(
     let panel_url = accounts::panel_url(tx, account.server_id)
         .await?
         .unwrap_or_default();
-    let data = notifications::welcome_data(
+    let mut data = notifications::welcome_data(
         &customer.full_name,
         &account.username,
         &panel_url,
         &license.license_key,
     );
+    // By link: the password stays here, sealed, until the customer opens the link once.
+    let sealed = match (settings.welcome_by_link, sealed) {
+        (true, Some(sealed)) => {
+            let url = crate::service::credential_links::create(
+                tx,
+                settings,
+                account.id,
+                account.customer_id,
+                sealed,
+            )
+            .await?;
+            data["credentials_url"] = serde_json::json!(url);
+            data["credentials_hours"] = serde_json::json!(settings.credential_link_hours);
+            None
+        }
+        (_, sealed) => sealed,
+    };
     let to = account.email.clone().unwrap_or(customer.email);
     notifications::queue_sealed(
         tx,

@@ -30,6 +30,8 @@ pub struct Trimmed {
     pub stripe_events: u64,
     /// Remembered license-callback request ids.
     pub license_callbacks: u64,
+    /// Expired credential links whose password was erased.
+    pub credential_links: u64,
     /// Audit entries past the retention.
     pub audit_entries: u64,
 }
@@ -66,6 +68,7 @@ impl Housekeeper {
                 now - chrono::Duration::seconds(CALLBACK_MEMORY_SECS),
             )
             .await?,
+            credential_links: store::credential_links::erase_expired(&mut conn, now).await?,
             audit_entries: 0,
         };
         if let Some(days) = self.settings.audit_retention_days {

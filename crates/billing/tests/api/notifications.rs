@@ -424,3 +424,80 @@ async fn one_client_address_cannot_sweep_many_mailboxes_with_reset_requests() {
         "the refused request changed nothing"
     );
 }
+
+#[tokio::test]
+async fn welcome_credentials_by_link_show_the_password_once_to_its_customer() {
+    let sink = SmtpSink::start();
+    let app = TestApp::spawn_with(Layer {
+        welcome_credentials: Some("link".into()),
+        public_url: Some("https://billing.acme.example".into()),
+        ..sink.layer()
+    })
+    .await;
+    let admin = app.admin_token().await;
+    let (account, _sim) = provisioned(&app, &admin, "Ada Lovelace").await;
+    let password = account["generated_password"].as_str().unwrap().to_owned();
+    let messages = sink.wait_for(2).await;
+    let welcome = by_template(&messages, "is ready");
+    assert_eq!(welcome.len(), 1, "{messages:?}");
+    let text = welcome[0]["text"].as_str().unwrap();
+    assert!(
+        !text.contains(&password),
+        "the password is not in the email: {text}"
+    );
+    assert!(!welcome[0]["html"].as_str().unwrap().contains(&password));
+    let link = text
+        .split_whitespace()
+        .find(|w| w.starts_with("https://billing.acme.example/ui/#/my/credentials/"))
+        .unwrap_or_else(|| panic!("no link in {text}"));
+    let token = link.rsplit('/').next().unwrap().to_owned();
+    assert!(text.contains("72 hours"), "{text}");
+    // Nowhere at rest in the clear: the link keeps it sealed, the outbox keeps nothing.
+    assert!(
+        !all_text(&app, "SELECT sealed_password FROM credential_links")
+            .await
+            .contains(&password)
+    );
+    assert!(!all_text(&app, "SELECT data FROM email_outbox")
+        .await
+        .contains(&password));
+    assert_eq!(
+        all_text(&app, "SELECT secret_sealed FROM email_outbox").await,
+        ""
+    );
+
+    // Another customer cannot open it; its customer can, once.
+    let (_, mallory) = app.customer(&admin, "mallory@example.com").await;
+    let stolen = app
+        .post(
+            "/api/v1/me/credentials/reveal",
+            Some(&mallory),
+            json!({"token": token}),
+        )
+        .await;
+    assert_error(stolen, StatusCode::NOT_FOUND, "not_found", None);
+    let ada = app.login("ada@example.com", "customer-password-1").await;
+    let (status, shown) = app
+        .post(
+            "/api/v1/me/credentials/reveal",
+            Some(&ada),
+            json!({"token": token}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{shown}");
+    assert_eq!(shown["password"], password.as_str());
+    assert_eq!(shown["username"], "ada");
+    let again = app
+        .post(
+            "/api/v1/me/credentials/reveal",
+            Some(&ada),
+            json!({"token": token}),
+        )
+        .await;
+    assert_error(again, StatusCode::CONFLICT, "conflict", Some("token"));
+    assert_eq!(
+        all_text(&app, "SELECT sealed_password FROM credential_links").await,
+        "",
+        "erased once shown"
+    );
+}

@@ -159,6 +159,7 @@ const ROUTES: &[(&str, &str, Access)] = &[
     ("DELETE", "/api/v1/me/payment-method", Access::User),
     ("POST", "/api/v1/me/payment-method/checkout", Access::User),
     ("PUT", "/api/v1/me/autopay", Access::User),
+    ("POST", "/api/v1/me/credentials/reveal", Access::User),
     ("POST", "/api/v1/payments/{id}/refund", Access::Admin),
     ("GET", "/api/v1/credit-notes", Access::Staff),
     ("GET", "/api/v1/me/credit-notes", Access::User),

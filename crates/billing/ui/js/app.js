@@ -48,6 +48,7 @@ const routes = [
   ['/my/invoices/:id', portal.invoice, 'customer'],
   ['/my/licenses/:id', portal.license, 'customer'],
   ['/my/payment', portal.payment, 'customer'],
+  ['/my/credentials/:token', portal.credentials, 'customer'],
   ['/order', portal.order, 'customer'],
   ['/profile', portal.profile, 'any'],
 ];

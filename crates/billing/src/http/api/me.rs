@@ -7,6 +7,7 @@ use super::PageQuery;
 use crate::app::AppState;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::{Auth, Body, Params};
+use crate::service::credential_links::{self, Credentials, RevealRequest};
 use crate::service::customers::{self, ProfilePatch};
 use crate::service::licenses::{self, License, LicenseDetail};
 use crate::service::users::User;
@@ -53,4 +54,22 @@ pub async fn get_license(
     Path(id): Path<i64>,
 ) -> Result<Json<LicenseDetail>, ApiError> {
     Ok(Json(licenses::get_mine(&state.db, &actor, id).await?))
+}
+
+/// Shows, once, the hosting password behind the link of a welcome email
+/// (`welcome_credentials = "link"`); the link must be the caller's.
+#[utoipa::path(post, path = "/api/v1/me/credentials/reveal", tag = "me", security(("bearer" = [])),
+    request_body = RevealRequest,
+    responses((status = 200, body = Credentials), (status = 401, body = ErrorBody),
+        (status = 404, description = "no such link, or not the caller's", body = ErrorBody),
+        (status = 409, description = "the link was used already", body = ErrorBody),
+        (status = 422, description = "the link has expired", body = ErrorBody)))]
+pub async fn reveal_credentials(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Body(body): Body<RevealRequest>,
+) -> Result<Json<Credentials>, ApiError> {
+    Ok(Json(
+        credential_links::reveal(&state.db, &state.vault, &actor, body).await?,
+    ))
 }

@@ -5,3 +5,4 @@ export { order } from './order.js';
 export { profile } from './profile.js';
 export { license } from './license.js';
 export { payment } from './payment.js';
+export { credentials } from './credentials.js';
