@@ -112,16 +112,13 @@ pub(crate) async fn on_account_active(
     settings: &Settings,
     account_id: i64,
 ) -> Result<(), ServiceError> {
-    if let Some(a) = store::authorizations::waiting_for_account(tx, account_id).await? {
-        jobs::enqueue(
-            tx,
-            settings,
-            &Payload::CapturePayment { account_id },
-            &format!("capture:{}", a.invoice_id),
-        )
-        .await?;
-    }
-    Ok(())
+    settle_later(
+        tx,
+        settings,
+        Payload::CapturePayment { account_id },
+        "capture",
+    )
+    .await
 }
 
 /// The account could not be created: queue the release of the authorization.
@@ -130,14 +127,25 @@ pub(crate) async fn on_account_failed(
     settings: &Settings,
     account_id: i64,
 ) -> Result<(), ServiceError> {
-    if let Some(a) = store::authorizations::waiting_for_account(tx, account_id).await? {
-        jobs::enqueue(
-            tx,
-            settings,
-            &Payload::ReleasePayment { account_id },
-            &format!("release:{}", a.invoice_id),
-        )
-        .await?;
+    settle_later(
+        tx,
+        settings,
+        Payload::ReleasePayment { account_id },
+        "release",
+    )
+    .await
+}
+
+/// Queues `job` (a capture or a release, once per invoice) when an authorization waits
+/// for its account.
+async fn settle_later(
+    tx: &mut Tx,
+    settings: &Settings,
+    job: Payload,
+    what: &str,
+) -> Result<(), ServiceError> {
+    if let Some(a) = store::authorizations::waiting_for_account(tx, job.account_id()).await? {
+        jobs::enqueue(tx, settings, &job, &format!("{what}:{}", a.invoice_id)).await?;
     }
     Ok(())
 }

@@ -83,22 +83,7 @@ pub async fn list(
     customer_id: Option<i64>,
     page: super::Page,
 ) -> Result<(Vec<DisputeRow>, i64), StoreError> {
-    let sql = format!(
-        "SELECT {COLUMNS} FROM disputes WHERE ($1 IS NULL OR customer_id = $1) ORDER BY id DESC LIMIT $2 OFFSET $3"
-    );
-    let rows = on_conn!(conn, |c| sqlx::query_as::<_, DisputeRow>(&sql)
-        .bind(customer_id)
-        .bind(page.per_page)
-        .bind(page.offset())
-        .fetch_all(c)
-        .await)?;
-    let total: i64 = on_conn!(conn, |c| sqlx::query_scalar(
-        "SELECT COUNT(*) FROM disputes WHERE ($1 IS NULL OR customer_id = $1)"
-    )
-    .bind(customer_id)
-    .fetch_one(c)
-    .await)?;
-    Ok((rows, total))
+    super::page_of_customer(conn, "disputes", COLUMNS, customer_id, page).await
 }
 
 /// The disputes of an invoice.

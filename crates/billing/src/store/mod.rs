@@ -405,6 +405,32 @@ pub(crate) async fn find_row<T: Record>(
     Ok(row)
 }
 
+/// A page of a table's rows, newest first, of one customer or of all, with the total
+/// count (credit notes, disputes).
+pub(crate) async fn page_of_customer<T: Record>(
+    conn: &mut impl AsConn,
+    table: &str,
+    columns: &str,
+    customer_id: Option<i64>,
+    page: Page,
+) -> Result<(Vec<T>, i64), StoreError> {
+    let filter = "($1 IS NULL OR customer_id = $1)";
+    let sql =
+        format!("SELECT {columns} FROM {table} WHERE {filter} ORDER BY id DESC LIMIT $2 OFFSET $3");
+    let rows = on_conn!(conn, |c| sqlx::query_as::<_, T>(&sql)
+        .bind(customer_id)
+        .bind(page.per_page)
+        .bind(page.offset())
+        .fetch_all(c)
+        .await)?;
+    let count = format!("SELECT COUNT(*) FROM {table} WHERE {filter}");
+    let total: i64 = on_conn!(conn, |c| sqlx::query_scalar(&count)
+        .bind(customer_id)
+        .fetch_one(c)
+        .await)?;
+    Ok((rows, total))
+}
+
 /// Claims the next row of a leased queue (jobs, email outbox): `update` is the
 /// `UPDATE <table> SET ...` that marks it taken (binding `$1` now, `$2` the lease end,
 /// `$3` the claim token) and `pick` the `SELECT id ...` of the next due row (binding `$1`).

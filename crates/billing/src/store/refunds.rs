@@ -97,12 +97,7 @@ pub async fn insert(tx: &mut Tx, r: &RefundRow) -> Result<RefundRow, StoreError>
 
 /// A refund by id.
 pub async fn find(conn: &mut impl AsConn, id: i64) -> Result<Option<RefundRow>, StoreError> {
-    let sql = format!("SELECT {REFUND_COLUMNS} FROM refunds WHERE id = $1");
-    let row = on_conn!(conn, |c| sqlx::query_as::<_, RefundRow>(&sql)
-        .bind(id)
-        .fetch_optional(c)
-        .await)?;
-    Ok(row)
+    super::find_row(conn, "refunds", REFUND_COLUMNS, id, None).await
 }
 
 /// A refund by its idempotency key.
@@ -242,23 +237,7 @@ pub async fn credit_notes(
     customer_id: Option<i64>,
     page: super::Page,
 ) -> Result<(Vec<CreditNoteRow>, i64), StoreError> {
-    let sql = format!(
-        "SELECT {NOTE_COLUMNS} FROM credit_notes WHERE ($1 IS NULL OR customer_id = $1) \
-         ORDER BY id DESC LIMIT $2 OFFSET $3"
-    );
-    let rows = on_conn!(conn, |c| sqlx::query_as::<_, CreditNoteRow>(&sql)
-        .bind(customer_id)
-        .bind(page.per_page)
-        .bind(page.offset())
-        .fetch_all(c)
-        .await)?;
-    let total: i64 = on_conn!(conn, |c| sqlx::query_scalar(
-        "SELECT COUNT(*) FROM credit_notes WHERE ($1 IS NULL OR customer_id = $1)"
-    )
-    .bind(customer_id)
-    .fetch_one(c)
-    .await)?;
-    Ok((rows, total))
+    super::page_of_customer(conn, "credit_notes", NOTE_COLUMNS, customer_id, page).await
 }
 
 /// The credit note of a refund.
