@@ -363,10 +363,7 @@ async fn settle(
     let row = store::invoices::find(&mut tx, attempt.invoice_id)
         .await?
         .ok_or(ServiceError::NotFound("invoice"))?;
-    let actor = Actor {
-        label: "autopay".to_owned(),
-        ..Actor::system()
-    };
+    let actor = Actor::system_as("autopay");
     let (tries, _) = store::autopay::schedule_of(&mut tx, row.id).await?;
     match answer {
         Answer::Succeeded(pi) => {

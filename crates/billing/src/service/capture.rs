@@ -18,13 +18,6 @@ use crate::payments::stripe_client::StripeError;
 use crate::store::authorizations::AuthorizationRow;
 use crate::store::{self, Tx};
 
-fn stripe_actor() -> Actor {
-    Actor {
-        label: "stripe".to_owned(),
-        ..Actor::system()
-    }
-}
-
 /// Records a card authorization for an open order and fulfils the order (in the
 /// webhook's transaction); the money is captured once the hosting account is active.
 pub(crate) async fn authorize(
@@ -74,7 +67,7 @@ pub(crate) async fn authorize(
             s.reference
         ));
     }
-    let actor = stripe_actor();
+    let actor = Actor::system_as("stripe");
     let fulfilled = payments::fulfil_order(ctx, tx, &actor, &row).await?;
     audit::record(
         tx,
@@ -183,9 +176,14 @@ pub async fn capture(ctx: &PaymentContext<'_>, account_id: i64) -> Result<String
                 currency: pi.currency.clone(),
                 message: None,
             };
-            let outcome =
-                payments::apply_payment(ctx, &mut tx, &stripe_actor(), "stripe", &settlement)
-                    .await?;
+            let outcome = payments::apply_payment(
+                ctx,
+                &mut tx,
+                &Actor::system_as("stripe"),
+                "stripe",
+                &settlement,
+            )
+            .await?;
             tx.commit().await?;
             Ok(outcome)
         }

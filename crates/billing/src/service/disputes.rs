@@ -68,13 +68,6 @@ impl From<&DisputeRow> for Dispute {
     }
 }
 
-fn stripe_actor() -> Actor {
-    Actor {
-        label: "stripe".to_owned(),
-        ..Actor::system()
-    }
-}
-
 /// `charge.dispute.created`.
 pub(crate) async fn opened(
     ctx: &PaymentContext<'_>,
@@ -143,7 +136,7 @@ pub(crate) async fn opened(
     .await?;
     audit::record(
         tx,
-        &stripe_actor(),
+        &Actor::system_as("stripe"),
         Change::<(), _> {
             action: "payment.disputed",
             entity_type: "invoice",
@@ -203,7 +196,7 @@ pub(crate) async fn closed(
     }
     audit::record(
         tx,
-        &stripe_actor(),
+        &Actor::system_as("stripe"),
         Change::<(), _> {
             action: "payment.dispute_closed",
             entity_type: "invoice",

@@ -39,6 +39,7 @@ pub mod refunds;
 pub mod server_health;
 pub mod servers;
 pub mod settlement;
+pub mod stripe_webhook;
 pub mod tokens;
 pub mod usage;
 pub mod users;
@@ -146,6 +147,15 @@ impl Actor {
             user_id: None,
             label: "system".to_owned(),
             role: Role::Admin,
+        }
+    }
+
+    /// The system acting on someone's word, named in the audit log (`stripe`, `autopay`,
+    /// the admin who asked for a refund Stripe confirmed later).
+    pub fn system_as(label: impl Into<String>) -> Actor {
+        Actor {
+            label: label.into(),
+            ..Actor::system()
         }
     }
 

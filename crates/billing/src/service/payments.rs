@@ -1,5 +1,6 @@
-//! Paying invoices: Stripe Checkout links, the verified Stripe webhook, and manual
-//! payments recorded by an admin. Whatever the route, a paid invoice is applied once,
+//! Paying invoices: Stripe Checkout links and manual payments recorded by an admin, and
+//! the one path every payment takes (the webhook in [`super::stripe_webhook`], the
+//! return page, the sweep and automatic charges too). Whatever the route, a paid invoice is applied once,
 //! in one transaction: the payment row, the invoice status, the license, the hosting
 //! account with its provision job, and the messages. A replayed event, a second
 //! delivery or a second event for the same payment changes nothing.
@@ -20,8 +21,8 @@ use crate::domain::license::{self, LicenseStatus};
 use crate::domain::plan::BillingCycle;
 use crate::domain::role::Role;
 use crate::jobs::{self, Payload};
-use crate::payments::stripe::{self, PaymentEvent, Settlement};
-use crate::payments::stripe_client::{CheckoutRequest, PaymentMethod, StripeClient, StripeError};
+use crate::payments::stripe::Settlement;
+use crate::payments::stripe_client::CheckoutRequest;
 use crate::store::invoices::InvoiceRow;
 use crate::store::payments::PaymentRow;
 use crate::store::{self, Db, Tx};
@@ -46,17 +47,6 @@ pub struct CheckoutLink {
     pub session_id: String,
 }
 
-/// What the webhook did with an event.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct WebhookReceipt {
-    /// Always true: the event was verified and recorded.
-    pub received: bool,
-    /// True when this event id was applied before (nothing changed now).
-    pub duplicate: bool,
-    /// What applying it did.
-    pub outcome: String,
-}
-
 /// Body of `POST /api/v1/invoices/{id}/mark-paid`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -75,13 +65,6 @@ pub struct PaymentContext<'a> {
     pub vault: &'a Vault,
     /// Wakes the job workers after a commit.
     pub wake: &'a tokio::sync::Notify,
-}
-
-fn stripe_actor() -> Actor {
-    Actor {
-        label: "stripe".to_owned(),
-        ..Actor::system()
-    }
 }
 
 /// A Stripe Checkout link for an open invoice the caller owes (or any, for an admin).
@@ -182,175 +165,6 @@ fn return_url(template: &str, settings: &Settings, invoice_id: i64) -> String {
     template
         .replace("{public_url}", &settings.public_url)
         .replace("{invoice_id}", &invoice_id.to_string())
-}
-
-/// Verifies and applies one Stripe webhook delivery.
-pub async fn stripe_webhook(
-    ctx: &PaymentContext<'_>,
-    signature: Option<&str>,
-    payload: &[u8],
-) -> Result<WebhookReceipt, ServiceError> {
-    let Some(secret) = &ctx.settings.stripe.webhook_secret else {
-        // 503 makes Stripe retry, so no event is lost while the secret is being set up.
-        return Err(ServiceError::Unavailable(
-            "the Stripe webhook secret is not configured (stripe_webhook_secret)",
-        ));
-    };
-    stripe::verify_signature(signature, payload, secret, store::now().timestamp()).map_err(
-        |e| {
-            tracing::warn!(error = %e, "Stripe webhook refused");
-            ServiceError::BadRequest {
-                field: "Stripe-Signature",
-                message: e.to_string(),
-            }
-        },
-    )?;
-    let event: stripe::Event = serde_json::from_slice(payload)
-        .map_err(|e| crate::domain::Invalid::new("body", format!("not a Stripe event: {e}")))?;
-    // Read from Stripe before anything is claimed: if Stripe cannot be asked now, the
-    // error makes Stripe deliver the event again later, and nothing is lost.
-    let card = match stripe::card_source(&event) {
-        Some(source) => fetch_card(ctx, &source).await?,
-        None => None,
-    };
-    let interpreted = stripe::interpret(&event);
-    let authorized = match &interpreted {
-        PaymentEvent::Pending {
-            invoice_id,
-            payment_intent: Some(pi),
-        } => authorization(ctx, *invoice_id, pi).await?,
-        _ => None,
-    };
-    let actor = stripe_actor();
-    let mut tx = ctx.db.begin().await?;
-    if !store::payments::claim_event(&mut tx, &event.id, &event.kind, "applying", store::now())
-        .await?
-    {
-        tx.commit().await?;
-        tracing::info!(event = %event.id, kind = %event.kind, "Stripe event seen before; nothing to do");
-        return Ok(WebhookReceipt {
-            received: true,
-            duplicate: true,
-            outcome: "this event was applied before".into(),
-        });
-    }
-    let outcome = match interpreted {
-        PaymentEvent::Paid(s) => apply_payment(ctx, &mut tx, &actor, "stripe", &s).await?,
-        PaymentEvent::Failed(s) => record_failure(&mut tx, &actor, &event.id, &s).await?,
-        PaymentEvent::Pending { invoice_id, .. } => match &authorized {
-            Some(s) => super::capture::authorize(ctx, &mut tx, s).await?,
-            None => format!(
-                "invoice {} awaits a delayed payment",
-                invoice_rules::number(invoice_id)
-            ),
-        },
-        PaymentEvent::CardSetup { .. } => "card setup".to_owned(),
-        PaymentEvent::Refunded {
-            payment_intent,
-            refunds,
-        } => super::refunds::record_from_stripe(ctx, &mut tx, &payment_intent, &refunds).await?,
-        PaymentEvent::DisputeOpened(d) => super::disputes::opened(ctx, &mut tx, &d).await?,
-        PaymentEvent::DisputeClosed(d) => super::disputes::closed(ctx, &mut tx, &d).await?,
-        PaymentEvent::Ignored(what) => format!("ignored: {what}"),
-    };
-    let outcome = match card {
-        Some((customer_id, pm)) => {
-            if super::cards::store_card(&mut tx, &actor, customer_id, &pm).await? {
-                format!("{outcome}; card saved for automatic renewals")
-            } else {
-                format!(
-                    "{outcome}; card not saved (not attached to this customer's Stripe account)"
-                )
-            }
-        }
-        None => outcome,
-    };
-    store::payments::set_event_outcome(&mut tx, &event.id, &outcome).await?;
-    tx.commit().await?;
-    ctx.wake.notify_waiters();
-    tracing::info!(event = %event.id, kind = %event.kind, %outcome, "Stripe event applied");
-    Ok(WebhookReceipt {
-        received: true,
-        duplicate: false,
-        outcome,
-    })
-}
-
-/// The authorization a not-yet-paid Checkout made, when the shop captures after
-/// provisioning and Stripe holds the card's money (`requires_capture`); asked before
-/// anything is claimed, so an unreachable Stripe makes Stripe deliver the event again.
-pub(crate) async fn authorization(
-    ctx: &PaymentContext<'_>,
-    invoice_id: i64,
-    payment_intent: &str,
-) -> Result<Option<Settlement>, ServiceError> {
-    if !ctx.settings.collection.capture_after_provisioning {
-        return Ok(None);
-    }
-    let Ok(client) = super::cards::stripe(ctx.settings) else {
-        return Ok(None);
-    };
-    let pi = client
-        .payment_intent(payment_intent)
-        .await
-        .map_err(super::cards::provider)?;
-    Ok((pi.status == "requires_capture").then_some(Settlement {
-        invoice_id,
-        reference: pi.id,
-        amount: pi.amount,
-        currency: pi.currency,
-        message: None,
-    }))
-}
-
-/// The card a completed Checkout used, with the customer of ours it belongs to; `None`
-/// when payments are not configured here, the Stripe Customer is not one of ours, or
-/// Stripe does not know the objects (the payment is applied all the same).
-pub(crate) async fn fetch_card(
-    ctx: &PaymentContext<'_>,
-    source: &stripe::CardSource,
-) -> Result<Option<(i64, PaymentMethod)>, ServiceError> {
-    let Ok(client) = super::cards::stripe(ctx.settings) else {
-        return Ok(None);
-    };
-    let mut conn = ctx.db.conn().await?;
-    let Some(customer_id) =
-        store::autopay::customer_of(&mut conn, source.stripe_customer()).await?
-    else {
-        tracing::warn!("a Checkout of a Stripe customer that is not ours; no card saved");
-        return Ok(None);
-    };
-    drop(conn);
-    match read_card(&client, source).await {
-        Ok(card) => Ok(card.map(|pm| (customer_id, pm))),
-        // Unknown outcome: answer an error so that Stripe delivers the event again.
-        Err(e @ StripeError::Unreachable(_)) => Err(super::cards::provider(e)),
-        // Stripe says no: retrying cannot help, and the payment must still be applied;
-        // the customer can save a card from the portal.
-        Err(e) => {
-            tracing::warn!(error = %e, "the card of a completed Checkout could not be read; not saved");
-            Ok(None)
-        }
-    }
-}
-
-/// The PaymentMethod behind a PaymentIntent or SetupIntent.
-async fn read_card(
-    client: &StripeClient,
-    source: &stripe::CardSource,
-) -> Result<Option<PaymentMethod>, StripeError> {
-    let payment_method = match source {
-        stripe::CardSource::Payment { payment_intent, .. } => {
-            client.payment_intent(payment_intent).await?.payment_method
-        }
-        stripe::CardSource::Setup { setup_intent, .. } => {
-            client.setup_intent(setup_intent).await?.payment_method
-        }
-    };
-    match payment_method {
-        Some(id) => Ok(Some(client.payment_method(&id).await?)),
-        None => Ok(None),
-    }
 }
 
 /// Places an order (see [`invoices::place_order`]); an order that costs nothing (a free
@@ -482,7 +296,7 @@ pub(crate) async fn apply_payment(
 }
 
 /// The payment row recording `s` against an invoice.
-fn payment_row(
+pub(crate) fn payment_row(
     invoice_id: i64,
     provider: &str,
     s: &Settlement,
@@ -502,7 +316,7 @@ fn payment_row(
     }
 }
 
-async fn record_note(
+pub(crate) async fn record_note(
     tx: &mut Tx,
     actor: &Actor,
     invoice_id: i64,
@@ -654,38 +468,4 @@ async fn renew(
             String::new()
         }
     ))
-}
-
-/// Records a failed payment attempt and tells the customer.
-async fn record_failure(
-    tx: &mut Tx,
-    actor: &Actor,
-    event_id: &str,
-    s: &Settlement,
-) -> Result<String, ServiceError> {
-    let number = invoice_rules::number(s.invoice_id);
-    let Some(row) = store::invoices::find(tx, s.invoice_id).await? else {
-        return Ok(format!("ignored: no invoice {number}"));
-    };
-    let reason = s
-        .message
-        .clone()
-        .unwrap_or_else(|| "the payment was declined".into());
-    store::payments::insert(
-        tx,
-        &payment_row(row.id, "stripe", s, "failed", Some(reason.clone())),
-    )
-    .await?;
-    if row.status == InvoiceStatus::Open.as_str() {
-        invoices::queue_message(
-            tx,
-            &row,
-            "payment_failed",
-            event_id,
-            json!({ "reason": reason }),
-        )
-        .await?;
-    }
-    record_note(tx, actor, row.id, "payment.failed", &reason).await?;
-    Ok(format!("payment for {number} failed: {reason}"))
 }

@@ -374,10 +374,7 @@ async fn complete(
     {
         return Ok(());
     }
-    let actor = Actor {
-        label: pending.created_by.clone(),
-        ..Actor::system()
-    };
+    let actor = Actor::system_as(pending.created_by.clone());
     document(ctx, &mut tx, &actor, pending).await?;
     tx.commit().await?;
     ctx.wake.notify_waiters();
@@ -514,10 +511,7 @@ pub(crate) async fn record_from_stripe(
     let Some(payment) = store::payments::find_succeeded(tx, "stripe", payment_intent).await? else {
         return Ok(format!("ignored: no payment of ours is {payment_intent}"));
     };
-    let actor = Actor {
-        label: "stripe".to_owned(),
-        ..Actor::system()
-    };
+    let actor = Actor::system_as("stripe");
     let mut recorded = 0;
     for r in refunds {
         if store::refunds::ref_recorded(tx, &r.id).await? {
@@ -536,10 +530,7 @@ pub(crate) async fn record_from_stripe(
                     )
                     .await?
                 {
-                    let actor = Actor {
-                        label: pending.created_by.clone(),
-                        ..Actor::system()
-                    };
+                    let actor = Actor::system_as(pending.created_by.clone());
                     document(ctx, tx, &actor, &pending).await?;
                     recorded += 1;
                 }

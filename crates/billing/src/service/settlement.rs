@@ -92,7 +92,7 @@ pub async fn confirm_checkout(
     if session.payment_status.as_deref() != Some("paid") {
         // A card only authorized (capture after provisioning) fulfils the order now.
         let authorized = match &session.payment_intent {
-            Some(pi) => payments::authorization(ctx, invoice_id, pi).await?,
+            Some(pi) => super::stripe_webhook::authorization(ctx, invoice_id, pi).await?,
             None => None,
         };
         let Some(authorized) = authorized else {
@@ -110,7 +110,7 @@ pub async fn confirm_checkout(
                 stripe_customer: customer.clone(),
                 payment_intent: pi.clone(),
             };
-            payments::fetch_card(ctx, &source).await?
+            super::stripe_webhook::fetch_card(ctx, &source).await?
         }
         _ => None,
     };
@@ -121,10 +121,7 @@ pub async fn confirm_checkout(
         currency: session.currency.clone().unwrap_or_default(),
         message: None,
     };
-    let actor = Actor {
-        label: "stripe".to_owned(),
-        ..Actor::system()
-    };
+    let actor = Actor::system_as("stripe");
     let mut tx = ctx.db.begin().await?;
     let outcome = payments::apply_payment(ctx, &mut tx, &actor, "stripe", &settlement).await?;
     if let Some((customer_id, pm)) = card {

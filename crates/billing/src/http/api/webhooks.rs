@@ -7,7 +7,7 @@ use axum::Json;
 
 use crate::app::AppState;
 use crate::http::error::{ApiError, ErrorBody};
-use crate::service::payments::{self, WebhookReceipt};
+use crate::service::stripe_webhook::{self, WebhookReceipt};
 
 /// Applies a Stripe event: a paid Checkout Session pays its invoice (an order then
 /// gets its license and hosting account, a renewal extends its license); a failed
@@ -36,7 +36,5 @@ pub async fn stripe(
         .get("stripe-signature")
         .and_then(|v| v.to_str().ok());
     let ctx = state.payment_context();
-    Ok(Json(
-        payments::stripe_webhook(&ctx, signature, &body).await?,
-    ))
+    Ok(Json(stripe_webhook::apply(&ctx, signature, &body).await?))
 }
