@@ -14,7 +14,7 @@ use crate::config::Settings;
 use crate::domain::invoice::{self as invoice_rules, InvoiceStatus};
 use crate::jobs::{self, Payload};
 use crate::payments::stripe::Settlement;
-use crate::payments::stripe_client::StripeError;
+use crate::payments::stripe_client::{StripeClient, StripeError};
 use crate::store::authorizations::AuthorizationRow;
 use crate::store::{self, Tx};
 
@@ -143,17 +143,26 @@ async fn settle_later(
     Ok(())
 }
 
+/// The authorization still waiting for `account_id`, with the Stripe client to settle it.
+async fn waiting(
+    ctx: &PaymentContext<'_>,
+    account_id: i64,
+) -> Result<Option<(AuthorizationRow, StripeClient)>, ServiceError> {
+    let mut conn = ctx.db.conn().await?;
+    let Some(auth) = store::authorizations::waiting_for_account(&mut conn, account_id).await?
+    else {
+        return Ok(None);
+    };
+    Ok(Some((auth, cards::stripe(ctx.settings)?)))
+}
+
 /// Captures the authorization that paid for `account_id` and pays its invoice. An
 /// error means "try again" (Stripe unreachable); a refusal is recorded and told to
 /// admins, and is final.
 pub async fn capture(ctx: &PaymentContext<'_>, account_id: i64) -> Result<String, ServiceError> {
-    let mut conn = ctx.db.conn().await?;
-    let Some(auth) = store::authorizations::waiting_for_account(&mut conn, account_id).await?
-    else {
+    let Some((auth, client)) = waiting(ctx, account_id).await? else {
         return Ok("nothing to capture".into());
     };
-    drop(conn);
-    let client = cards::stripe(ctx.settings)?;
     let key = format!("nextpanel-bill-capture-{}", auth.invoice_id);
     match client.capture(&auth.payment_intent_id, &key).await {
         Ok(pi) => {
@@ -215,13 +224,9 @@ pub async fn capture(ctx: &PaymentContext<'_>, account_id: i64) -> Result<String
 /// Releases the authorization that was to pay for `account_id` (its creation failed for
 /// good): nothing is charged, the invoice is void and the customer is told.
 pub async fn release(ctx: &PaymentContext<'_>, account_id: i64) -> Result<String, ServiceError> {
-    let mut conn = ctx.db.conn().await?;
-    let Some(auth) = store::authorizations::waiting_for_account(&mut conn, account_id).await?
-    else {
+    let Some((auth, client)) = waiting(ctx, account_id).await? else {
         return Ok("nothing to release".into());
     };
-    drop(conn);
-    let client = cards::stripe(ctx.settings)?;
     let key = format!("nextpanel-bill-release-{}", auth.invoice_id);
     match client.cancel(&auth.payment_intent_id, &key).await {
         Ok(_) => {}
