@@ -132,7 +132,7 @@ pub async fn checkout(
         customer: Some(stripe_customer),
         customer_email: customer.email,
         // Hosting is only charged for once it exists, when the shop says so.
-        manual_capture: ctx_capture_later(settings, &row),
+        manual_capture: captured_later(settings, &row),
         success_url: return_url(&settings.stripe.success_url, settings, id),
         cancel_url: return_url(&settings.stripe.cancel_url, settings, id),
         // Clicks racing each other within the hour get the same session from Stripe.
@@ -155,7 +155,7 @@ pub async fn checkout(
 
 /// Whether this invoice's Checkout only authorizes the card: an order that creates a
 /// hosting account, in a shop that captures after provisioning.
-fn ctx_capture_later(settings: &Settings, row: &InvoiceRow) -> bool {
+fn captured_later(settings: &Settings, row: &InvoiceRow) -> bool {
     settings.collection.capture_after_provisioning
         && row.kind == "order"
         && row.order_username.is_some()
