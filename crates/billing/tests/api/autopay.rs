@@ -95,20 +95,6 @@ async fn due_renewal(shop: &Shop, order: &Value) -> i64 {
     renewal
 }
 
-async fn emails(shop: &Shop, template: &str) -> Vec<Value> {
-    let (_, list) = shop
-        .app
-        .get("/api/v1/emails?per_page=200", Some(&shop.admin))
-        .await;
-    list["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|m| m["template"] == template)
-        .cloned()
-        .collect()
-}
-
 async fn payment_setup(shop: &Shop) -> Value {
     let (status, setup) = shop
         .app
@@ -164,7 +150,7 @@ async fn the_card_of_the_first_payment_pays_the_renewal_by_itself_once() {
         "the license runs on"
     );
     assert_eq!(
-        emails(&shop, "payment_received").await.len(),
+        shop.emails("payment_received").await.len(),
         2,
         "order and renewal receipts"
     );
@@ -349,7 +335,7 @@ async fn a_card_that_needs_its_holder_sends_the_customer_to_pay() {
     let invoice = shop.invoice(&json!(renewal)).await;
     assert_eq!(invoice["status"], "open");
     assert_eq!(invoice["charge_attempts"][0]["state"], "action_required");
-    assert_eq!(emails(&shop, "payment_action_required").await.len(), 1);
+    assert_eq!(shop.emails("payment_action_required").await.len(), 1);
 
     // The customer pays by hand; the card is not charged again.
     let session = shop.checkout(&invoice).await;
@@ -544,7 +530,7 @@ async fn a_card_that_expires_before_the_renewal_gets_one_reminder() {
         0,
         "once per renewal"
     );
-    assert_eq!(emails(&shop, "card_expiring").await.len(), 1);
+    assert_eq!(shop.emails("card_expiring").await.len(), 1);
 }
 
 #[tokio::test]
@@ -758,12 +744,12 @@ async fn with_capture_after_provisioning_a_failed_creation_releases_the_card() {
         .await;
     assert_eq!(at_stripe["status"], "canceled", "{at_stripe}");
     assert_eq!(
-        emails(&shop, "payment_failed").await.len(),
+        shop.emails("payment_failed").await.len(),
         1,
         "the customer is told"
     );
     assert_eq!(
-        emails(&shop, "provisioning_failed").await.len(),
+        shop.emails("provisioning_failed").await.len(),
         1,
         "and the admins"
     );

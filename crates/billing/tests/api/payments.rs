@@ -101,6 +101,21 @@ impl Shop {
         invoice
     }
 
+    /// The messages of the outbox made from `template` (sent or still queued).
+    pub(crate) async fn emails(&self, template: &str) -> Vec<Value> {
+        let (_, list) = self
+            .app
+            .get("/api/v1/emails?per_page=200", Some(&self.admin))
+            .await;
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["template"] == template)
+            .cloned()
+            .collect()
+    }
+
     pub(crate) async fn account_in_state(&self, id: &Value, state: &str) -> Value {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
         loop {

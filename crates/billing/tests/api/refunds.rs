@@ -54,19 +54,6 @@ async fn refund(shop: &Shop, payment: i64, key: Option<&str>, body: Value) -> (S
     (status, resp.json().await.unwrap())
 }
 
-async fn emails(shop: &Shop, template: &str) -> usize {
-    let (_, list) = shop
-        .app
-        .get("/api/v1/emails?per_page=200", Some(&shop.admin))
-        .await;
-    list["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|m| m["template"] == template)
-        .count()
-}
-
 fn year() -> String {
     chrono::Utc::now().format("%Y").to_string()
 }
@@ -202,7 +189,7 @@ async fn an_admin_refunds_part_then_the_rest_each_with_a_credit_note() {
     }
     assert_eq!(shop.app.count("refunds").await, 2);
     assert_eq!(shop.app.count("credit_notes").await, 2);
-    assert_eq!(emails(&shop, "refund_issued").await, 2);
+    assert_eq!(shop.emails("refund_issued").await.len(), 2);
 
     // The customer sees both credit notes; the invoice lists the refunds.
     let (status, mine) = shop
@@ -262,7 +249,7 @@ async fn a_refund_made_in_the_stripe_dashboard_is_recorded_once() {
         refunds[0]["credit_note"]["number"],
         format!("CN-{}-000001", year())
     );
-    assert_eq!(emails(&shop, "refund_issued").await, 1);
+    assert_eq!(shop.emails("refund_issued").await.len(), 1);
     // What is left can still be refunded here, and no more.
     let payment_id = seen["payments"][0]["id"].as_i64().unwrap();
     let over = refund(
@@ -342,7 +329,7 @@ async fn a_dispute_flags_and_suspends_and_a_won_one_lifts_it() {
     assert_eq!(list["total"], 1, "{list}");
     assert_eq!(list["items"][0]["reason"], "fraudulent");
     assert_eq!(
-        emails(&shop, "dispute_opened").await,
+        shop.emails("dispute_opened").await.len(),
         1,
         "every admin (one here), once"
     );
