@@ -1,6 +1,7 @@
 //! The one place where errors become HTTP responses.
 //!
-//! Every error body is `{"error": {"code": "...", "message": "...", "field": "..."}}`.
+//! Every error body is `{"error": {"code": "...", "message": "...", "field": "..."}, "detail": "..."}`
+//! (`detail` repeats the message for scripts written against the older system).
 //! Internal failures are logged once here with their cause and answered with an
 //! opaque message, so no SQL, path or secret reaches a client.
 
@@ -32,6 +33,9 @@ pub struct ApiError {
 pub struct ErrorBody {
     /// The error.
     pub error: ErrorDetail,
+    /// The same message at the top level, where scripts written for the older billing
+    /// system (FastAPI's error shape) read it.
+    pub detail: String,
 }
 
 /// Details of an error.
@@ -139,6 +143,7 @@ fn internal(cause: &dyn std::fmt::Display) -> ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody {
+            detail: self.message.clone(),
             error: ErrorDetail {
                 code: self.code.to_owned(),
                 message: self.message,

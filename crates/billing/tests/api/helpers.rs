@@ -454,6 +454,11 @@ pub fn assert_error(
     if let Some(f) = field {
         assert_eq!(body["error"]["field"], f, "unexpected field; body: {body}");
     }
+    // Scripts written for the older system read the message at `.detail`.
+    assert_eq!(
+        body["detail"], body["error"]["message"],
+        "no detail: {body}"
+    );
     body
 }
 
