@@ -14,10 +14,12 @@ cd "$(dirname "$0")/.."
 bin="${1:-target/debug/nextpanel-bill}"
 examples="${FUZZ_EXAMPLES:-20}"
 seed="${FUZZ_SEED:-20261202}"
-if ! command -v schemathesis >/dev/null 2>&1; then
+if ! python3 -c "import schemathesis" 2>/dev/null; then
     echo "==> installing schemathesis (python3 -m pip install schemathesis)"
     python3 -m pip install --quiet --disable-pip-version-check schemathesis
 fi
+# Through the interpreter, so a scripts directory missing from PATH does not matter.
+schemathesis() { python3 -m schemathesis.cli "$@"; }
 work=$(mktemp -d)
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 port=$(free_port)
