@@ -104,6 +104,12 @@ macro_rules! seed_servers {
 
 async fn bench_engine(name: &str, dir: std::path::PathBuf, database_url: String) {
     let fleet = env_u64("BENCH_FLEET", 5_000);
+    // One server calls far more often here than a panel would: no per-server limit.
+    std::fs::write(
+        dir.join("nextpanel-bill.toml"),
+        "license_callbacks_per_minute = 4000000000\n",
+    )
+    .unwrap();
     let extra = [
         "--workers",
         "2",
@@ -142,22 +148,9 @@ async fn bench_engine(name: &str, dir: std::path::PathBuf, database_url: String)
     assert_eq!(status, reqwest::StatusCode::CREATED, "{account}");
     let license = account["license_key"].as_str().unwrap().to_owned();
 
-    macro_rules! on_pool {
-        ($range:expr) => {
-            if database_url.starts_with("sqlite") {
-                let pool = sqlx::SqlitePool::connect(&database_url).await.unwrap();
-                seed_servers!(&pool, $range);
-                pool.close().await;
-            } else {
-                let pool = sqlx::PgPool::connect(&database_url).await.unwrap();
-                seed_servers!(&pool, $range);
-                pool.close().await;
-            }
-        };
-    }
-    on_pool!(0..4);
+    with_pool!(database_url, |pool| seed_servers!(&pool, 0..4));
     let (small, n_small) = rate(&server.base, sim.api_key(), sim.api_secret(), &license).await;
-    on_pool!(4..fleet - 1);
+    with_pool!(database_url, |pool| seed_servers!(&pool, 4..fleet - 1));
     let (large, n_large) = rate(&server.base, sim.api_key(), sim.api_secret(), &license).await;
     println!("\n{name}:");
     println!("  5 servers registered: {small:.0} validations/s ({n_small} signed v2 callbacks)");

@@ -173,15 +173,7 @@ async fn bench_engine(name: &str, dir: std::path::PathBuf, database_url: String)
 
     let seeded = Instant::now();
     let n = i64::try_from(renewals).unwrap();
-    if database_url.starts_with("sqlite") {
-        let pool = sqlx::SqlitePool::connect(&database_url).await.unwrap();
-        seed!(&pool, n, plan);
-        pool.close().await;
-    } else {
-        let pool = sqlx::PgPool::connect(&database_url).await.unwrap();
-        seed!(&pool, n, plan);
-        pool.close().await;
-    }
+    with_pool!(database_url, |pool| seed!(&pool, n, plan));
     let seeding = seeded.elapsed();
 
     // Two billing runs at once, as two instances on one database would start them.

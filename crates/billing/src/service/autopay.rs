@@ -21,7 +21,7 @@ use super::{Actor, ServiceError};
 use crate::domain::autopay::{card_valid_on, decline_in_words};
 use crate::domain::invoice::{InvoiceKind, InvoiceStatus};
 use crate::payments::stripe::Settlement;
-use crate::payments::stripe_client::{OffSessionCharge, PaymentIntent, StripeError};
+use crate::payments::stripe_client::{OffSessionCharge, PaymentIntent, StripeClient, StripeError};
 use crate::store::autopay::{AttemptEnd, AttemptRow};
 use crate::store::{self, StoreError};
 
@@ -153,7 +153,7 @@ pub async fn collect(
         return Ok(report);
     };
     remind_expiring_cards(ctx, now, &mut report).await?;
-    settle_unsettled(ctx, now, &mut report).await?;
+    settle_unsettled(ctx, &client, now, &mut report).await?;
     let max_tries = i64::try_from(ctx.settings.collection.retry.len()).unwrap_or(i64::MAX);
     let concurrency = ctx.settings.collection.concurrency;
     let mut after = 0;
@@ -183,7 +183,7 @@ pub async fn collect(
 /// Charges one invoice's next attempt, if it is still to be charged now.
 async fn charge(
     ctx: &PaymentContext<'_>,
-    client: &crate::payments::stripe_client::StripeClient,
+    client: &StripeClient,
     invoice_id: i64,
     now: DateTime<Utc>,
 ) -> Result<CollectReport, ServiceError> {
@@ -200,12 +200,10 @@ async fn charge(
 /// Stripe did not answer) or processing, and records what it decided.
 pub(crate) async fn settle_unsettled(
     ctx: &PaymentContext<'_>,
+    client: &StripeClient,
     now: DateTime<Utc>,
     report: &mut CollectReport,
 ) -> Result<(), ServiceError> {
-    let Ok(client) = cards::stripe(ctx.settings) else {
-        return Ok(());
-    };
     let stale = now - Duration::seconds(UNSETTLED_AFTER_SECS);
     let mut conn = ctx.db.conn().await?;
     let unsettled = store::autopay::unsettled_attempts(&mut conn, stale, BATCH).await?;

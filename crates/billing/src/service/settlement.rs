@@ -139,9 +139,9 @@ pub async fn sweep(
     now: DateTime<Utc>,
 ) -> Result<SweepReport, ServiceError> {
     let mut report = SweepReport::default();
-    if cards::stripe(ctx.settings).is_err() {
+    let Ok(client) = cards::stripe(ctx.settings) else {
         return Ok(report);
-    }
+    };
     let mut conn = ctx.db.conn().await?;
     let open = store::invoices::open_with_checkout(
         &mut conn,
@@ -161,7 +161,7 @@ pub async fn sweep(
             }
         }
     }
-    super::autopay::settle_unsettled(ctx, now, &mut report.charges).await?;
+    super::autopay::settle_unsettled(ctx, &client, now, &mut report.charges).await?;
     report.refunds = super::refunds::retry_pending(ctx, now).await?;
     Ok(report)
 }

@@ -71,11 +71,7 @@ pub async fn waiting_for_account(
     let sql = format!(
         "SELECT {} FROM payment_authorizations a JOIN invoices i ON i.id = a.invoice_id \
          WHERE i.hosting_account_id = $1 AND a.state = 'authorized'",
-        COLUMNS
-            .split(", ")
-            .map(|c| format!("a.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        super::qualified("a", COLUMNS)
     );
     let row = on_conn!(conn, |c| sqlx::query_as::<_, AuthorizationRow>(&sql)
         .bind(account_id)

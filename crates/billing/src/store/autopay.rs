@@ -199,14 +199,13 @@ pub async fn renewals_with_cards(
     horizon: DateTime<Utc>,
     limit: i64,
 ) -> Result<Vec<(DateTime<Utc>, SavedCardRow)>, StoreError> {
+    let card = super::qualified("s", CARD_COLUMNS);
     let sql = format!(
-        "SELECT MIN(l.expires_at) AS renews_at, {} FROM licenses l \
+        "SELECT MIN(l.expires_at) AS renews_at, {card} FROM licenses l \
          JOIN users u ON u.id = l.customer_id AND u.autopay \
          JOIN saved_cards s ON s.customer_id = l.customer_id \
          WHERE l.status = 'active' AND l.expires_at > $1 AND l.expires_at <= $2 \
-         GROUP BY {} ORDER BY renews_at LIMIT $3",
-        prefixed("s", CARD_COLUMNS),
-        prefixed("s", CARD_COLUMNS),
+         GROUP BY {card} ORDER BY renews_at LIMIT $3"
     );
     #[derive(sqlx::FromRow)]
     struct Row {
@@ -221,14 +220,6 @@ pub async fn renewals_with_cards(
         .fetch_all(c)
         .await)?;
     Ok(rows.into_iter().map(|r| (r.renews_at, r.card)).collect())
-}
-
-fn prefixed(table: &str, columns: &str) -> String {
-    columns
-        .split(", ")
-        .map(|c| format!("{table}.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// Open renewal invoices due by `now` whose next automatic attempt may run, of

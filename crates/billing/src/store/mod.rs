@@ -405,6 +405,15 @@ pub(crate) async fn find_row<T: Record>(
     Ok(row)
 }
 
+/// `columns` (`"a, b"`) qualified by a table alias (`"s.a, s.b"`), for queries that join.
+pub(crate) fn qualified(alias: &str, columns: &str) -> String {
+    columns
+        .split(", ")
+        .map(|c| format!("{alias}.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// A page of a table's rows, newest first, of one customer or of all, with the total
 /// count (credit notes, disputes).
 pub(crate) async fn page_of_customer<T: Record>(

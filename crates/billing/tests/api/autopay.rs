@@ -606,15 +606,8 @@ async fn the_sweep_settles_payments_whose_webhook_never_came() {
     let session = shop.checkout(&invoice).await;
     pay(&shop, &session, VISA).await;
     // Nobody opens the return page; the sweep asks Stripe within its interval.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    loop {
-        let now = shop.invoice(&invoice["id"]).await;
-        if now["status"] == "paid" {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "never settled: {now}");
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    shop.invoice_becomes(&invoice["id"], "paid", &["open"], 20)
+        .await;
     assert_eq!(
         shop.invoice(&invoice["id"]).await["payments"]
             .as_array()
@@ -666,21 +659,9 @@ async fn with_capture_after_provisioning_the_card_is_charged_once_the_hosting_is
     pay(&shop, &session, VISA).await;
 
     // Authorized: the order is fulfilled, the invoice is paid once the account is active.
-    let paid = {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        loop {
-            let now = shop.invoice(&invoice["id"]).await;
-            if now["status"] == "paid" {
-                break now;
-            }
-            assert_eq!(now["status"], "open", "{now}");
-            assert!(
-                std::time::Instant::now() < deadline,
-                "never captured: {now}"
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-    };
+    let paid = shop
+        .invoice_becomes(&invoice["id"], "paid", &["open"], 20)
+        .await;
     shop.account_in_state(&paid["hosting_account_id"], "active")
         .await;
     assert_eq!(paid["payments"].as_array().unwrap().len(), 1, "{paid}");
@@ -718,18 +699,9 @@ async fn with_capture_after_provisioning_a_failed_creation_releases_the_card() {
     let invoice = shop.order("ada").await;
     let session = shop.checkout(&invoice).await;
     pay(&shop, &session, VISA).await;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    let voided = loop {
-        let now = shop.invoice(&invoice["id"]).await;
-        if now["status"] == "void" {
-            break now;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "never released: {now}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    };
+    let voided = shop
+        .invoice_becomes(&invoice["id"], "void", &["open"], 30)
+        .await;
     assert!(
         voided["payments"].as_array().unwrap().is_empty(),
         "nothing charged: {voided}"

@@ -101,6 +101,34 @@ impl Shop {
         invoice
     }
 
+    /// Polls the invoice until it is `status` (within `secs`), failing if it is anything
+    /// but `status` or one of `on_the_way` meanwhile.
+    pub(crate) async fn invoice_becomes(
+        &self,
+        id: &Value,
+        status: &str,
+        on_the_way: &[&str],
+        secs: u64,
+    ) -> Value {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        loop {
+            let now = self.invoice(id).await;
+            if now["status"] == status {
+                return now;
+            }
+            assert!(
+                on_the_way.iter().any(|s| now["status"] == *s),
+                "invoice went {} on the way to {status}: {now}",
+                now["status"]
+            );
+            assert!(
+                std::time::Instant::now() < deadline,
+                "invoice never became {status}: {now}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
     /// The messages of the outbox made from `template` (sent or still queued).
     pub(crate) async fn emails(&self, template: &str) -> Vec<Value> {
         let (_, list) = self

@@ -9,6 +9,23 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// Runs `$body` with `$pool` bound to a fresh pool on `$url` (SQLite or PostgreSQL), for
+/// seeding with set-based SQL that both engines accept; the pool is closed afterwards.
+#[macro_export]
+macro_rules! with_pool {
+    ($url:expr, |$pool:ident| $body:expr) => {
+        if $url.starts_with("sqlite") {
+            let $pool = sqlx::SqlitePool::connect(&$url).await.unwrap();
+            $body;
+            $pool.close().await;
+        } else {
+            let $pool = sqlx::PgPool::connect(&$url).await.unwrap();
+            $body;
+            $pool.close().await;
+        }
+    };
+}
+
 /// Password of the admin every benchmark server is seeded with.
 pub const ADMIN_PASSWORD: &str = "bench-admin-password";
 
