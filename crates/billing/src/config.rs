@@ -65,6 +65,8 @@ pub struct Layer {
     pub access_token_ttl_secs: Option<i64>,
     /// Refresh-token lifetime in seconds.
     pub refresh_token_ttl_secs: Option<i64>,
+    /// Lifetime of a console sign-in (its session cookie) in seconds.
+    pub console_session_ttl_secs: Option<i64>,
     /// Failed logins allowed per account in the window.
     pub login_max_failures_per_account: Option<i64>,
     /// Failed logins allowed per client address in the window.
@@ -214,6 +216,9 @@ impl Layer {
             behind_proxy: self.behind_proxy.or(lower.behind_proxy),
             access_token_ttl_secs: self.access_token_ttl_secs.or(lower.access_token_ttl_secs),
             refresh_token_ttl_secs: self.refresh_token_ttl_secs.or(lower.refresh_token_ttl_secs),
+            console_session_ttl_secs: self
+                .console_session_ttl_secs
+                .or(lower.console_session_ttl_secs),
             login_max_failures_per_account: self
                 .login_max_failures_per_account
                 .or(lower.login_max_failures_per_account),
@@ -519,6 +524,11 @@ impl Settings {
                 "refresh_token_ttl_secs",
                 layer.refresh_token_ttl_secs,
                 defaults.refresh_ttl.num_seconds(),
+            )?),
+            console_ttl: chrono::Duration::seconds(positive(
+                "console_session_ttl_secs",
+                layer.console_session_ttl_secs,
+                defaults.console_ttl.num_seconds(),
             )?),
             allow_registration: layer
                 .allow_registration
@@ -850,6 +860,7 @@ impl Settings {
             behind_proxy: bool,
             access_token_ttl_secs: i64,
             refresh_token_ttl_secs: i64,
+            console_session_ttl_secs: i64,
             login_max_failures_per_account: i64,
             login_max_failures_per_client: i64,
             login_failure_window_secs: i64,
@@ -983,6 +994,7 @@ impl Settings {
             behind_proxy: self.behind_proxy,
             access_token_ttl_secs: self.auth.access_ttl.num_seconds(),
             refresh_token_ttl_secs: self.auth.refresh_ttl.num_seconds(),
+            console_session_ttl_secs: self.auth.console_ttl.num_seconds(),
             login_max_failures_per_account: self.auth.max_failures_per_account,
             login_max_failures_per_client: self.auth.max_failures_per_client,
             login_failure_window_secs: self.auth.failure_window.num_seconds(),

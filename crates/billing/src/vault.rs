@@ -77,6 +77,32 @@ impl Vault {
         hex::encode(hmac_sha256(&self.lookup_key, value.as_bytes()))
     }
 
+    /// `hex(HMAC-SHA256(derived key, purpose ‖ 0 ‖ value))`: a tag on `value` that only
+    /// this master key can make (sign-in challenges, CSRF tokens). `purpose` keeps the tags
+    /// of different uses apart, and from [`Vault::lookup_hash`].
+    pub fn tag(&self, purpose: &str, value: &str) -> String {
+        hex::encode(self.tag_bytes(purpose, value))
+    }
+
+    /// Whether `tag` is [`Vault::tag`] of `purpose` and `value`, compared in constant time.
+    pub fn tag_matches(&self, purpose: &str, value: &str, tag: &str) -> bool {
+        let Ok(given) = hex::decode(tag) else {
+            return false;
+        };
+        let expected = self.tag_bytes(purpose, value);
+        given.len() == expected.len()
+            && given
+                .iter()
+                .zip(expected.iter())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0
+    }
+
+    fn tag_bytes(&self, purpose: &str, value: &str) -> [u8; 32] {
+        let message = [purpose.as_bytes(), &[0], value.as_bytes()].concat();
+        hmac_sha256(&self.lookup_key, &message)
+    }
+
     /// Parses a 64-character hex key.
     pub fn from_hex(hex_key: &str) -> Result<Vault, VaultError> {
         let bytes = hex::decode(hex_key.trim()).map_err(|_| VaultError::BadKey)?;

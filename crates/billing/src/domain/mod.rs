@@ -14,6 +14,7 @@ pub mod plan;
 pub mod quota;
 pub mod reconcile;
 pub mod role;
+pub mod second_factor;
 pub mod server;
 pub mod text;
 

@@ -97,6 +97,11 @@ impl From<ServiceError> for ApiError {
                 ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", msg)
             }
             ServiceError::Forbidden(msg) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", msg),
+            e @ ServiceError::SecondFactorSetupRequired => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "second_factor_setup_required",
+                e.to_string(),
+            ),
             ServiceError::RateLimited {
                 what,
                 retry_after_secs,

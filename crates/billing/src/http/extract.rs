@@ -1,5 +1,6 @@
 //! Request extractors: JSON bodies and query strings that name the bad field,
-//! bearer authentication with the role a route needs, and the client address.
+//! authentication (bearer token, or the console's cookie with its CSRF token) with the
+//! role a route needs, and the client address.
 
 use std::net::SocketAddr;
 
@@ -9,6 +10,7 @@ use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use serde::de::DeserializeOwned;
 
+use super::cookies;
 use super::error::ApiError;
 use crate::app::AppState;
 use crate::service::{self, Actor};
@@ -214,6 +216,73 @@ impl FromRequestParts<AppState> for ClientIp {
     }
 }
 
+/// Where a request comes from: its address and `User-Agent`, kept with the sessions it opens.
+pub struct Caller {
+    /// The client address (as [`ClientIp`]).
+    pub ip: String,
+    /// Its `User-Agent`, when sent as text.
+    pub user_agent: Option<String>,
+}
+
+impl Caller {
+    /// The service's view of it.
+    pub fn client(&self) -> service::auth::Client<'_> {
+        service::auth::Client {
+            ip: &self.ip,
+            user_agent: self.user_agent.as_deref(),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let ClientIp(ip) = ClientIp::from_request_parts(parts, state).await?;
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        Ok(Caller { ip, user_agent })
+    }
+}
+
+/// The caller by bearer token, else by the console's session cookie.
+async fn request_actor(parts: &Parts, state: &AppState) -> Result<Option<Actor>, ApiError> {
+    if let Some(actor) = bearer_actor(parts, state).await? {
+        return Ok(Some(actor));
+    }
+    cookie_actor(parts, state).await
+}
+
+/// Reads and checks the session cookie; a write must carry its CSRF token too.
+async fn cookie_actor(parts: &Parts, state: &AppState) -> Result<Option<Actor>, ApiError> {
+    let Some(token) = cookies::get(&parts.headers, cookies::SESSION) else {
+        return Ok(None);
+    };
+    let (actor, _user) = service::auth::authenticate_cookie(&state.db, token).await?;
+    if !parts.method.is_safe() {
+        let given = parts
+            .headers
+            .get(cookies::CSRF_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if !service::auth::csrf_matches(&state.vault, token, given) {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "csrf_failed",
+                "this write came with the session cookie but without its CSRF token; send X-CSRF-Token",
+            )
+            .with_field("X-CSRF-Token"));
+        }
+    }
+    Ok(Some(actor))
+}
+
 /// Reads and checks `Authorization: Bearer ...`.
 async fn bearer_actor(parts: &Parts, state: &AppState) -> Result<Option<Actor>, ApiError> {
     let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
@@ -246,7 +315,7 @@ fn missing_credentials() -> ApiError {
     ApiError::new(
         StatusCode::UNAUTHORIZED,
         "unauthorized",
-        "authentication required: send Authorization: Bearer <token>",
+        "authentication required: send Authorization: Bearer <token> (or sign in to the console)",
     )
 }
 
@@ -260,7 +329,7 @@ impl FromRequestParts<AppState> for Auth {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        bearer_actor(parts, state)
+        request_actor(parts, state)
             .await?
             .map(Auth)
             .ok_or_else(missing_credentials)
@@ -279,6 +348,7 @@ impl FromRequestParts<AppState> for StaffAuth {
     ) -> Result<Self, Self::Rejection> {
         let Auth(actor) = Auth::from_request_parts(parts, state).await?;
         actor.require_staff()?;
+        service::two_factor::enforce_staff_policy(&state.db, &actor).await?;
         Ok(StaffAuth(actor))
     }
 }
@@ -295,11 +365,13 @@ impl FromRequestParts<AppState> for AdminAuth {
     ) -> Result<Self, Self::Rejection> {
         let Auth(actor) = Auth::from_request_parts(parts, state).await?;
         actor.require_admin()?;
+        service::two_factor::enforce_staff_policy(&state.db, &actor).await?;
         Ok(AdminAuth(actor))
     }
 }
 
-/// An optional caller, for public routes that show more to staff; a bad token is still 401.
+/// An optional caller, for public routes that show more to staff; a bad token is still
+/// 401, but an ended console cookie only makes the caller anonymous (the page still works).
 pub struct MaybeAuth(pub Option<Actor>);
 
 impl FromRequestParts<AppState> for MaybeAuth {
@@ -309,6 +381,9 @@ impl FromRequestParts<AppState> for MaybeAuth {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        Ok(MaybeAuth(bearer_actor(parts, state).await?))
+        if let Some(actor) = bearer_actor(parts, state).await? {
+            return Ok(MaybeAuth(Some(actor)));
+        }
+        Ok(MaybeAuth(cookie_actor(parts, state).await.ok().flatten()))
     }
 }

@@ -16,7 +16,10 @@ const HSTS: &str = "max-age=31536000; includeSubDomains";
 /// Adds the headers to the response of `request`.
 pub async fn secure(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let authenticated = request.headers().contains_key(header::AUTHORIZATION)
-        || request.headers().contains_key("x-api-key");
+        || request.headers().contains_key("x-api-key")
+        || super::cookies::get(request.headers(), super::cookies::SESSION).is_some()
+        // Sign-in, refresh and registration answer tokens: no cache may keep them either.
+        || request.uri().path().starts_with("/api/v1/auth/");
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
     headers.insert(

@@ -17,6 +17,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::app::AppState;
 
 pub mod api;
+pub mod cookies;
 pub mod envelope;
 pub mod error;
 pub mod extract;
@@ -72,12 +73,25 @@ impl Modify for BearerScheme {
 pub fn api_routes() -> OpenApiRouter<AppState> {
     use api::{
         accounts, api_keys, audit, auth, customers, emails, health, invoices, jobs, license_check,
-        licenses, me, payment_methods, plans, reconciliations, refunds, servers, users, webhooks,
+        licenses, me, payment_methods, plans, reconciliations, refunds, servers, sessions,
+        two_factor, users, webhooks,
     };
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(health::health))
         .routes(routes!(health::ready))
         .routes(routes!(auth::login))
+        .routes(routes!(auth::second_factor))
+        .routes(routes!(two_factor::status))
+        .routes(routes!(two_factor::setup))
+        .routes(routes!(two_factor::enable))
+        .routes(routes!(two_factor::disable))
+        .routes(routes!(two_factor::recovery_codes))
+        .routes(routes!(two_factor::reset))
+        .routes(routes!(two_factor::settings, two_factor::update_settings))
+        .routes(routes!(sessions::mine))
+        .routes(routes!(sessions::end_mine))
+        .routes(routes!(sessions::of_user, sessions::end_all))
+        .routes(routes!(sessions::end_one))
         .routes(routes!(auth::refresh))
         .routes(routes!(auth::logout))
         .routes(routes!(auth::me))

@@ -38,9 +38,11 @@ pub mod reconciliation;
 pub mod refunds;
 pub mod server_health;
 pub mod servers;
+pub mod sessions;
 pub mod settlement;
 pub mod stripe_webhook;
 pub mod tokens;
+pub mod two_factor;
 pub mod usage;
 pub mod users;
 
@@ -67,6 +69,9 @@ pub enum ServiceError {
     /// The caller is known but not allowed.
     #[error("{0}")]
     Forbidden(&'static str),
+    /// An admin or staff session without a second factor while admins require one.
+    #[error("the admins require two-factor sign-in: set it up under Security (POST /api/v1/auth/two-factor/setup) first")]
+    SecondFactorSetupRequired,
     /// Too many requests of one kind; retry after this many seconds.
     #[error("too many {what}; try again in {retry_after_secs} seconds")]
     RateLimited {

@@ -38,6 +38,8 @@ pub mod reconciliations;
 pub mod refunds;
 pub mod servers;
 pub mod sessions;
+pub mod settings;
+pub mod two_factor;
 pub mod users;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");

@@ -19,14 +19,21 @@ pub struct NewSession<'a> {
     pub refresh_expires_at: DateTime<Utc>,
     /// Creation time.
     pub now: DateTime<Utc>,
+    /// `token` (bearer tokens) or `cookie` (the console's session cookie).
+    pub kind: &'a str,
+    /// The address the session was opened from.
+    pub client_ip: &'a str,
+    /// The client's `User-Agent`, cut to a sane length.
+    pub user_agent: Option<&'a str>,
 }
 
 /// Records a new session.
 pub async fn insert(tx: &mut Tx, s: &NewSession<'_>) -> Result<i64, StoreError> {
     let id: i64 = on_conn!(tx, |c| {
         sqlx::query_scalar(
-        "INSERT INTO sessions (user_id, access_hash, refresh_hash, access_expires_at, refresh_expires_at, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id"
+        "INSERT INTO sessions (user_id, access_hash, refresh_hash, access_expires_at, refresh_expires_at, created_at, \
+         kind, client_ip, user_agent, last_seen_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $6) RETURNING id"
     )
     .bind(s.user_id)
     .bind(s.access_hash)
@@ -34,27 +41,38 @@ pub async fn insert(tx: &mut Tx, s: &NewSession<'_>) -> Result<i64, StoreError> 
     .bind(s.access_expires_at)
     .bind(s.refresh_expires_at)
     .bind(s.now)
+    .bind(s.kind)
+    .bind(s.client_ip)
+    .bind(s.user_agent)
     .fetch_one(c)
     .await
     })?;
     Ok(id)
 }
 
-/// The active user behind a live access token, with the session id.
+/// A live session found by its access token, with its user.
+#[derive(Debug, sqlx::FromRow)]
+pub struct LiveSession {
+    /// The session's id.
+    pub session_id: i64,
+    /// `token` or `cookie`.
+    pub kind: String,
+    /// When it was last used (to the minute).
+    pub last_seen_at: Option<DateTime<Utc>>,
+    /// Its user.
+    #[sqlx(flatten)]
+    pub user: UserRow,
+}
+
+/// The active user behind a live access token, with the session.
 pub async fn user_by_access_hash(
     conn: &mut impl AsConn,
     access_hash: &str,
     now: DateTime<Utc>,
-) -> Result<Option<(i64, UserRow)>, StoreError> {
-    #[derive(sqlx::FromRow)]
-    struct Found {
-        session_id: i64,
-        #[sqlx(flatten)]
-        user: UserRow,
-    }
+) -> Result<Option<LiveSession>, StoreError> {
     let found = on_conn!(conn, |c| {
-        sqlx::query_as::<_, Found>(
-        "SELECT s.id AS session_id, u.id, u.email, u.password_hash, u.role, u.full_name, u.company_name, u.phone, \
+        sqlx::query_as::<_, LiveSession>(
+        "SELECT s.id AS session_id, s.kind, s.last_seen_at, u.id, u.email, u.password_hash, u.role, u.full_name, u.company_name, u.phone, \
          u.is_active, u.created_at, u.updated_at \
          FROM sessions s JOIN users u ON u.id = s.user_id \
          WHERE s.access_hash = $1 AND s.revoked_at IS NULL AND s.access_expires_at > $2 AND u.is_active = TRUE"
@@ -64,7 +82,88 @@ pub async fn user_by_access_hash(
     .fetch_optional(c)
     .await
     })?;
-    Ok(found.map(|f| (f.session_id, f.user)))
+    Ok(found)
+}
+
+/// Notes that a session was used at `now` (callers do it at most once a minute).
+pub async fn touch(
+    conn: &mut impl AsConn,
+    session_id: i64,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    on_conn!(conn, |c| sqlx::query(
+        "UPDATE sessions SET last_seen_at = $2 WHERE id = $1"
+    )
+    .bind(session_id)
+    .bind(now)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// A session as listed to its user and to admins.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SessionRow {
+    /// Session id.
+    pub id: i64,
+    /// `token` or `cookie`.
+    pub kind: String,
+    /// Where it was opened from.
+    pub client_ip: Option<String>,
+    /// The browser or program that opened it.
+    pub user_agent: Option<String>,
+    /// When it was opened.
+    pub created_at: DateTime<Utc>,
+    /// When it was last used.
+    pub last_seen_at: Option<DateTime<Utc>>,
+    /// When it ends at the latest (its refresh token's expiry; a cookie's own).
+    pub expires_at: DateTime<Utc>,
+}
+
+/// The user's live sessions, newest first. A token session lives as long as its refresh
+/// token; a cookie session has no refresh token and lives as long as its cookie.
+pub async fn live_for_user(
+    conn: &mut impl AsConn,
+    user_id: i64,
+    now: DateTime<Utc>,
+) -> Result<Vec<SessionRow>, StoreError> {
+    let rows = on_conn!(conn, |c| {
+        sqlx::query_as::<_, SessionRow>(
+        "SELECT id, kind, client_ip, user_agent, created_at, last_seen_at, \
+         CASE WHEN kind = 'cookie' THEN access_expires_at ELSE refresh_expires_at END AS expires_at \
+         FROM sessions WHERE user_id = $1 AND revoked_at IS NULL \
+         AND ((kind = 'cookie' AND access_expires_at > $2) OR (kind <> 'cookie' AND refresh_expires_at > $2)) \
+         ORDER BY id DESC LIMIT 200"
+    )
+    .bind(user_id)
+    .bind(now)
+    .fetch_all(c)
+    .await
+    })?;
+    Ok(rows)
+}
+
+/// Revokes one session of this user; `false` when it is not theirs or already ended.
+pub async fn revoke_of_user(
+    tx: &mut Tx,
+    user_id: i64,
+    session_id: i64,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let n =
+        on_conn!(tx, |c| {
+            sqlx::query(
+        "UPDATE sessions SET revoked_at = $3 WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL"
+    )
+    .bind(session_id)
+    .bind(user_id)
+    .bind(now)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected())
+        })?;
+    Ok(n == 1)
 }
 
 /// Revokes the live session holding this refresh token and returns its user id;

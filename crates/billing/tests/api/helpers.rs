@@ -403,6 +403,14 @@ impl TestApp {
     }
 
     /// Number of rows in `table` (for "changes nothing" checks).
+    /// The first column of every row of `sql`, as text.
+    pub async fn query_strings(&self, sql: &str) -> Vec<String> {
+        match &self.db {
+            Db::Sqlite(pool) => sqlx::query_scalar(sql).fetch_all(pool).await.unwrap(),
+            Db::Postgres(pool) => sqlx::query_scalar(sql).fetch_all(pool).await.unwrap(),
+        }
+    }
+
     pub async fn count(&self, table: &str) -> i64 {
         let sql = format!("SELECT COUNT(*) FROM {table}");
         match &self.db {

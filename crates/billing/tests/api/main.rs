@@ -24,5 +24,6 @@ mod schema;
 mod servers;
 mod smtp_tls;
 mod stripe_fake;
+mod two_factor;
 mod usage;
 mod web_ui;

@@ -27,6 +27,28 @@ const ROUTES: &[(&str, &str, Access)] = &[
     ("POST", "/api/v1/auth/login", Access::Public),
     ("POST", "/api/v1/auth/refresh", Access::Public),
     ("POST", "/api/v1/auth/register", Access::Public),
+    ("POST", "/api/v1/auth/login/second-factor", Access::Public),
+    ("GET", "/api/v1/auth/two-factor", Access::User),
+    ("POST", "/api/v1/auth/two-factor/setup", Access::User),
+    ("POST", "/api/v1/auth/two-factor/enable", Access::User),
+    ("POST", "/api/v1/auth/two-factor/disable", Access::User),
+    (
+        "POST",
+        "/api/v1/auth/two-factor/recovery-codes",
+        Access::User,
+    ),
+    ("GET", "/api/v1/auth/sessions", Access::User),
+    ("DELETE", "/api/v1/auth/sessions/{id}", Access::User),
+    ("DELETE", "/api/v1/users/{id}/two-factor", Access::Admin),
+    ("GET", "/api/v1/users/{id}/sessions", Access::Admin),
+    ("DELETE", "/api/v1/users/{id}/sessions", Access::Admin),
+    (
+        "DELETE",
+        "/api/v1/users/{id}/sessions/{session_id}",
+        Access::Admin,
+    ),
+    ("GET", "/api/v1/settings/security", Access::Admin),
+    ("PUT", "/api/v1/settings/security", Access::Admin),
     ("GET", "/api/v1/plans", Access::Public),
     ("GET", "/api/v1/plans/{id}", Access::Public),
     ("POST", "/api/v1/licenses/validate", Access::Public),
@@ -173,7 +195,19 @@ const ROUTES: &[(&str, &str, Access)] = &[
     ("POST", "/webhooks/stripe", Access::Public),
 ];
 
+/// User id of a bystander whose sessions the session-ending routes may end: ending the
+/// sessions of user 1 (the admin) would sign out the token the test goes on with.
+const BYSTANDER: &str = "4";
+
 fn concrete(path: &str) -> String {
+    if path.starts_with("/api/v1/users/{id}/") {
+        return path
+            .replace("{id}", BYSTANDER)
+            .replace("{session_id}", "999999");
+    }
+    if path.starts_with("/api/v1/auth/sessions/") {
+        return path.replace("{id}", "999999");
+    }
     path.replace("{id}", "1")
 }
 
@@ -226,6 +260,8 @@ async fn every_route_enforces_its_access_level() {
     let admin = app.admin_token().await;
     let staff = app.staff(&admin).await;
     let (_, customer) = app.customer(&admin, "customer@example.com").await;
+    let (bystander, _) = app.customer(&admin, "bystander@example.com").await;
+    assert_eq!(bystander.to_string(), BYSTANDER);
     let denied = [StatusCode::UNAUTHORIZED, StatusCode::FORBIDDEN];
     for &(method, path, access) in ROUTES {
         let anonymous = call(&app, method, path, None).await;

@@ -15,6 +15,10 @@ pub struct LoginArgs {
     /// Read the password from the first line of standard input (for scripts).
     #[arg(long)]
     pub password_stdin: bool,
+    /// The code from your authenticator app (or a recovery code) when the account has
+    /// two-factor sign-in [prompted when needed].
+    #[arg(long)]
+    pub code: Option<String>,
 }
 
 /// Logs in and stores the token pair in the credentials file (mode 0600).
@@ -45,12 +49,30 @@ pub async fn login(api: &ApiArgs, args: LoginArgs) -> anyhow::Result<()> {
         );
     };
     let mut client = Client::anonymous(&url)?;
-    let pair = client
+    let mut pair = client
         .post(
             "/api/v1/auth/login",
             &serde_json::json!({"email": email, "password": password}),
         )
         .await?;
+    if pair["second_factor_required"] == true {
+        let code = match args.code {
+            Some(c) => c,
+            None if super::interactive() => dialoguer::Input::<String>::new()
+                .with_prompt("Code from your authenticator app (or a recovery code)")
+                .interact_text()
+                .map_err(super::prompt_error)?,
+            None => anyhow::bail!(
+                "this account signs in with a second factor: give --code (no terminal to ask on)"
+            ),
+        };
+        pair = client
+            .post(
+                "/api/v1/auth/login/second-factor",
+                &serde_json::json!({"challenge": pair["challenge"], "code": code}),
+            )
+            .await?;
+    }
     let (Some(access), Some(refresh)) = (
         pair["access_token"].as_str(),
         pair["refresh_token"].as_str(),

@@ -17,6 +17,8 @@ pub mod plans;
 pub mod reconciliations;
 pub mod refunds;
 pub mod servers;
+pub mod sessions;
+pub mod two_factor;
 pub mod users;
 pub mod webhooks;
 
