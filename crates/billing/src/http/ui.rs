@@ -49,6 +49,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     asset!("js/portal/order.js", JS),
     asset!("js/portal/payment.js", JS),
     asset!("js/portal/profile.js", JS),
+    asset!("js/security.js", JS),
 ];
 
 const HTML: &str = "text/html; charset=utf-8";

@@ -263,8 +263,7 @@ pub async fn enable(
         return Err(already_on());
     }
     let secret = open_secret(vault, &row.secret_sealed)?;
-    let step =
-        second_factor::matching_step(&secret, &code, unix_now()).ok_or_else(wrong_code)?;
+    let step = second_factor::matching_step(&secret, &code, unix_now()).ok_or_else(wrong_code)?;
     store::two_factor::use_step(&mut tx, user_id, step_i64(step)).await?;
     store::two_factor::enable(&mut tx, user_id, store::now()).await?;
     let codes = new_recovery_codes(&mut tx, user_id).await?;

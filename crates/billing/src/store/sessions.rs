@@ -151,9 +151,8 @@ pub async fn revoke_of_user(
     session_id: i64,
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
-    let n =
-        on_conn!(tx, |c| {
-            sqlx::query(
+    let n = on_conn!(tx, |c| {
+        sqlx::query(
         "UPDATE sessions SET revoked_at = $3 WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL"
     )
     .bind(session_id)
@@ -162,7 +161,7 @@ pub async fn revoke_of_user(
     .execute(c)
     .await
     .map(|r| r.rows_affected())
-        })?;
+    })?;
     Ok(n == 1)
 }
 

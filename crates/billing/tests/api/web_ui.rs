@@ -194,6 +194,46 @@ async fn staff_read_the_console_without_write_controls() {
 }
 
 #[tokio::test]
+async fn an_admin_turns_on_two_factor_sign_in_and_requires_it_of_staff() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    app.staff(&admin).await;
+    let Some(stdout) = run_script_async(
+        "totp.mjs",
+        vec![
+            ("BASE_URL", app.url("")),
+            ("ADMIN_EMAIL", ADMIN_EMAIL.to_owned()),
+            ("ADMIN_PASSWORD", ADMIN_PASSWORD.to_owned()),
+            ("STAFF_EMAIL", "staff@example.com".to_owned()),
+            ("STAFF_PASSWORD", "staff-password-1".to_owned()),
+        ],
+    )
+    .await
+    else {
+        return;
+    };
+    // What the browser showed is what the database holds: 2FA on, one recovery code
+    // used, the requirement stored, and the console's sessions are cookie sessions.
+    let shown = result(&stdout)["recovery_codes"].as_array().unwrap().len();
+    assert_eq!(shown, 10);
+    assert_eq!(app.count("user_totp").await, 1);
+    let unused = app
+        .query_strings("SELECT CAST(COUNT(*) AS TEXT) FROM recovery_codes WHERE used_at IS NULL")
+        .await;
+    assert_eq!(unused, ["9"]);
+    let setting = app
+        .query_strings(
+            "SELECT value FROM settings WHERE key = 'security.require_two_factor_for_staff'",
+        )
+        .await;
+    assert_eq!(setting, ["true"]);
+    let kinds = app
+        .query_strings("SELECT DISTINCT kind FROM sessions WHERE user_agent LIKE '%Chrom%'")
+        .await;
+    assert_eq!(kinds, ["cookie"]);
+}
+
+#[tokio::test]
 async fn a_customer_replaces_the_card_the_renewal_pays_itself_and_a_refund_shows() {
     let stripe = FakeStripe::with_localstripe().await;
     let app = TestApp::spawn_public(stripe.layer()).await;

@@ -25,19 +25,16 @@ run('staff', async ({ page, base }) => {
   await page.click('nav >> text=Audit log');
   await page.locator('text=customer.created').first().waitFor();
 
-  // An expired access token is refreshed without the user noticing; when the refresh
-  // token is gone too, the console asks to sign in again.
-  const spoil = (fields) => page.evaluate((fields) => {
-    const key = 'nextpanel-bill.session';
-    const t = JSON.parse(sessionStorage.getItem(key));
-    for (const f of fields) t[f] = 'npb_at_expired';
-    sessionStorage.setItem(key, JSON.stringify(t));
-  }, fields);
-  await spoil(['access_token']);
-  await page.click('nav >> text=Customers');
-  await page.locator('main h1', { hasText: 'Customers' }).waitFor();
-  await page.locator('main td >> text=ada@example.com').waitFor();
-  await spoil(['access_token', 'refresh_token']);
+  // The session lives in an HttpOnly cookie that no script on the page can read.
+  const visible = await page.evaluate(() => document.cookie);
+  if (visible.includes('npb_session')) throw new Error(`the session cookie is readable by scripts: ${visible}`);
+  if (!visible.includes('npb_csrf=')) throw new Error(`no CSRF cookie: ${visible}`);
+  // When the session no longer works on the server (here: a stale token in the cookie),
+  // the console asks to sign in again.
+  const cookies = await page.context().cookies();
+  const session = cookies.find((c) => c.name === 'npb_session');
+  if (!session || !session.httpOnly || session.sameSite !== 'Strict') throw new Error(`session cookie ${JSON.stringify(session)}`);
+  await page.context().addCookies([{ ...session, value: 'npb_at_expired' }]);
   await page.click('nav >> text=Accounts');
   await seeText(page, 'Your session ended');
   await page.locator('#login-form').waitFor();

@@ -1,7 +1,6 @@
-// The JSON API, as the signed-in user. Tokens live in sessionStorage: they end with
-// the tab, and the console never writes them anywhere else.
-
-const KEY = 'nextpanel-bill.session';
+// The JSON API, as the signed-in user. The console's session lives in an HttpOnly
+// cookie that no script here can read; writes carry the CSRF token the server put in
+// the readable `npb_csrf` cookie. Bearer tokens are for scripts and the CLI.
 
 /** An error answer from the API: its status, code, message and (when one is to blame) field. */
 export class ApiError extends Error {
@@ -13,24 +12,25 @@ export class ApiError extends Error {
   }
 }
 
-/** The stored tokens, or null. */
-export function tokens() {
-  try {
-    return JSON.parse(sessionStorage.getItem(KEY));
-  } catch {
-    return null;
-  }
+function csrfToken() {
+  const found = document.cookie.split(';').map((c) => c.trim()).find((c) => c.startsWith('npb_csrf='));
+  return found ? found.slice('npb_csrf='.length) : '';
 }
 
-function store(value) {
-  if (value) sessionStorage.setItem(KEY, JSON.stringify(value));
-  else sessionStorage.removeItem(KEY);
+/** Whether the browser holds a console session (its CSRF cookie is there). */
+export function hasSession() {
+  return csrfToken() !== '';
+}
+
+// The server removes both cookies on sign-out; when a session ended otherwise (expiry,
+// an admin, a password change) the page forgets its CSRF cookie itself.
+export function forgetSession() {
+  document.cookie = 'npb_csrf=; Max-Age=0; Path=/; SameSite=Strict';
 }
 
 async function send(method, path, body, headers) {
-  const init = { method, headers: { Accept: 'application/json', ...headers } };
-  const t = tokens();
-  if (t) init.headers.Authorization = `Bearer ${t.access_token}`;
+  const init = { method, credentials: 'same-origin', headers: { Accept: 'application/json', ...headers } };
+  if (method !== 'GET' && method !== 'HEAD') init.headers['X-CSRF-Token'] = csrfToken();
   if (body !== undefined) {
     init.headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body);
@@ -38,43 +38,14 @@ async function send(method, path, body, headers) {
   return fetch(path, init);
 }
 
-// Several requests may see the same expired token at once: one refresh serves them all.
-let refreshing = null;
-
-async function refresh() {
-  const t = tokens();
-  if (!t || !t.refresh_token) return false;
-  refreshing ??= fetch('/api/v1/auth/refresh', {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
-    body: JSON.stringify({ refresh_token: t.refresh_token }),
-  })
-    .then(async (r) => {
-      if (!r.ok) return false;
-      store(await r.json());
-      return true;
-    })
-    .catch(() => false)
-    .finally(() => {
-      refreshing = null;
-    });
-  return refreshing;
-}
-
 /** Calls the API; resolves to the parsed body (null for 204), rejects with ApiError. */
 export async function api(method, path, body, headers = {}) {
+  const signedIn = hasSession();
   let response;
   try {
     response = await send(method, path, body, headers);
-    if (response.status === 401 && tokens() && (await refresh())) {
-      response = await send(method, path, body, headers);
-    }
   } catch {
     throw new ApiError(0, 'network', 'The server could not be reached. Check your connection and try again.');
-  }
-  if (response.status === 401 && tokens()) {
-    store(null);
-    window.dispatchEvent(new Event('session-ended'));
   }
   if (response.status === 204) return null;
   let data = null;
@@ -85,8 +56,15 @@ export async function api(method, path, body, headers = {}) {
   }
   if (!response.ok) {
     const e = (data && data.error) || {};
-    throw new ApiError(response.status, e.code || 'http_' + response.status,
+    const error = new ApiError(response.status, e.code || 'http_' + response.status,
       e.message || `The server answered ${response.status}.`, e.field);
+    if (response.status === 401 && signedIn && !path.startsWith('/api/v1/auth/login')) {
+      forgetSession();
+      window.dispatchEvent(new Event('session-ended'));
+    } else if (error.code === 'second_factor_setup_required') {
+      window.dispatchEvent(new CustomEvent('second-factor-required', { detail: error.message }));
+    }
+    throw error;
   }
   return data;
 }
@@ -97,22 +75,28 @@ export const patch = (path, body) => api('PATCH', path, body);
 export const put = (path, body) => api('PUT', path, body);
 export const del = (path) => api('DELETE', path);
 
-/** Signs in; stores the tokens. */
+/**
+ * Signs in with email and password into a cookie session. Resolves to null when signed
+ * in, or to the challenge string when the account needs its second factor.
+ */
 export async function login(email, password) {
-  store(null);
-  store(await api('POST', '/api/v1/auth/login', { email, password }));
+  const answer = await api('POST', '/api/v1/auth/login', { email, password, session: 'cookie' });
+  return answer && answer.second_factor_required ? answer.challenge : null;
 }
 
-/** Signs out here and on the server (the token stops working at once). */
+/** Completes a sign-in with the code from the authenticator app or a recovery code. */
+export async function secondFactor(challenge, code) {
+  await api('POST', '/api/v1/auth/login/second-factor', { challenge, code });
+}
+
+/** Signs out on the server (the cookie stops working at once) and here. */
 export async function logout() {
-  if (tokens()) {
-    try {
-      await api('POST', '/api/v1/auth/logout', {});
-    } catch {
-      // Signed out locally either way.
-    }
+  try {
+    await api('POST', '/api/v1/auth/logout', {});
+  } catch {
+    // Signed out locally either way.
   }
-  store(null);
+  forgetSession();
 }
 
 /** A query string from the set values of `params`. */

@@ -2,9 +2,10 @@
 // Admins and staff get the admin console; customers get their portal. The API decides
 // what each may do; the UI only hides what a role can never use.
 
-import { get, logout, tokens } from './api.js';
+import { get, hasSession, logout } from './api.js';
 import { alert, h } from './dom.js';
 import * as auth from './auth.js';
+import * as security from './security.js';
 import * as admin from './admin/index.js';
 import * as portal from './portal/index.js';
 
@@ -51,6 +52,7 @@ const routes = [
   ['/my/credentials/:token', portal.credentials, 'customer'],
   ['/order', portal.order, 'customer'],
   ['/profile', portal.profile, 'any'],
+  ['/security', security.security, 'any'],
 ];
 
 let me = null;
@@ -104,7 +106,8 @@ function drawShell(path) {
     flash('info', 'You are signed out.');
     go('#/login');
   });
-  who.replaceChildren(h('a', { href: '#/profile', id: 'who-email' }, `${me.email} (${me.role})`), out);
+  who.replaceChildren(h('a', { href: '#/profile', id: 'who-email' }, `${me.email} (${me.role})`),
+    h('a', { href: '#/security', id: 'who-security' }, 'Security'), out);
 }
 
 // Renders overlap when the user navigates faster than pages load; only the newest may draw.
@@ -115,14 +118,14 @@ async function render() {
   const main = document.getElementById('main');
   const flashBox = document.getElementById('flash');
   const [path, q] = (location.hash.slice(1) || '/').split('?');
-  if (tokens() && !me) {
+  if (hasSession() && !me) {
     try {
       me = await get('/api/v1/auth/me');
     } catch {
       me = null;
     }
   }
-  if (!tokens()) me = null;
+  if (!hasSession()) me = null;
   if (drawn !== generation) return;
   const route = match(path);
   if (!route || path === '/') {
@@ -164,8 +167,16 @@ async function render() {
 }
 
 window.addEventListener('hashchange', render);
+// The admins require a second factor and this user has none yet: set it up first.
+window.addEventListener('second-factor-required', () => {
+  generation++;
+  flash('info', 'The admins require two-factor sign-in. Set it up here to continue.');
+  go('#/security');
+});
 window.addEventListener('session-ended', () => {
   me = null;
+  // A page still loading must not draw (and take the message) before the sign-in page does.
+  generation++;
   flash('info', 'Your session ended. Please sign in again.');
   go('#/login');
 });

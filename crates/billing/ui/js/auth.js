@@ -1,30 +1,53 @@
 // Public pages: sign in, register, password reset.
 
-import { get, login as signIn, post } from './api.js';
+import { get, login as signIn, post, secondFactor } from './api.js';
 import { alert, form, h, invalid, page } from './dom.js';
 
-/** Sign-in form; goes back to where the user was sent from. */
+/** Sign-in form, then the second factor when the account has one; goes back to where
+ * the user was sent from. */
 export async function login(ctx) {
   const next = ctx.query.get('next');
-  return h('div', { class: 'narrow' }, page('Sign in',
-    h('div', { class: 'card' }, form({
-      id: 'login-form',
-      submit: 'Sign in',
-      fields: [
-        { name: 'email', label: 'Email', type: 'email', autocomplete: 'username', required: true },
-        { name: 'password', label: 'Password', type: 'password', autocomplete: 'current-password', required: true },
-      ],
+  const card = h('div', { class: 'card' });
+  const enter = async () => {
+    const me = await get('/api/v1/auth/me');
+    ctx.signedIn(me);
+    const staff = me.role === 'admin' || me.role === 'staff';
+    const safeNext = next && next.startsWith('#/') && !next.startsWith('#/login') ? next : null;
+    ctx.go(safeNext || (staff ? '#/dashboard' : '#/my'));
+  };
+  const codeStep = (challenge) => h('div', {},
+    h('p', {}, 'Enter the 6-digit code from your authenticator app. Lost your phone? Enter one of your recovery codes instead.'),
+    form({
+      id: 'code-form',
+      submit: 'Verify',
+      fields: [{ name: 'code', label: 'Code', autocomplete: 'one-time-code', required: true }],
       onSubmit: async (v) => {
-        if (!v.email) throw invalid('email', 'Enter your email address.');
-        if (!v.password) throw invalid('password', 'Enter your password.');
-        await signIn(v.email, v.password);
-        const me = await get('/api/v1/auth/me');
-        ctx.signedIn(me);
-        const staff = me.role === 'admin' || me.role === 'staff';
-        const safeNext = next && next.startsWith('#/') && !next.startsWith('#/login') ? next : null;
-        ctx.go(safeNext || (staff ? '#/dashboard' : '#/my'));
+        if (!v.code) throw invalid('code', 'Enter the code your app shows.');
+        await secondFactor(challenge, v.code);
+        await enter();
       },
-    })),
+    }));
+  card.append(form({
+    id: 'login-form',
+    submit: 'Sign in',
+    fields: [
+      { name: 'email', label: 'Email', type: 'email', autocomplete: 'username', required: true },
+      { name: 'password', label: 'Password', type: 'password', autocomplete: 'current-password', required: true },
+    ],
+    onSubmit: async (v) => {
+      if (!v.email) throw invalid('email', 'Enter your email address.');
+      if (!v.password) throw invalid('password', 'Enter your password.');
+      const challenge = await signIn(v.email, v.password);
+      if (challenge) {
+        card.replaceChildren(codeStep(challenge));
+        card.querySelector('input[name=code]').focus();
+        return;
+      }
+      await enter();
+    },
+  }));
+  return h('div', { class: 'narrow' }, page('Sign in',
+    card,
     h('p', {}, h('a', { href: '#/register' }, 'Create an account'), ' · ', h('a', { href: '#/reset' }, 'Forgot your password?'))));
 }
 
@@ -41,9 +64,12 @@ export async function register(ctx) {
         { name: 'password', label: 'Password', type: 'password', autocomplete: 'new-password', help: 'At least 10 characters.' },
       ],
       onSubmit: async (v) => {
-        await post('/api/v1/auth/register', {
+        const made = await post('/api/v1/auth/register', {
           email: v.email, password: v.password, full_name: v.full_name, company_name: v.company_name || null,
         });
+        // Registration answers bearer tokens (for scripts); the console ends that session
+        // and opens its own cookie session instead.
+        await fetch('/api/v1/auth/logout', { method: 'POST', headers: { Authorization: `Bearer ${made.access_token}` } });
         await signIn(v.email, v.password);
         ctx.signedIn(await get('/api/v1/auth/me'));
         ctx.flash('ok', 'Welcome! Your account is ready. Pick a plan to get hosting.');

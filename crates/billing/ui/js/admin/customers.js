@@ -3,6 +3,7 @@
 import { get, post, query } from '../api.js';
 import { alert, badge, button, facts, form, h, options, page, pager, table, when } from '../dom.js';
 import { CYCLES } from '../plan-text.js';
+import { userSessions } from '../security.js';
 
 /** Search and list; a form to add a customer. */
 export async function customers(ctx) {
@@ -82,6 +83,7 @@ export async function customer(ctx) {
           { cls: 'danger', where: out, confirm: 'Deactivate this customer? They can no longer sign in.' })
         : button('Activate', async () => { await post(`/api/v1/customers/${id}/activate`); ctx.redraw('Customer activated.'); },
           { cls: 'secondary', where: out })) : null,
+    ctx.admin ? h('details', { id: 'customer-sessions' }, h('summary', {}, 'Sign-in sessions'), await userSessions(ctx, id, out)) : null,
     h('h2', {}, 'Hosting accounts'),
     table([
       { label: 'Username', value: (a) => h('a', { href: `#/accounts/${a.id}` }, a.username) },

@@ -1,11 +1,32 @@
 // The team: admin and staff sign-ins, and API keys for automation.
 
-import { del, get, post } from '../api.js';
+import { del, get, post, put } from '../api.js';
 import { alert, badge, button, form, h, page, table, when } from '../dom.js';
+import { userSessions } from '../security.js';
 
 /** Admins and staff, API keys; adding either, revoking a key. */
 export async function team(ctx) {
-  const [users, keys] = await Promise.all([get('/api/v1/users'), get('/api/v1/api-keys')]);
+  const [users, keys, security] = await Promise.all([
+    get('/api/v1/users'), get('/api/v1/api-keys'), get('/api/v1/settings/security')]);
+  const sessionsBox = h('div', { id: 'user-sessions' });
+  const showSessions = (u) => button('Sessions', async () => {
+    sessionsBox.replaceChildren(h('h3', {}, `Sessions of ${u.email}`), await userSessions(ctx, u.id, sessionsBox));
+  }, { cls: 'secondary' });
+  const policy = form({
+    id: 'security-form', cls: 'inline',
+    submit: 'Save',
+    fields: [{
+      name: 'require', label: 'Two-factor sign-in for admins and staff', type: 'select',
+      value: security.require_two_factor_for_staff ? 'yes' : 'no',
+      options: [['no', 'optional'], ['yes', 'required']],
+    }],
+    onSubmit: async (v) => {
+      const s = await put('/api/v1/settings/security', { require_two_factor_for_staff: v.require === 'yes' });
+      ctx.redraw(s.require_two_factor_for_staff
+        ? 'Two-factor sign-in is now required: team members without it are asked to set it up.'
+        : 'Two-factor sign-in is now optional for the team.');
+    },
+  });
   const keyRows = Array.isArray(keys) ? keys : keys.items;
   const made = h('div', { id: 'new-key' });
   const addUser = form({
@@ -41,7 +62,10 @@ export async function team(ctx) {
       { label: 'Role', value: (u) => u.role },
       { label: 'Active', value: (u) => badge(u.is_active ? 'yes' : 'no') },
       { label: 'Since', value: (u) => when(u.created_at) },
+      { label: '', value: showSessions },
     ], users.items),
+    sessionsBox,
+    h('div', { class: 'card' }, h('h2', {}, 'Sign-in security'), policy),
     h('div', { class: 'card' }, h('h2', {}, 'Add a team member'), addUser),
     h('h2', {}, 'API keys'),
     made,

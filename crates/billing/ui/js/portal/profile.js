@@ -1,6 +1,6 @@
 // The signed-in user's profile and password.
 
-import { get, patch } from '../api.js';
+import { forgetSession, get, patch } from '../api.js';
 import { form, h, invalid, page } from '../dom.js';
 
 /** Name, company, phone; a new password needs the current one. */
@@ -29,9 +29,13 @@ export async function profile(ctx) {
     onSubmit: async (v) => {
       if (!v.current_password) throw invalid('current_password', 'Enter your current password.');
       await patch('/api/v1/me', { current_password: v.current_password, new_password: v.new_password });
-      ctx.redraw('Password changed.');
+      // A new password signs out every session, this one too.
+      forgetSession();
+      ctx.signedIn(null);
+      ctx.flash('ok', 'Password changed. Sign in with the new one.');
+      ctx.go('#/login');
     },
   });
-  return page('Profile', h('p', { class: 'muted' }, me.email),
+  return page('Profile', h('p', { class: 'muted' }, me.email, ' · ', h('a', { href: '#/security' }, 'Two-factor sign-in and sessions')),
     h('div', { class: 'card' }, details), h('h2', {}, 'Password'), h('div', { class: 'card' }, password));
 }
