@@ -131,6 +131,16 @@ pub struct Layer {
     pub company_logo_url: Option<String>,
     /// Support address in message footers.
     pub support_email: Option<String>,
+    /// The seller's postal address on invoices (several lines allowed).
+    pub company_address: Option<String>,
+    /// The seller's country (ISO 3166 alpha-2): decides the EU reverse charge.
+    pub company_country: Option<String>,
+    /// The seller's VAT number or tax id on invoices.
+    pub company_tax_id: Option<String>,
+    /// Format of invoice numbers, e.g. `INV-{YYYY}-{seq:06}`.
+    pub invoice_number_format: Option<String>,
+    /// Format of credit-note numbers, e.g. `CN-{YYYY}-{seq:06}`.
+    pub credit_note_number_format: Option<String>,
     /// Directory of template files that replace the built-in ones.
     pub email_templates_dir: Option<String>,
     /// Send attempts of a message before it is marked failed.
@@ -267,6 +277,13 @@ impl Layer {
             company_name: self.company_name.or(lower.company_name),
             company_logo_url: self.company_logo_url.or(lower.company_logo_url),
             support_email: self.support_email.or(lower.support_email),
+            company_address: self.company_address.or(lower.company_address),
+            company_country: self.company_country.or(lower.company_country),
+            company_tax_id: self.company_tax_id.or(lower.company_tax_id),
+            invoice_number_format: self.invoice_number_format.or(lower.invoice_number_format),
+            credit_note_number_format: self
+                .credit_note_number_format
+                .or(lower.credit_note_number_format),
             email_templates_dir: self.email_templates_dir.or(lower.email_templates_dir),
             mail_max_attempts: self.mail_max_attempts.or(lower.mail_max_attempts),
             password_reset_url: self.password_reset_url.or(lower.password_reset_url),
@@ -378,6 +395,8 @@ pub struct Settings {
     pub stripe: crate::payments::StripeSettings,
     /// Invoicing, reminders and suspension for non-payment.
     pub billing: BillingSettings,
+    /// Document numbers and the seller on invoices.
+    pub invoicing: InvoicingSettings,
     /// Days audit entries are kept; `None` keeps them all.
     pub audit_retention_days: Option<i64>,
     /// Accept version-1 license callbacks (without `request_id`, which can be
@@ -428,6 +447,21 @@ pub struct BillingSettings {
     pub dunning: crate::domain::invoice::DunningPolicy,
     /// Take orders even when no server can take the account now (it waits for one).
     pub accept_orders_when_full: bool,
+}
+
+/// What invoices and credit notes say about the seller, and how they are numbered.
+#[derive(Debug, Clone)]
+pub struct InvoicingSettings {
+    /// Format of invoice numbers.
+    pub invoice_numbers: crate::domain::document_number::NumberFormat,
+    /// Format of credit-note numbers.
+    pub credit_note_numbers: crate::domain::document_number::NumberFormat,
+    /// The seller's postal address.
+    pub seller_address: Option<String>,
+    /// The seller's country code.
+    pub seller_country: Option<String>,
+    /// The seller's tax id.
+    pub seller_tax_id: Option<String>,
 }
 
 /// How the durable job queue runs.
@@ -662,6 +696,37 @@ impl Settings {
             logo_url: layer.company_logo_url,
             support_email: layer.support_email,
         };
+        let number_format = |key: &'static str, value: Option<&str>, default: &str| {
+            crate::domain::document_number::NumberFormat::parse(key, value.unwrap_or(default))
+                .map_err(|e| ConfigError::Invalid {
+                    key,
+                    message: e.message,
+                })
+        };
+        let invoicing = InvoicingSettings {
+            invoice_numbers: number_format(
+                "invoice_number_format",
+                layer.invoice_number_format.as_deref(),
+                crate::domain::document_number::INVOICE_DEFAULT,
+            )?,
+            credit_note_numbers: number_format(
+                "credit_note_number_format",
+                layer.credit_note_number_format.as_deref(),
+                crate::domain::document_number::CREDIT_NOTE_DEFAULT,
+            )?,
+            seller_address: layer.company_address.clone().filter(|a| !a.trim().is_empty()),
+            seller_country: layer
+                .company_country
+                .as_deref()
+                .map(|c| {
+                    crate::domain::tax::country(c).map_err(|e| ConfigError::Invalid {
+                        key: "company_country",
+                        message: e.message,
+                    })
+                })
+                .transpose()?,
+            seller_tax_id: layer.company_tax_id.clone().filter(|t| !t.trim().is_empty()),
+        };
         let billing = BillingSettings {
             interval_secs: match layer.billing_interval_secs {
                 Some(0) => 0,
@@ -820,6 +885,7 @@ impl Settings {
             public_url,
             stripe,
             billing,
+            invoicing,
             behind_proxy: layer.behind_proxy.unwrap_or(false),
             smtp,
             company,
@@ -881,6 +947,11 @@ impl Settings {
             provisioning_log: String,
             smtp: String,
             company_name: &'a str,
+            company_address: Option<&'a str>,
+            company_country: Option<&'a str>,
+            company_tax_id: Option<&'a str>,
+            invoice_number_format: String,
+            credit_note_number_format: String,
             public_url: &'a str,
             stripe_secret_key: &'a str,
             stripe_webhook_secret: &'a str,
@@ -965,6 +1036,11 @@ impl Settings {
                 ),
             },
             company_name: &self.company.name,
+            company_address: self.invoicing.seller_address.as_deref(),
+            company_country: self.invoicing.seller_country.as_deref(),
+            company_tax_id: self.invoicing.seller_tax_id.as_deref(),
+            invoice_number_format: self.invoicing.invoice_numbers.to_string(),
+            credit_note_number_format: self.invoicing.credit_note_numbers.to_string(),
             workers: self.jobs.workers,
             job_max_attempts: self.jobs.max_attempts,
             job_backoff_base_ms: self.jobs.backoff_base_ms,

@@ -183,3 +183,59 @@ mod tests {
         );
     }
 }
+
+/// Where a customer's invoices are addressed, and their tax id.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Billing {
+    /// Street and city, up to 300 characters (several lines allowed).
+    #[serde(default)]
+    pub address: Option<String>,
+    /// Postal code.
+    #[serde(default)]
+    pub postal_code: Option<String>,
+    /// State, province or region (regional tax rates match on it).
+    #[serde(default)]
+    pub region: Option<String>,
+    /// ISO 3166-1 alpha-2 country code: which tax applies.
+    #[serde(default)]
+    pub country: Option<String>,
+    /// VAT number (EU: checked against the country's format) or other tax id.
+    #[serde(default)]
+    pub tax_id: Option<String>,
+}
+
+impl Billing {
+    /// Checks and normalises every field; a tax id needs the country it belongs to.
+    pub fn checked(self) -> Result<Billing, Invalid> {
+        let address = text::optional("billing.address", self.address.as_deref(), 300)?;
+        let postal_code = text::optional("billing.postal_code", self.postal_code.as_deref(), 20)?;
+        let region = text::optional("billing.region", self.region.as_deref(), 64)?;
+        let country = match text::optional("billing.country", self.country.as_deref(), 64)? {
+            Some(c) => Some(
+                super::tax::country(&c)
+                    .map_err(|e| Invalid::new("billing.country", e.message))?,
+            ),
+            None => None,
+        };
+        let tax_id = match (text::optional("billing.tax_id", self.tax_id.as_deref(), 40)?, &country) {
+            (None, _) => None,
+            (Some(_), None) => {
+                return Err(Invalid::new(
+                    "billing.tax_id",
+                    "needs billing.country, the country that issued it",
+                ))
+            }
+            (Some(raw), Some(c)) => Some(
+                super::tax::tax_id(c, &raw).map_err(|e| Invalid::new("billing.tax_id", e.message))?,
+            ),
+        };
+        Ok(Billing {
+            address,
+            postal_code,
+            region,
+            country,
+            tax_id,
+        })
+    }
+}

@@ -5,6 +5,7 @@
 
 pub mod autopay;
 pub mod customer;
+pub mod document_number;
 pub mod hosting;
 pub mod invoice;
 pub mod license;
@@ -16,6 +17,7 @@ pub mod reconcile;
 pub mod role;
 pub mod second_factor;
 pub mod server;
+pub mod tax;
 pub mod text;
 
 /// A rule an input broke: which field, and what is wrong with it.

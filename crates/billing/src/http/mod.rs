@@ -53,6 +53,7 @@ const BODY_LIMIT: usize = 256 * 1024;
         (name = "jobs", description = "The durable job queue (admin)"),
         (name = "emails", description = "The email outbox (admin)"),
         (name = "invoices", description = "Invoices, payments (Stripe Checkout, manual) and the billing run"),
+        (name = "tax", description = "Tax rates, whether prices include tax, and the tax report"),
     )
 )]
 struct ApiDoc;
@@ -73,7 +74,7 @@ impl Modify for BearerScheme {
 pub fn api_routes() -> OpenApiRouter<AppState> {
     use api::{
         accounts, api_keys, audit, auth, customers, emails, health, invoices, jobs, license_check,
-        licenses, me, payment_methods, plans, reconciliations, refunds, servers, sessions,
+        licenses, me, payment_methods, plans, reconciliations, refunds, servers, sessions, tax,
         two_factor, users, webhooks,
     };
     OpenApiRouter::with_openapi(ApiDoc::openapi())
@@ -166,6 +167,11 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(refunds::credit_notes))
         .routes(routes!(refunds::my_credit_notes))
         .routes(routes!(refunds::disputes))
+        .routes(routes!(tax::list, tax::create))
+        .routes(routes!(tax::update, tax::delete))
+        .routes(routes!(tax::settings, tax::update_settings))
+        .routes(routes!(tax::report))
+        .routes(routes!(tax::report_csv))
         .routes(routes!(webhooks::stripe))
 }
 

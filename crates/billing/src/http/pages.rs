@@ -45,18 +45,21 @@ fn page(state: &AppState, title: &str, body: &str) -> Html<String> {
     ))
 }
 
-fn number(q: &ReturnQuery) -> String {
-    q.invoice
-        .as_deref()
-        .and_then(invoice::id_from_number)
-        .map(|id| format!("invoice {}", invoice::number(id)))
-        .unwrap_or_else(|| "your invoice".to_owned())
+/// "invoice INV-2026-000042" for the invoice the page is about, as far as it exists.
+async fn number(state: &AppState, q: &ReturnQuery) -> String {
+    let Some(id) = q.invoice.as_deref().and_then(invoice::id_from_number) else {
+        return "your invoice".to_owned();
+    };
+    match crate::service::invoices::number_by_id(&state.db, id).await {
+        Some(number) => format!("invoice {number}"),
+        None => "your invoice".to_owned(),
+    }
 }
 
 /// `GET /checkout/complete`: after paying on Stripe. Asks Stripe about the invoice's
 /// session (at most every 10 s per invoice), so a lost webhook delays nothing.
 pub async fn complete(State(state): State<AppState>, Query(q): Query<ReturnQuery>) -> Html<String> {
-    let what = number(&q);
+    let what = number(&state, &q).await;
     let id = q.invoice.as_deref().and_then(invoice::id_from_number);
     let confirmed = match id {
         Some(id) => {
@@ -98,7 +101,7 @@ pub async fn cancelled(
     State(state): State<AppState>,
     Query(q): Query<ReturnQuery>,
 ) -> Html<String> {
-    let what = number(&q);
+    let what = number(&state, &q).await;
     page(
         &state,
         "Payment cancelled",

@@ -471,12 +471,17 @@ async fn alert_data(
     let customer = store::users::find(tx, account.customer_id)
         .await?
         .map_or_else(|| account.customer_id.to_string(), |c| c.email);
-    let paid_invoice = account
+    let paid_invoice_id = account
         .idempotency_key
         .as_deref()
         .and_then(|k| k.strip_prefix("invoice:"))
-        .and_then(|id| id.parse::<i64>().ok())
-        .map(crate::domain::invoice::number);
+        .and_then(|id| id.parse::<i64>().ok());
+    let paid_invoice = match paid_invoice_id {
+        Some(id) => store::invoices::find(tx, id)
+            .await?
+            .map(|row| crate::service::invoices::number_of(&row)),
+        None => None,
+    };
     Ok(serde_json::json!({
         "username": account.username,
         "account_id": account.id,

@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 
 use super::users::{insert_user, User, UserDraft};
 use super::{passwords, tokens, two_factor, Actor, ActorKind, ServiceError};
-use crate::domain::customer::{self, Email, NewPassword};
+use crate::domain::customer::{self, Billing, Email, NewPassword};
 use crate::domain::role::Role;
 use crate::domain::second_factor::Code;
 use crate::store::sessions::NewSession;
@@ -202,6 +202,9 @@ pub struct RegisterRequest {
     pub company_name: Option<String>,
     /// Phone.
     pub phone: Option<String>,
+    /// Billing address and tax id.
+    #[serde(default)]
+    pub billing: Option<Billing>,
 }
 
 /// Answer to a registration: the new customer and a logged-in session.
@@ -581,6 +584,7 @@ pub async fn register(
         company_name: customer::company_name(body.company_name.as_deref())?,
         phone: customer::phone(body.phone.as_deref())?,
         password: Some(NewPassword::parse("password", &body.password)?),
+        billing: body.billing.unwrap_or_default().checked()?,
     };
     let row = insert_user(db, &Actor::system(), draft, "customer.registered").await?;
     let mut tx = db.begin().await?;

@@ -158,7 +158,6 @@ impl BillingRunner {
                 return Ok(false);
             }
         };
-        let total = invoice::total(&lines)?;
         let row = InvoiceRow {
             license_id: Some(license.id),
             period_start: Some(start),
@@ -169,12 +168,18 @@ impl BillingRunner {
                 InvoiceKind::Renewal,
                 &plan,
                 cycle,
-                total,
                 start.max(now),
                 now,
             )
         };
-        super::invoices::create(&mut tx, &Actor::system(), &row, &lines).await?;
+        super::invoices::create(
+            &mut tx,
+            &self.settings.invoicing,
+            &Actor::system(),
+            &row,
+            lines,
+        )
+        .await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -298,7 +303,7 @@ impl BillingRunner {
         .await?;
         let reason = format!(
             "{NON_PAYMENT}: invoice {} is overdue",
-            invoice::number(row.id)
+            super::invoices::number_of(&row)
         );
         let mut queued = 0;
         for account in store::hosting_accounts::under_license(&mut tx, license_id).await? {

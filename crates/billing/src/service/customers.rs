@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 use super::audit::{self, Change};
 use super::users::{email_taken, insert_user, User, UserDraft};
 use super::{nullable, passwords, Actor, Paginated, ServiceError};
-use crate::domain::customer::{self, Email, NewPassword};
+use crate::domain::customer::{self, Billing, Email, NewPassword};
 use crate::domain::role::Role;
 use crate::domain::Invalid;
 use crate::store::users::{UserFilter, UserRow};
@@ -26,6 +26,9 @@ pub struct NewCustomer {
     pub phone: Option<String>,
     /// Password for the billing portal; without one the customer cannot log in yet.
     pub password: Option<String>,
+    /// Billing address and tax id.
+    #[serde(default)]
+    pub billing: Option<Billing>,
 }
 
 /// Body of `PATCH /api/v1/customers/{id}`: only the fields present change; `null` clears.
@@ -46,6 +49,8 @@ pub struct CustomerPatch {
     pub phone: Option<Option<String>>,
     /// New password (ends every session of the customer).
     pub password: Option<String>,
+    /// New billing address and tax id, replacing the whole block.
+    pub billing: Option<Billing>,
 }
 
 /// Body of `PATCH /api/v1/me`: a customer's own changes.
@@ -66,6 +71,8 @@ pub struct ProfilePatch {
     pub new_password: Option<String>,
     /// The current password, required to set a new one.
     pub current_password: Option<String>,
+    /// New billing address and tax id, replacing the whole block.
+    pub billing: Option<Billing>,
 }
 
 /// Creates a customer (admin only).
@@ -82,6 +89,7 @@ pub async fn create(db: &Db, actor: &Actor, body: NewCustomer) -> Result<User, S
             .as_deref()
             .map(|p| NewPassword::parse("password", p))
             .transpose()?,
+        billing: body.billing.unwrap_or_default().checked()?,
     };
     let row = insert_user(db, actor, draft, "customer.created").await?;
     Ok(User::from(&row))
@@ -155,6 +163,7 @@ pub async fn update(
         .as_deref()
         .map(|p| NewPassword::parse("password", p))
         .transpose()?;
+    let billing = patch.billing.map(Billing::checked).transpose()?;
     let password_hash = match password {
         Some(p) => Some(passwords::hash(p.expose().to_owned()).await?),
         None => None,
@@ -178,6 +187,7 @@ pub async fn update(
         company,
         phone,
         password_hash,
+        billing,
     };
     let view = save_profile(&mut tx, actor, &before, after, fields, "customer.updated").await?;
     tx.commit().await?;
@@ -190,6 +200,7 @@ struct ProfileFields {
     company: Option<Option<String>>,
     phone: Option<Option<String>>,
     password_hash: Option<String>,
+    billing: Option<Billing>,
 }
 
 /// Applies profile changes to `after` and writes it with its audit entry. A new password
@@ -210,6 +221,9 @@ async fn save_profile(
     }
     if let Some(phone) = fields.phone {
         after.phone = phone;
+    }
+    if let Some(billing) = &fields.billing {
+        after.billing = super::users::billing_row(billing);
     }
     let now = store::now();
     if let Some(hash) = fields.password_hash {
@@ -308,6 +322,7 @@ pub async fn update_me(db: &Db, actor: &Actor, patch: ProfilePatch) -> Result<Us
         .as_deref()
         .map(|p| NewPassword::parse("new_password", p))
         .transpose()?;
+    let billing = patch.billing.map(Billing::checked).transpose()?;
     let mut conn = db.conn().await?;
     let before = store::users::find(&mut conn, id)
         .await?
@@ -336,6 +351,7 @@ pub async fn update_me(db: &Db, actor: &Actor, patch: ProfilePatch) -> Result<Us
         company,
         phone,
         password_hash: new_hash,
+        billing,
     };
     let view = save_profile(&mut tx, actor, &before, current, fields, "profile.updated").await?;
     tx.commit().await?;

@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 
 use super::audit::{self, Change};
 use super::{customers, Actor, Paginated, ServiceError};
-use crate::config::Settings;
+use crate::config::{InvoicingSettings, Settings};
 use crate::domain::hosting::Username;
 use crate::domain::invoice::{self, InvoiceKind, InvoiceStatus};
 use crate::domain::money::{Currency, Money};
@@ -26,10 +26,33 @@ pub struct InvoiceLine {
     pub description: String,
     /// How many.
     pub quantity: i64,
-    /// Price of one in minor units.
+    /// Price of one in minor units (as the plan lists it).
     pub unit_amount: i64,
-    /// `quantity × unit_amount` in minor units.
+    /// The line's amount net of tax, in minor units.
     pub amount: i64,
+    /// The tax's name (`VAT`), if the line is taxed.
+    pub tax_name: Option<String>,
+    /// The tax rate in basis points (0: none).
+    pub tax_rate_bp: i64,
+    /// The line's tax in minor units.
+    pub tax: i64,
+}
+
+/// The buyer as an invoice is addressed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Buyer {
+    /// Full name.
+    pub name: Option<String>,
+    /// Company.
+    pub company: Option<String>,
+    /// Street, city and postal code.
+    pub address: Option<String>,
+    /// Country code.
+    pub country: Option<String>,
+    /// Region.
+    pub region: Option<String>,
+    /// VAT number or tax id.
+    pub tax_id: Option<String>,
 }
 
 /// A payment (or failed attempt) recorded against an invoice.
@@ -73,7 +96,8 @@ impl From<&PaymentRow> for Payment {
 pub struct Invoice {
     /// Invoice id.
     pub id: i64,
-    /// The number customers see, `INV-000042`.
+    /// The number from the gapless sequence, `INV-2026-000042` (invoices issued before
+    /// numbering existed keep theirs, `INV-000042`).
     pub number: String,
     /// Who owes it.
     pub customer_id: i64,
@@ -87,10 +111,22 @@ pub struct Invoice {
     pub billing_cycle: String,
     /// ISO-4217 code.
     pub currency: String,
-    /// Exact total in minor units.
+    /// Exact total in minor units, tax included: what is paid.
     pub total: i64,
     /// The total for people, e.g. `14.99 USD`.
     pub total_display: String,
+    /// Sum of the lines net of tax.
+    pub subtotal: i64,
+    /// Tax on the invoice.
+    pub tax: i64,
+    /// Whether the plan's prices included the tax.
+    pub prices_include_tax: bool,
+    /// EU reverse charge: no VAT charged; `tax_note` says so.
+    pub reverse_charge: bool,
+    /// The note the invoice carries about tax, if any.
+    pub tax_note: Option<String>,
+    /// The buyer as billed when the invoice was issued.
+    pub buyer: Buyer,
     /// Order: the hosting username asked for.
     pub username: Option<String>,
     /// Renewal: the license renewed; order: the license issued when it was paid.
@@ -132,7 +168,7 @@ impl From<&InvoiceRow> for Invoice {
     fn from(r: &InvoiceRow) -> Self {
         Invoice {
             id: r.id,
-            number: invoice::number(r.id),
+            number: number_of(r),
             customer_id: r.customer_id,
             kind: if r.kind == "renewal" {
                 InvoiceKind::Renewal
@@ -145,6 +181,21 @@ impl From<&InvoiceRow> for Invoice {
             currency: r.currency.clone(),
             total: r.total_minor,
             total_display: amount_text(r.total_minor, &r.currency),
+            subtotal: r.subtotal_minor,
+            tax: r.tax_minor,
+            prices_include_tax: r.prices_include_tax,
+            reverse_charge: r.reverse_charge,
+            tax_note: r
+                .reverse_charge
+                .then(|| crate::domain::tax::REVERSE_CHARGE_NOTE.to_owned()),
+            buyer: Buyer {
+                name: r.buyer.buyer_name.clone(),
+                company: r.buyer.buyer_company.clone(),
+                address: r.buyer.buyer_address.clone(),
+                country: r.buyer.buyer_country.clone(),
+                region: r.buyer.buyer_region.clone(),
+                tax_id: r.buyer.buyer_tax_id.clone(),
+            },
             username: r.order_username.clone(),
             license_id: r.license_id,
             hosting_account_id: r.hosting_account_id,
@@ -264,12 +315,12 @@ pub async fn place_order(
             .ok_or_else(|| Invalid::new("plan_id", "the plan has no price"))?,
     };
     let lines = invoice::lines(&plan.name, &prices, cycle, InvoiceKind::Order, None)?;
-    let total = invoice::total(&lines)?;
     // A second click on "order" must not become a second charge.
     let (open, _) = store::invoices::list(
         &mut tx,
         Some(customer_id),
         Some("open"),
+        None,
         Page {
             page: 1,
             per_page: 200,
@@ -284,7 +335,7 @@ pub async fn place_order(
             field: Some("username".into()),
             message: format!(
                 "invoice {} already orders hosting for '{}'; pay or void it first",
-                invoice::number(dup.id),
+                number_of(dup),
                 username.as_str()
             ),
         });
@@ -307,15 +358,26 @@ pub async fn place_order(
             InvoiceKind::Order,
             &plan,
             cycle,
-            total,
             now + Duration::days(settings.billing.order_due_days),
             now,
         )
     };
-    let saved = create(&mut tx, actor, &row, &lines).await?;
+    let saved = create(&mut tx, &settings.invoicing, actor, &row, lines).await?;
     let view = detail(&mut tx, &saved).await?;
     tx.commit().await?;
     Ok(view)
+}
+
+/// The number of invoice `id`, for public pages that name it (`None` if unknown).
+pub async fn number_by_id(db: &Db, id: i64) -> Option<String> {
+    let mut conn = db.conn().await.ok()?;
+    let row = store::invoices::find(&mut conn, id).await.ok()??;
+    Some(number_of(&row))
+}
+
+/// The number an invoice is shown with.
+pub(crate) fn number_of(row: &InvoiceRow) -> String {
+    row.number.clone().unwrap_or_else(|| invoice::number(row.id))
 }
 
 /// An open invoice of `kind` for `plan` before it is stored; callers fill in the rest.
@@ -324,12 +386,12 @@ pub(crate) fn open_row(
     kind: InvoiceKind,
     plan: &store::plans::PlanRow,
     cycle: BillingCycle,
-    total: i64,
     due_at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> InvoiceRow {
     InvoiceRow {
         id: 0,
+        number: None,
         customer_id,
         kind: kind.as_str().to_owned(),
         status: InvoiceStatus::Open.as_str().to_owned(),
@@ -339,7 +401,12 @@ pub(crate) fn open_row(
         hosting_account_id: None,
         order_username: None,
         currency: plan.currency.clone(),
-        total_minor: total,
+        // Set by `create`, which taxes the lines.
+        total_minor: 0,
+        subtotal_minor: 0,
+        tax_minor: 0,
+        prices_include_tax: false,
+        reverse_charge: false,
         period_start: None,
         period_end: None,
         due_at,
@@ -352,18 +419,38 @@ pub(crate) fn open_row(
         last_reminder_at: None,
         created_at: now,
         updated_at: now,
+        buyer: Default::default(),
     }
 }
 
-/// Inserts an invoice with its lines, the "invoice created" message and the audit entry.
+/// Issues an invoice: taxes its lines for the buyer, gives it the next number of the
+/// gapless sequence (in this transaction, so a rollback gives the number back), and
+/// stores it with its lines, the "invoice created" message and the audit entry.
 pub(crate) async fn create(
     tx: &mut Tx,
+    invoicing: &InvoicingSettings,
     actor: &Actor,
     row: &InvoiceRow,
-    lines: &[invoice::Line],
+    lines: Vec<invoice::Line>,
 ) -> Result<InvoiceRow, ServiceError> {
-    let saved = store::invoices::insert(tx, row).await?;
-    for line in lines {
+    let customer = store::users::find(tx, row.customer_id)
+        .await?
+        .ok_or(ServiceError::NotFound("customer"))?;
+    let issued = row.created_at;
+    let priced = super::tax::price(tx, invoicing, &customer, lines, issued.date_naive()).await?;
+    let format = &invoicing.invoice_numbers;
+    let seq =
+        store::refunds::next_in_sequence(tx, "invoice", format.counter_year(issued)).await?;
+    let mut row = row.clone();
+    row.number = Some(format.render(seq, issued));
+    row.subtotal_minor = priced.subtotal;
+    row.tax_minor = priced.tax;
+    row.total_minor = priced.total;
+    row.prices_include_tax = priced.prices_include_tax;
+    row.reverse_charge = priced.reverse_charge;
+    row.buyer = priced.buyer.clone();
+    let saved = store::invoices::insert(tx, &row).await?;
+    for (line, net, tax) in &priced.lines {
         store::invoices::insert_line(
             tx,
             &LineRow {
@@ -372,7 +459,11 @@ pub(crate) async fn create(
                 description: line.description.clone(),
                 quantity: line.quantity,
                 unit_amount_minor: line.unit_amount,
-                amount_minor: line.amount()?,
+                amount_minor: *net,
+                tax_rate_id: priced.rate.as_ref().map(|r| r.id),
+                tax_name: priced.rate.as_ref().map(|r| r.name.clone()),
+                tax_rate_bp: priced.rate.as_ref().map_or(0, |r| r.rate_bp),
+                tax_minor: *tax,
             },
         )
         .await?;
@@ -417,7 +508,7 @@ pub(crate) async fn queue_message(
         .ok_or(ServiceError::NotFound("customer"))?;
     let mut data = json!({
         "name": customer.full_name,
-        "number": invoice::number(invoice.id),
+        "number": number_of(invoice),
         "amount": amount_text(invoice.total_minor, &invoice.currency),
         "due_date": invoice.due_at.format("%Y-%m-%d").to_string(),
         "kind": invoice.kind,
@@ -450,6 +541,9 @@ async fn detail(conn: &mut impl store::AsConn, row: &InvoiceRow) -> Result<Invoi
                 quantity: l.quantity,
                 unit_amount: l.unit_amount_minor,
                 amount: l.amount_minor,
+                tax_name: l.tax_name.clone(),
+                tax_rate_bp: l.tax_rate_bp,
+                tax: l.tax_minor,
             })
             .collect(),
     );
@@ -467,10 +561,11 @@ pub async fn list(
     actor: &Actor,
     customer_id: Option<i64>,
     status: Option<InvoiceStatus>,
+    number: Option<&str>,
     page: Page,
 ) -> Result<Paginated<Invoice>, ServiceError> {
     actor.require_staff()?;
-    page_of(db, customer_id, status, page).await
+    page_of(db, customer_id, status, number, page).await
 }
 
 /// The caller's own invoices, newest first.
@@ -478,21 +573,30 @@ pub async fn list_mine(
     db: &Db,
     actor: &Actor,
     status: Option<InvoiceStatus>,
+    number: Option<&str>,
     page: Page,
 ) -> Result<Paginated<Invoice>, ServiceError> {
     let me = actor.user_id.ok_or(ServiceError::NotFound("user"))?;
-    page_of(db, Some(me), status, page).await
+    page_of(db, Some(me), status, number, page).await
 }
 
 async fn page_of(
     db: &Db,
     customer_id: Option<i64>,
     status: Option<InvoiceStatus>,
+    number: Option<&str>,
     page: Page,
 ) -> Result<Paginated<Invoice>, ServiceError> {
     let mut conn = db.conn().await?;
-    let (rows, total) =
-        store::invoices::list(&mut conn, customer_id, status.map(|s| s.as_str()), page).await?;
+    let number = number.map(str::trim).filter(|n| !n.is_empty());
+    let (rows, total) = store::invoices::list(
+        &mut conn,
+        customer_id,
+        status.map(|s| s.as_str()),
+        number,
+        page,
+    )
+    .await?;
     Ok(Paginated {
         items: rows.iter().map(Invoice::from).collect(),
         page: page.page,
@@ -550,7 +654,7 @@ pub(crate) fn not_open(row: &InvoiceRow, what: &str) -> ServiceError {
         field: None,
         message: format!(
             "invoice {} is {}; only open invoices can be {what}",
-            invoice::number(row.id),
+            number_of(row),
             row.status
         ),
     }

@@ -41,6 +41,7 @@ pub mod servers;
 pub mod sessions;
 pub mod settlement;
 pub mod stripe_webhook;
+pub mod tax;
 pub mod tokens;
 pub mod two_factor;
 pub mod usage;

@@ -6,7 +6,7 @@
 //! service it paid for. Refunds made in the Stripe dashboard arrive as
 //! `charge.refunded` and are recorded the same way, once.
 
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
@@ -132,7 +132,7 @@ impl From<&CreditNoteRow> for CreditNote {
             number: n.number.clone(),
             customer_id: n.customer_id,
             invoice_id: n.invoice_id,
-            invoice_number: crate::domain::invoice::number(n.invoice_id),
+            invoice_number: n.invoice_number.clone(),
             refund_id: n.refund_id,
             amount: n.amount_minor,
             currency: n.currency.clone(),
@@ -392,12 +392,14 @@ async fn document(
         .await?
         .ok_or(ServiceError::NotFound("invoice"))?;
     let now = store::now();
-    let seq = store::refunds::next_in_sequence(tx, "credit_note", i64::from(now.year())).await?;
+    let format = &ctx.settings.invoicing.credit_note_numbers;
+    let seq = store::refunds::next_in_sequence(tx, "credit_note", format.counter_year(now)).await?;
     let note = store::refunds::insert_credit_note(
         tx,
         &CreditNoteRow {
             id: 0,
-            number: format!("CN-{}-{seq:06}", now.year()),
+            number: format.render(seq, now),
+            invoice_number: super::invoices::number_of(&invoice),
             customer_id: invoice.customer_id,
             invoice_id: invoice.id,
             refund_id: refund.id,

@@ -6,10 +6,10 @@ use utoipa::ToSchema;
 
 use super::audit::{self, Change};
 use super::{passwords, Actor, Paginated, ServiceError};
-use crate::domain::customer::{self, Email, NewPassword};
+use crate::domain::customer::{self, Billing, Email, NewPassword};
 use crate::domain::role::Role;
 use crate::domain::Invalid;
-use crate::store::users::{NewUser, UserFilter, UserRow};
+use crate::store::users::{BillingRow, NewUser, UserFilter, UserRow};
 use crate::store::{self, Db, Page};
 
 /// A billing user as the API shows it (never the password hash).
@@ -35,6 +35,30 @@ pub struct User {
     pub created_at: DateTime<Utc>,
     /// Last change.
     pub updated_at: DateTime<Utc>,
+    /// Billing address and tax id (what invoices are addressed to).
+    pub billing: Billing,
+}
+
+/// The stored form of a checked billing address.
+pub fn billing_row(b: &Billing) -> BillingRow {
+    BillingRow {
+        billing_address: b.address.clone(),
+        billing_postal_code: b.postal_code.clone(),
+        billing_region: b.region.clone(),
+        billing_country: b.country.clone(),
+        tax_id: b.tax_id.clone(),
+    }
+}
+
+/// A stored billing address as the API shows it.
+pub fn billing_view(b: &BillingRow) -> Billing {
+    Billing {
+        address: b.billing_address.clone(),
+        postal_code: b.billing_postal_code.clone(),
+        region: b.billing_region.clone(),
+        country: b.billing_country.clone(),
+        tax_id: b.tax_id.clone(),
+    }
 }
 
 impl From<&UserRow> for User {
@@ -50,6 +74,7 @@ impl From<&UserRow> for User {
             has_password: row.password_hash.is_some(),
             created_at: row.created_at,
             updated_at: row.updated_at,
+            billing: billing_view(&row.billing),
         }
     }
 }
@@ -82,6 +107,8 @@ pub struct UserDraft {
     pub phone: Option<String>,
     /// Password, if one is set now.
     pub password: Option<NewPassword>,
+    /// Billing address and tax id (checked).
+    pub billing: Billing,
 }
 
 /// Inserts a user with its audit entry in one transaction; refuses a taken email with 409.
@@ -112,6 +139,7 @@ pub async fn insert_user(
             full_name: &draft.full_name,
             company_name: draft.company_name.as_deref(),
             phone: draft.phone.as_deref(),
+            billing: &billing_row(&draft.billing),
             now,
         },
     )
@@ -162,6 +190,7 @@ pub async fn create_staff(
         company_name: None,
         phone: None,
         password: Some(NewPassword::parse("password", &body.password)?),
+        billing: Billing::default(),
     };
     let row = insert_user(db, actor, draft, "user.created").await?;
     Ok(User::from(&row))
@@ -222,6 +251,7 @@ pub async fn create_admin(
         company_name: None,
         phone: None,
         password: Some(NewPassword::parse("admin_password", &password)?),
+        billing: Billing::default(),
     };
     let row = insert_user(db, &Actor::system(), draft, "user.seeded").await?;
     Ok(SeededAdmin {

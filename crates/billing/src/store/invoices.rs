@@ -7,8 +7,10 @@ use super::{on_conn, AsConn, Page, RawConn, StoreError, Tx};
 /// A row of `invoices`.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct InvoiceRow {
-    /// Primary key (the number is derived from it).
+    /// Primary key.
     pub id: i64,
+    /// The number from the gapless sequence (`INV-2026-000042`).
+    pub number: Option<String>,
     /// Who owes it.
     pub customer_id: i64,
     /// `order` or `renewal`.
@@ -27,8 +29,16 @@ pub struct InvoiceRow {
     pub order_username: Option<String>,
     /// ISO-4217 code.
     pub currency: String,
-    /// Exact total in minor units.
+    /// Exact total in minor units, tax included.
     pub total_minor: i64,
+    /// Sum of the lines' net amounts.
+    pub subtotal_minor: i64,
+    /// Sum of the lines' tax.
+    pub tax_minor: i64,
+    /// Whether the plan prices included tax when it was issued.
+    pub prices_include_tax: bool,
+    /// EU reverse charge: no VAT charged, the buyer accounts for it.
+    pub reverse_charge: bool,
     /// Renewal: the period paid for.
     pub period_start: Option<DateTime<Utc>>,
     /// Renewal: end of the period paid for.
@@ -53,6 +63,26 @@ pub struct InvoiceRow {
     pub created_at: DateTime<Utc>,
     /// Last change.
     pub updated_at: DateTime<Utc>,
+    /// The buyer as billed.
+    #[sqlx(flatten)]
+    pub buyer: BuyerRow,
+}
+
+/// The buyer as an invoice was addressed when issued.
+#[derive(Debug, Clone, Default, PartialEq, Eq, sqlx::FromRow)]
+pub struct BuyerRow {
+    /// Full name.
+    pub buyer_name: Option<String>,
+    /// Company.
+    pub buyer_company: Option<String>,
+    /// Street and city.
+    pub buyer_address: Option<String>,
+    /// Country code.
+    pub buyer_country: Option<String>,
+    /// Region.
+    pub buyer_region: Option<String>,
+    /// Tax id.
+    pub buyer_tax_id: Option<String>,
 }
 
 /// A row of `invoice_lines`.
@@ -68,21 +98,34 @@ pub struct LineRow {
     pub quantity: i64,
     /// Price of one in minor units.
     pub unit_amount_minor: i64,
-    /// `quantity × unit` in minor units.
+    /// `quantity × unit` in minor units, net of tax.
     pub amount_minor: i64,
+    /// The tax rate applied, if any.
+    pub tax_rate_id: Option<i64>,
+    /// Its name then (`VAT`).
+    pub tax_name: Option<String>,
+    /// Its rate then, in basis points.
+    pub tax_rate_bp: i64,
+    /// The line's tax in minor units.
+    pub tax_minor: i64,
 }
 
-const COLUMNS: &str = "id, customer_id, kind, status, plan_id, billing_cycle, license_id, hosting_account_id, \
-    order_username, currency, total_minor, period_start, period_end, due_at, paid_at, voided_at, \
-    checkout_session_id, checkout_url, checkout_created_at, reminders_sent, last_reminder_at, created_at, updated_at";
+const COLUMNS: &str = "id, number, customer_id, kind, status, plan_id, billing_cycle, license_id, hosting_account_id, \
+    order_username, currency, total_minor, subtotal_minor, tax_minor, prices_include_tax, reverse_charge, \
+    period_start, period_end, due_at, paid_at, voided_at, \
+    checkout_session_id, checkout_url, checkout_created_at, reminders_sent, last_reminder_at, created_at, updated_at, \
+    buyer_name, buyer_company, buyer_address, buyer_country, buyer_region, buyer_tax_id";
 
 /// Inserts an invoice (the row's `id` is ignored).
 pub async fn insert(tx: &mut Tx, i: &InvoiceRow) -> Result<InvoiceRow, StoreError> {
     let sql = format!(
         "INSERT INTO invoices (customer_id, kind, status, plan_id, billing_cycle, license_id, hosting_account_id, \
          order_username, currency, total_minor, period_start, period_end, due_at, paid_at, voided_at, \
-         checkout_session_id, checkout_url, checkout_created_at, reminders_sent, last_reminder_at, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22) \
+         checkout_session_id, checkout_url, checkout_created_at, reminders_sent, last_reminder_at, created_at, updated_at, \
+         number, subtotal_minor, tax_minor, prices_include_tax, reverse_charge, \
+         buyer_name, buyer_company, buyer_address, buyer_country, buyer_region, buyer_tax_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, \
+         $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33) \
          RETURNING {COLUMNS}"
     );
     let row = on_conn!(tx, |c| sqlx::query_as::<_, InvoiceRow>(&sql)
@@ -108,6 +151,17 @@ pub async fn insert(tx: &mut Tx, i: &InvoiceRow) -> Result<InvoiceRow, StoreErro
         .bind(i.last_reminder_at)
         .bind(i.created_at)
         .bind(i.updated_at)
+        .bind(&i.number)
+        .bind(i.subtotal_minor)
+        .bind(i.tax_minor)
+        .bind(i.prices_include_tax)
+        .bind(i.reverse_charge)
+        .bind(&i.buyer.buyer_name)
+        .bind(&i.buyer.buyer_company)
+        .bind(&i.buyer.buyer_address)
+        .bind(&i.buyer.buyer_country)
+        .bind(&i.buyer.buyer_region)
+        .bind(&i.buyer.buyer_tax_id)
         .fetch_one(c)
         .await)?;
     Ok(row)
@@ -117,14 +171,18 @@ pub async fn insert(tx: &mut Tx, i: &InvoiceRow) -> Result<InvoiceRow, StoreErro
 pub async fn insert_line(tx: &mut Tx, l: &LineRow) -> Result<(), StoreError> {
     on_conn!(tx, |c| {
         sqlx::query(
-        "INSERT INTO invoice_lines (invoice_id, description, quantity, unit_amount_minor, amount_minor) \
-         VALUES ($1, $2, $3, $4, $5)"
+        "INSERT INTO invoice_lines (invoice_id, description, quantity, unit_amount_minor, amount_minor, \
+         tax_rate_id, tax_name, tax_rate_bp, tax_minor) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
     )
     .bind(l.invoice_id)
     .bind(&l.description)
     .bind(l.quantity)
     .bind(l.unit_amount_minor)
     .bind(l.amount_minor)
+    .bind(l.tax_rate_id)
+    .bind(&l.tax_name)
+    .bind(l.tax_rate_bp)
+    .bind(l.tax_minor)
     .execute(c)
     .await
     .map(|r| r.rows_affected())
@@ -135,7 +193,8 @@ pub async fn insert_line(tx: &mut Tx, l: &LineRow) -> Result<(), StoreError> {
 /// The lines of an invoice in order.
 pub async fn lines(conn: &mut impl AsConn, invoice_id: i64) -> Result<Vec<LineRow>, StoreError> {
     let rows = on_conn!(conn, |c| sqlx::query_as::<_, LineRow>(
-        "SELECT id, invoice_id, description, quantity, unit_amount_minor, amount_minor \
+        "SELECT id, invoice_id, description, quantity, unit_amount_minor, amount_minor, \
+         tax_rate_id, tax_name, tax_rate_bp, tax_minor \
          FROM invoice_lines WHERE invoice_id = $1 ORDER BY id"
     )
     .bind(invoice_id)
@@ -163,16 +222,19 @@ pub async fn list(
     conn: &mut impl AsConn,
     customer_id: Option<i64>,
     status: Option<&str>,
+    number: Option<&str>,
     page: Page,
 ) -> Result<(Vec<InvoiceRow>, i64), StoreError> {
-    let condition = "($1 IS NULL OR customer_id = $1) AND ($2 IS NULL OR status = $2)";
+    let condition =
+        "($1 IS NULL OR customer_id = $1) AND ($2 IS NULL OR status = $2) AND ($3 IS NULL OR number = $3)";
     let list_sql = format!(
-        "SELECT {COLUMNS} FROM invoices WHERE {condition} ORDER BY id DESC LIMIT $3 OFFSET $4"
+        "SELECT {COLUMNS} FROM invoices WHERE {condition} ORDER BY id DESC LIMIT $4 OFFSET $5"
     );
     let count_sql = format!("SELECT COUNT(*) FROM invoices WHERE {condition}");
     let rows = on_conn!(conn, |c| sqlx::query_as::<_, InvoiceRow>(&list_sql)
         .bind(customer_id)
         .bind(status)
+        .bind(number)
         .bind(page.per_page)
         .bind(page.offset())
         .fetch_all(&mut *c)
@@ -180,6 +242,7 @@ pub async fn list(
     let total: i64 = on_conn!(conn, |c| sqlx::query_scalar(&count_sql)
         .bind(customer_id)
         .bind(status)
+        .bind(number)
         .fetch_one(c)
         .await)?;
     Ok((rows, total))

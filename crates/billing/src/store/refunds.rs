@@ -50,6 +50,8 @@ pub struct CreditNoteRow {
     pub customer_id: i64,
     /// The invoice it corrects.
     pub invoice_id: i64,
+    /// The number of that invoice.
+    pub invoice_number: String,
     /// The refund it documents.
     pub refund_id: i64,
     /// Minor units.
@@ -66,7 +68,7 @@ const REFUND_COLUMNS: &str =
     "id, payment_id, invoice_id, amount_minor, currency, reason, provider, provider_ref, \
     idempotency_key, state, message, service_action, created_by, created_at, finished_at";
 const NOTE_COLUMNS: &str =
-    "id, number, customer_id, invoice_id, refund_id, amount_minor, currency, reason, created_at";
+    "id, number, customer_id, invoice_id, invoice_number, refund_id, amount_minor, currency, reason, created_at";
 
 /// Records a refund; a repeated idempotency key or Stripe refund id is a `Duplicate`.
 pub async fn insert(tx: &mut Tx, r: &RefundRow) -> Result<RefundRow, StoreError> {
@@ -214,8 +216,8 @@ pub async fn insert_credit_note(
     n: &CreditNoteRow,
 ) -> Result<CreditNoteRow, StoreError> {
     let sql = format!(
-        "INSERT INTO credit_notes (number, customer_id, invoice_id, refund_id, amount_minor, currency, reason, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {NOTE_COLUMNS}"
+        "INSERT INTO credit_notes (number, customer_id, invoice_id, refund_id, amount_minor, currency, reason, created_at, \
+         invoice_number) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {NOTE_COLUMNS}"
     );
     let row = on_conn!(tx, |c| sqlx::query_as::<_, CreditNoteRow>(&sql)
         .bind(&n.number)
@@ -226,6 +228,7 @@ pub async fn insert_credit_note(
         .bind(&n.currency)
         .bind(&n.reason)
         .bind(n.created_at)
+        .bind(&n.invoice_number)
         .fetch_one(c)
         .await)?;
     Ok(row)

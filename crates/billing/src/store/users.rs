@@ -27,6 +27,24 @@ pub struct UserRow {
     pub created_at: DateTime<Utc>,
     /// Last change.
     pub updated_at: DateTime<Utc>,
+    /// Where invoices are addressed.
+    #[sqlx(flatten)]
+    pub billing: BillingRow,
+}
+
+/// A customer's billing address and tax id, as invoices print them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, sqlx::FromRow)]
+pub struct BillingRow {
+    /// Street, city: the lines above the postal code.
+    pub billing_address: Option<String>,
+    /// Postal code.
+    pub billing_postal_code: Option<String>,
+    /// State, province or region.
+    pub billing_region: Option<String>,
+    /// ISO 3166-1 alpha-2 country code.
+    pub billing_country: Option<String>,
+    /// VAT number or other tax id, normalised.
+    pub tax_id: Option<String>,
 }
 
 /// Fields of a new user.
@@ -43,18 +61,21 @@ pub struct NewUser<'a> {
     pub company_name: Option<&'a str>,
     /// Phone.
     pub phone: Option<&'a str>,
+    /// Billing address and tax id.
+    pub billing: &'a BillingRow,
     /// Creation time.
     pub now: DateTime<Utc>,
 }
 
-const COLUMNS: &str =
-    "id, email, password_hash, role, full_name, company_name, phone, is_active, created_at, updated_at";
+const COLUMNS: &str = "id, email, password_hash, role, full_name, company_name, phone, is_active, created_at, updated_at, \
+    billing_address, billing_postal_code, billing_region, billing_country, tax_id";
 
 /// Inserts a user and returns the row.
 pub async fn insert(tx: &mut Tx, user: &NewUser<'_>) -> Result<UserRow, StoreError> {
     let sql = format!(
-        "INSERT INTO users (email, password_hash, role, full_name, company_name, phone, is_active, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, TRUE, $7, $7) RETURNING {COLUMNS}"
+        "INSERT INTO users (email, password_hash, role, full_name, company_name, phone, is_active, created_at, updated_at, \
+         billing_address, billing_postal_code, billing_region, billing_country, tax_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, TRUE, $7, $7, $8, $9, $10, $11, $12) RETURNING {COLUMNS}"
     );
     let row = on_conn!(tx, |c| sqlx::query_as::<_, UserRow>(&sql)
         .bind(user.email)
@@ -64,6 +85,11 @@ pub async fn insert(tx: &mut Tx, user: &NewUser<'_>) -> Result<UserRow, StoreErr
         .bind(user.company_name)
         .bind(user.phone)
         .bind(user.now)
+        .bind(&user.billing.billing_address)
+        .bind(&user.billing.billing_postal_code)
+        .bind(&user.billing.billing_region)
+        .bind(&user.billing.billing_country)
+        .bind(&user.billing.tax_id)
         .fetch_one(c)
         .await)?;
     Ok(row)
@@ -73,7 +99,8 @@ pub async fn insert(tx: &mut Tx, user: &NewUser<'_>) -> Result<UserRow, StoreErr
 pub async fn update(tx: &mut Tx, user: &UserRow) -> Result<UserRow, StoreError> {
     let sql = format!(
         "UPDATE users SET email = $2, password_hash = $3, full_name = $4, company_name = $5, phone = $6, \
-         is_active = $7, updated_at = $8 WHERE id = $1 RETURNING {COLUMNS}"
+         is_active = $7, updated_at = $8, billing_address = $9, billing_postal_code = $10, billing_region = $11, \
+         billing_country = $12, tax_id = $13 WHERE id = $1 RETURNING {COLUMNS}"
     );
     let row = on_conn!(tx, |c| sqlx::query_as::<_, UserRow>(&sql)
         .bind(user.id)
@@ -84,6 +111,11 @@ pub async fn update(tx: &mut Tx, user: &UserRow) -> Result<UserRow, StoreError> 
         .bind(&user.phone)
         .bind(user.is_active)
         .bind(user.updated_at)
+        .bind(&user.billing.billing_address)
+        .bind(&user.billing.billing_postal_code)
+        .bind(&user.billing.billing_region)
+        .bind(&user.billing.billing_country)
+        .bind(&user.billing.tax_id)
         .fetch_one(c)
         .await)?;
     Ok(row)

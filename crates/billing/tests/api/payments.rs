@@ -223,7 +223,7 @@ async fn a_customer_who_pays_gets_a_hosting_account_whose_credentials_work() {
     let invoice = shop.order("ada").await;
     assert_eq!(
         invoice["number"],
-        format!("INV-{:06}", invoice["id"].as_i64().unwrap())
+        format!("INV-{}-000001", chrono::Utc::now().format("%Y"))
     );
     assert_eq!(invoice["status"], "open");
     assert_eq!(

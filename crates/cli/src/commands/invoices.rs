@@ -31,7 +31,7 @@ pub enum InvoicesCommand {
     /// Show an invoice with its lines and payments.
     #[command(after_help = "Example:\n  nextpanel-bill invoices show 42")]
     Show {
-        /// Invoice id or number (INV-000042).
+        /// Invoice id or number (INV-2026-000042).
         invoice: String,
     },
     /// Order a plan for a customer: an open invoice; paying it creates the hosting account.
@@ -60,7 +60,7 @@ pub enum InvoicesCommand {
     },
     /// Record a payment received outside Stripe (bank transfer) and apply it.
     #[command(
-        after_help = "Example:\n  nextpanel-bill invoices mark-paid INV-000042 --reference 'SEPA 2026-11-25 #4411'"
+        after_help = "Example:\n  nextpanel-bill invoices mark-paid INV-2026-000042 --reference 'SEPA 2026-11-25 #4411'"
     )]
     MarkPaid {
         /// Invoice id or number.
@@ -80,7 +80,7 @@ pub enum InvoicesCommand {
     },
     /// Refund a payment of an invoice, in full or in part, with a credit note.
     #[command(
-        after_help = "Examples:\n  nextpanel-bill invoices refund INV-000042 --amount 4.99 --reason 'goodwill for the outage'\n  nextpanel-bill invoices refund 42 --reason 'customer left' --service terminate --key ticket-311"
+        after_help = "Examples:\n  nextpanel-bill invoices refund INV-2026-000042 --amount 4.99 --reason 'goodwill for the outage'\n  nextpanel-bill invoices refund 42 --reason 'customer left' --service terminate --key ticket-311"
     )]
     Refund {
         /// Invoice id or number.
@@ -135,14 +135,27 @@ fn payment_to_refund(invoice: &Value, named: Option<i64>) -> anyhow::Result<i64>
     }
 }
 
-/// `INV-000042` or `42` → `42`.
-fn invoice_id(raw: &str) -> anyhow::Result<i64> {
-    let digits = raw.trim().trim_start_matches("INV-");
-    digits
-        .parse::<i64>()
-        .ok()
-        .filter(|id| *id > 0)
-        .ok_or_else(|| anyhow::anyhow!("{raw:?} is not an invoice id or number like INV-000042"))
+/// An invoice id (`42`) as given, or the id of the invoice with that number
+/// (`INV-2026-000042`, looked up on the server).
+async fn invoice_id(client: &mut Client, raw: &str) -> anyhow::Result<i64> {
+    let raw = raw.trim();
+    if let Some(id) = plain_id(raw) {
+        return Ok(id);
+    }
+    if raw.is_empty() {
+        anyhow::bail!("give an invoice id or number like INV-2026-000042");
+    }
+    let found = client
+        .get(&format!("/api/v1/invoices{}", query(&[("number", Some(raw.to_owned()))])))
+        .await?;
+    found["items"][0]["id"]
+        .as_i64()
+        .ok_or_else(|| anyhow::anyhow!("no invoice has the number {raw:?}"))
+}
+
+/// `42` → `42`; anything else is a number to look up.
+fn plain_id(raw: &str) -> Option<i64> {
+    raw.parse::<i64>().ok().filter(|id| *id > 0)
 }
 
 fn total(invoice: &Value) -> String {
@@ -270,8 +283,9 @@ pub async fn run(cmd: InvoicesCommand, client: &mut Client, json: bool) -> anyho
             print_page(&list);
         }
         InvoicesCommand::Show { invoice } => {
+            let id = invoice_id(client, &invoice).await?;
             let found = client
-                .get(&format!("/api/v1/invoices/{}", invoice_id(&invoice)?))
+                .get(&format!("/api/v1/invoices/{}", id))
                 .await?;
             if json {
                 return print_json(&found);
@@ -304,9 +318,10 @@ pub async fn run(cmd: InvoicesCommand, client: &mut Client, json: bool) -> anyho
             );
         }
         InvoicesCommand::Checkout { invoice } => {
+            let id = invoice_id(client, &invoice).await?;
             let link = client
                 .post(
-                    &format!("/api/v1/invoices/{}/checkout", invoice_id(&invoice)?),
+                    &format!("/api/v1/invoices/{}/checkout", id),
                     &json!({}),
                 )
                 .await?;
@@ -316,9 +331,10 @@ pub async fn run(cmd: InvoicesCommand, client: &mut Client, json: bool) -> anyho
             println!("{}", text(&link["url"]));
         }
         InvoicesCommand::MarkPaid { invoice, reference } => {
+            let id = invoice_id(client, &invoice).await?;
             let paid = client
                 .post(
-                    &format!("/api/v1/invoices/{}/mark-paid", invoice_id(&invoice)?),
+                    &format!("/api/v1/invoices/{}/mark-paid", id),
                     &json!({ "reference": reference }),
                 )
                 .await?;
@@ -332,9 +348,10 @@ pub async fn run(cmd: InvoicesCommand, client: &mut Client, json: bool) -> anyho
             if let Some(reason) = reason {
                 body["reason"] = json!(reason);
             }
+            let id = invoice_id(client, &invoice).await?;
             let voided = client
                 .post(
-                    &format!("/api/v1/invoices/{}/void", invoice_id(&invoice)?),
+                    &format!("/api/v1/invoices/{}/void", id),
                     &body,
                 )
                 .await?;
@@ -351,8 +368,9 @@ pub async fn run(cmd: InvoicesCommand, client: &mut Client, json: bool) -> anyho
             service,
             key,
         } => {
+            let id = invoice_id(client, &invoice).await?;
             let found = client
-                .get(&format!("/api/v1/invoices/{}", invoice_id(&invoice)?))
+                .get(&format!("/api/v1/invoices/{}", id))
                 .await?;
             let payment = payment_to_refund(&found, payment)?;
             let mut body = json!({"reason": reason, "service_action": service});
@@ -420,9 +438,8 @@ mod tests {
 
     #[test]
     fn invoices_are_named_by_id_or_number() {
-        assert_eq!(invoice_id("42").ok(), Some(42));
-        assert_eq!(invoice_id("INV-000042").ok(), Some(42));
-        assert!(invoice_id("INV-").is_err());
-        assert!(invoice_id("0").is_err());
+        assert_eq!(plain_id("42"), Some(42));
+        assert_eq!(plain_id("INV-000042"), None);
+        assert_eq!(plain_id("0"), None);
     }
 }

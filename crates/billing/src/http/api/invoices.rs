@@ -25,6 +25,8 @@ pub struct InvoiceQuery {
     pub customer_id: Option<i64>,
     /// Only invoices in this status.
     pub status: Option<InvoiceStatus>,
+    /// Only the invoice with this number (`INV-2026-000042`).
+    pub number: Option<String>,
     /// 1-based page number.
     pub page: Option<i64>,
     /// Items per page (1 to 200, default 50).
@@ -41,7 +43,15 @@ pub async fn list(
 ) -> Result<Json<Paginated<Invoice>>, ApiError> {
     let page = page_of(q.page, q.per_page)?;
     Ok(Json(
-        invoices::list(&state.db, &actor, q.customer_id, q.status, page).await?,
+        invoices::list(
+            &state.db,
+            &actor,
+            q.customer_id,
+            q.status,
+            q.number.as_deref(),
+            page
+        )
+        .await?,
     ))
 }
 
@@ -143,7 +153,7 @@ pub async fn list_mine(
 ) -> Result<Json<Paginated<Invoice>>, ApiError> {
     let page = page_of(q.page, q.per_page)?;
     Ok(Json(
-        invoices::list_mine(&state.db, &actor, q.status, page).await?,
+        invoices::list_mine(&state.db, &actor, q.status, q.number.as_deref(), page).await?,
     ))
 }
 

@@ -18,6 +18,7 @@ pub mod reconciliations;
 pub mod refunds;
 pub mod servers;
 pub mod sessions;
+pub mod tax;
 pub mod two_factor;
 pub mod users;
 pub mod webhooks;
