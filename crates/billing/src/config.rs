@@ -714,7 +714,10 @@ impl Settings {
                 layer.credit_note_number_format.as_deref(),
                 crate::domain::document_number::CREDIT_NOTE_DEFAULT,
             )?,
-            seller_address: layer.company_address.clone().filter(|a| !a.trim().is_empty()),
+            seller_address: layer
+                .company_address
+                .clone()
+                .filter(|a| !a.trim().is_empty()),
             seller_country: layer
                 .company_country
                 .as_deref()
@@ -725,7 +728,10 @@ impl Settings {
                     })
                 })
                 .transpose()?,
-            seller_tax_id: layer.company_tax_id.clone().filter(|t| !t.trim().is_empty()),
+            seller_tax_id: layer
+                .company_tax_id
+                .clone()
+                .filter(|t| !t.trim().is_empty()),
         };
         let billing = BillingSettings {
             interval_secs: match layer.billing_interval_secs {

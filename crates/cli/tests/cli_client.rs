@@ -913,7 +913,10 @@ async fn an_admin_bills_an_order_paid_by_bank_transfer() {
     assert!(out.status.success(), "{}", stderr(&out));
     let said = String::from_utf8_lossy(&out.stdout).into_owned();
     let number = format!("INV-{}-000001", chrono::Utc::now().format("%Y"));
-    assert!(said.contains(&format!("{number} for 99.90 USD is open")), "{said}");
+    assert!(
+        said.contains(&format!("{number} for 99.90 USD is open")),
+        "{said}"
+    );
     let open = w
         .cli_json(&["invoices", "list", "--status", "open", "--json"], None)
         .await;
@@ -982,15 +985,8 @@ async fn an_admin_bills_an_order_paid_by_bank_transfer() {
     let out = w
         .cli(
             &[
-                "invoices",
-                "refund",
-                &number,
-                "--amount",
-                "10.00",
-                "--reason",
-                "goodwill",
-                "--key",
-                "t-1",
+                "invoices", "refund", &number, "--amount", "10.00", "--reason", "goodwill",
+                "--key", "t-1",
             ],
             None,
         )
@@ -998,7 +994,9 @@ async fn an_admin_bills_an_order_paid_by_bank_transfer() {
     assert!(out.status.success(), "{}", stderr(&out));
     let said = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
-        said.contains(&format!("refunded 10.00 USD of {number} (succeeded); credit note CN-")),
+        said.contains(&format!(
+            "refunded 10.00 USD of {number} (succeeded); credit note CN-"
+        )),
         "{said}"
     );
     let again = w

@@ -47,3 +47,7 @@ ALTER TABLE users ADD COLUMN tax_id TEXT;
 -- A credit note names the invoice it corrects by that invoice's number.
 ALTER TABLE credit_notes ADD COLUMN invoice_number TEXT NOT NULL DEFAULT '';
 UPDATE credit_notes SET invoice_number = (SELECT number FROM invoices WHERE invoices.id = credit_notes.invoice_id);
+
+-- So does a dispute.
+ALTER TABLE disputes ADD COLUMN invoice_number TEXT NOT NULL DEFAULT '';
+UPDATE disputes SET invoice_number = (SELECT number FROM invoices WHERE invoices.id = disputes.invoice_id);

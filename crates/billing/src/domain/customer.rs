@@ -185,7 +185,9 @@ mod tests {
 }
 
 /// Where a customer's invoices are addressed, and their tax id.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct Billing {
     /// Street and city, up to 300 characters (several lines allowed).
@@ -213,12 +215,14 @@ impl Billing {
         let region = text::optional("billing.region", self.region.as_deref(), 64)?;
         let country = match text::optional("billing.country", self.country.as_deref(), 64)? {
             Some(c) => Some(
-                super::tax::country(&c)
-                    .map_err(|e| Invalid::new("billing.country", e.message))?,
+                super::tax::country(&c).map_err(|e| Invalid::new("billing.country", e.message))?,
             ),
             None => None,
         };
-        let tax_id = match (text::optional("billing.tax_id", self.tax_id.as_deref(), 40)?, &country) {
+        let tax_id = match (
+            text::optional("billing.tax_id", self.tax_id.as_deref(), 40)?,
+            &country,
+        ) {
             (None, _) => None,
             (Some(_), None) => {
                 return Err(Invalid::new(
@@ -227,7 +231,8 @@ impl Billing {
                 ))
             }
             (Some(raw), Some(c)) => Some(
-                super::tax::tax_id(c, &raw).map_err(|e| Invalid::new("billing.tax_id", e.message))?,
+                super::tax::tax_id(c, &raw)
+                    .map_err(|e| Invalid::new("billing.tax_id", e.message))?,
             ),
         };
         Ok(Billing {

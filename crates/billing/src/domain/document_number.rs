@@ -145,7 +145,9 @@ mod tests {
     use chrono::TimeZone;
 
     fn at(y: i32, m: u32) -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(y, m, 5, 12, 0, 0).single().expect("a date")
+        Utc.with_ymd_and_hms(y, m, 5, 12, 0, 0)
+            .single()
+            .expect("a date")
     }
 
     #[test]

@@ -55,7 +55,10 @@ impl Rate {
 pub fn check(rate: &Rate) -> Result<(), Invalid> {
     let name = rate.name.trim();
     if name.is_empty() || name.chars().count() > 40 {
-        return Err(Invalid::new("name", "must be 1 to 40 characters, like VAT or Sales tax"));
+        return Err(Invalid::new(
+            "name",
+            "must be 1 to 40 characters, like VAT or Sales tax",
+        ));
     }
     if !(0..=FULL_BP).contains(&rate.rate_bp) {
         return Err(Invalid::new(
@@ -66,7 +69,10 @@ pub fn check(rate: &Rate) -> Result<(), Invalid> {
     country(&rate.country)?;
     if let Some(region) = &rate.region {
         if region.trim().is_empty() || region.chars().count() > 64 {
-            return Err(Invalid::new("region", "must be 1 to 64 characters, or left out"));
+            return Err(Invalid::new(
+                "region",
+                "must be 1 to 64 characters, or left out",
+            ));
         }
     }
     if rate.valid_to.is_some_and(|to| to < rate.valid_from) {
@@ -118,7 +124,11 @@ pub fn div_round(numerator: i128, denominator: i128) -> i128 {
 }
 
 /// Net amount and tax of a line priced `amount` at `rate_bp`.
-pub fn line_tax(amount: i64, rate_bp: i64, prices_include_tax: bool) -> Result<(i64, i64), Invalid> {
+pub fn line_tax(
+    amount: i64,
+    rate_bp: i64,
+    prices_include_tax: bool,
+) -> Result<(i64, i64), Invalid> {
     let too_large = || Invalid::new("amount", "the amount is too large");
     let (amount_w, bp) = (i128::from(amount), i128::from(rate_bp));
     let (net, tax) = if prices_include_tax {
@@ -167,8 +177,8 @@ pub fn totals(amounts: &[i64], rate_bp: i64, prices_include_tax: bool) -> Result
 
 /// EU member states (Greece's VAT numbers start with EL).
 pub const EU: [&str; 27] = [
-    "AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU", "IE",
-    "IT", "LT", "LU", "LV", "MT", "NL", "PL", "PT", "RO", "SE", "SI", "SK",
+    "AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU", "IE", "IT",
+    "LT", "LU", "LV", "MT", "NL", "PL", "PT", "RO", "SE", "SI", "SK",
 ];
 
 /// The shape of each member state's VAT number after its prefix: `d` a digit, `l` a
@@ -234,22 +244,29 @@ pub fn tax_id(country_code: &str, raw: &str) -> Result<String, Invalid> {
         .collect::<String>()
         .to_ascii_uppercase();
     let Some(shape) = vat_shape(country_code) else {
-        let fine = (3..=32).contains(&compact.len())
-            && compact.bytes().all(|b| b.is_ascii_alphanumeric());
+        let fine =
+            (3..=32).contains(&compact.len()) && compact.bytes().all(|b| b.is_ascii_alphanumeric());
         return if fine {
             Ok(compact)
         } else {
             Err(Invalid::new("tax_id", "must be 3 to 32 letters and digits"))
         };
     };
-    let prefix = if country_code == "GR" { "EL" } else { country_code };
+    let prefix = if country_code == "GR" {
+        "EL"
+    } else {
+        country_code
+    };
     let body = compact.strip_prefix(prefix).unwrap_or(&compact);
     if shape.split('|').any(|s| shape_matches(s, body)) {
         Ok(format!("{prefix}{body}"))
     } else {
         Err(Invalid::new(
             "tax_id",
-            format!("is not a VAT number in the format of {country_code} (for example {})", example(country_code)),
+            format!(
+                "is not a VAT number in the format of {country_code} (for example {})",
+                example(country_code)
+            ),
         ))
     }
 }
@@ -266,7 +283,11 @@ fn example(country_code: &str) -> &'static str {
 
 /// Whether a sale from a shop in `seller_country` to a buyer in `buyer_country` with a
 /// VAT number is an EU reverse charge (0 %, the buyer accounts for the VAT).
-pub fn reverse_charge(seller_country: Option<&str>, buyer_country: &str, buyer_tax_id: Option<&str>) -> bool {
+pub fn reverse_charge(
+    seller_country: Option<&str>,
+    buyer_country: &str,
+    buyer_tax_id: Option<&str>,
+) -> bool {
     let Some(seller) = seller_country else {
         return false;
     };
@@ -285,7 +306,13 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn rate(id: i64, country: &str, region: Option<&str>, from: (i32, u32, u32), to: Option<(i32, u32, u32)>) -> Rate {
+    fn rate(
+        id: i64,
+        country: &str,
+        region: Option<&str>,
+        from: (i32, u32, u32),
+        to: Option<(i32, u32, u32)>,
+    ) -> Rate {
         let day = |(y, m, d): (i32, u32, u32)| NaiveDate::from_ymd_opt(y, m, d).expect("a day");
         Rate {
             id,
@@ -318,8 +345,14 @@ mod tests {
             rate(2, "US", Some("CA"), (2020, 1, 1), Some((2026, 6, 30))),
         ];
         let day = |m| NaiveDate::from_ymd_opt(2026, m, 1).expect("a day");
-        assert_eq!(pick(&rates, "US", Some("ca"), day(3)).map(|r| r.id), Some(2));
-        assert_eq!(pick(&rates, "US", Some("CA"), day(7)).map(|r| r.id), Some(1));
+        assert_eq!(
+            pick(&rates, "US", Some("ca"), day(3)).map(|r| r.id),
+            Some(2)
+        );
+        assert_eq!(
+            pick(&rates, "US", Some("CA"), day(7)).map(|r| r.id),
+            Some(1)
+        );
         assert_eq!(pick(&rates, "US", None, day(3)).map(|r| r.id), Some(1));
         assert_eq!(pick(&rates, "DE", None, day(3)), None);
     }
@@ -331,7 +364,13 @@ mod tests {
         assert!(!a.overlaps(&rate(2, "DE", None, (2027, 1, 1), None)));
         assert!(!a.overlaps(&rate(2, "DE", Some("BY"), (2020, 1, 1), None)));
         assert!(!a.overlaps(&rate(2, "AT", None, (2020, 1, 1), None)));
-        assert!(rate(1, "DE", None, (2020, 1, 1), None).overlaps(&rate(2, "DE", None, (2030, 1, 1), None)));
+        assert!(rate(1, "DE", None, (2020, 1, 1), None).overlaps(&rate(
+            2,
+            "DE",
+            None,
+            (2030, 1, 1),
+            None
+        )));
     }
 
     #[test]

@@ -303,7 +303,7 @@ impl BillingRunner {
         .await?;
         let reason = format!(
             "{NON_PAYMENT}: invoice {} is overdue",
-            super::invoices::number_of(&row)
+            super::invoices::number_of(row)
         );
         let mut queued = 0;
         for account in store::hosting_accounts::under_license(&mut tx, license_id).await? {

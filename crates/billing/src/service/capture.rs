@@ -25,14 +25,14 @@ pub(crate) async fn authorize(
     tx: &mut Tx,
     s: &Settlement,
 ) -> Result<String, ServiceError> {
-    let number = invoice_rules::number(s.invoice_id);
     store::invoices::lock(tx, s.invoice_id).await?;
     let Some(row) = store::invoices::find(tx, s.invoice_id).await? else {
         return Ok(format!(
-            "not applied: no invoice {number}; release {} in Stripe",
-            s.reference
+            "not applied: no invoice with id {}; release {} in Stripe",
+            s.invoice_id, s.reference
         ));
     };
+    let number = invoices::number_of(&row);
     let problem = if row.status != InvoiceStatus::Open.as_str() {
         Some(format!("{number} is {} already", row.status))
     } else {
@@ -200,6 +200,9 @@ pub async fn capture(ctx: &PaymentContext<'_>, account_id: i64) -> Result<String
         Err(e) => {
             let why = format!("the capture was refused: {e}");
             let mut tx = ctx.db.begin().await?;
+            let number = invoices::number_by_id(ctx.db, auth.invoice_id)
+                .await
+                .unwrap_or_else(|| format!("invoice id {}", auth.invoice_id));
             store::authorizations::finish(
                 &mut tx,
                 auth.invoice_id,
@@ -212,7 +215,7 @@ pub async fn capture(ctx: &PaymentContext<'_>, account_id: i64) -> Result<String
                 &mut tx,
                 &format!("capture_failed:{}", auth.invoice_id),
                 "provisioning_failed",
-                json!({"username": "", "reason": format!("{}: {why}; the hosting runs unpaid", invoice_rules::number(auth.invoice_id))}),
+                json!({"username": "", "reason": format!("{number}: {why}; the hosting runs unpaid")}),
             )
             .await?;
             tx.commit().await?;
@@ -258,6 +261,6 @@ pub async fn release(ctx: &PaymentContext<'_>, account_id: i64) -> Result<String
     tx.commit().await?;
     Ok(format!(
         "authorization of {} released",
-        invoice_rules::number(row.id)
+        invoices::number_of(&row)
     ))
 }

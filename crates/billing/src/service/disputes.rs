@@ -11,7 +11,6 @@ use utoipa::ToSchema;
 use super::audit::{self, Change};
 use super::payments::PaymentContext;
 use super::{invoices, Actor, Paginated, ServiceError};
-use crate::domain::invoice as invoice_rules;
 use crate::jobs::{self, Payload};
 use crate::payments::stripe;
 use crate::store::disputes::DisputeRow;
@@ -56,7 +55,7 @@ impl From<&DisputeRow> for Dispute {
             stripe_dispute_id: d.stripe_dispute_id.clone(),
             payment_id: d.payment_id,
             invoice_id: d.invoice_id,
-            invoice_number: invoice_rules::number(d.invoice_id),
+            invoice_number: d.invoice_number.clone(),
             customer_id: d.customer_id,
             amount: d.amount_minor,
             currency: d.currency.clone(),
@@ -89,6 +88,7 @@ pub(crate) async fn opened(
         stripe_dispute_id: d.id.clone(),
         payment_id: payment.id,
         invoice_id: invoice.id,
+        invoice_number: super::invoices::number_of(&invoice),
         customer_id: invoice.customer_id,
         amount_minor: d.amount,
         currency: payment.currency.clone(),
@@ -100,7 +100,7 @@ pub(crate) async fn opened(
     let Some(row) = store::disputes::open(tx, &row).await? else {
         return Ok(format!("dispute {} was recorded before", d.id));
     };
-    let number = invoice_rules::number(invoice.id);
+    let number = super::invoices::number_of(&invoice);
     let customer = store::users::find(tx, invoice.customer_id)
         .await?
         .ok_or(ServiceError::NotFound("customer"))?;

@@ -377,7 +377,9 @@ pub async fn number_by_id(db: &Db, id: i64) -> Option<String> {
 
 /// The number an invoice is shown with.
 pub(crate) fn number_of(row: &InvoiceRow) -> String {
-    row.number.clone().unwrap_or_else(|| invoice::number(row.id))
+    row.number
+        .clone()
+        .unwrap_or_else(|| invoice::number(row.id))
 }
 
 /// An open invoice of `kind` for `plan` before it is stored; callers fill in the rest.
@@ -439,8 +441,7 @@ pub(crate) async fn create(
     let issued = row.created_at;
     let priced = super::tax::price(tx, invoicing, &customer, lines, issued.date_naive()).await?;
     let format = &invoicing.invoice_numbers;
-    let seq =
-        store::refunds::next_in_sequence(tx, "invoice", format.counter_year(issued)).await?;
+    let seq = store::refunds::next_in_sequence(tx, "invoice", format.counter_year(issued)).await?;
     let mut row = row.clone();
     row.number = Some(format.render(seq, issued));
     row.subtotal_minor = priced.subtotal;

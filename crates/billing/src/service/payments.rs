@@ -111,7 +111,7 @@ pub async fn checkout(
         if now - at < Duration::hours(CHECKOUT_REUSE_HOURS) {
             return Ok(CheckoutLink {
                 invoice_id: id,
-                number: invoice_rules::number(id),
+                number: invoices::number_of(&row),
                 url: url.clone(),
                 session_id: session.clone(),
             });
@@ -123,7 +123,7 @@ pub async fn checkout(
         invoice_id: id,
         description: format!(
             "{} {} ({})",
-            invoice_rules::number(id),
+            invoices::number_of(&row),
             plan.name,
             row.billing_cycle
         ),
@@ -147,7 +147,7 @@ pub async fn checkout(
     tx.commit().await?;
     Ok(CheckoutLink {
         invoice_id: id,
-        number: invoice_rules::number(id),
+        number: invoices::number_of(&row),
         url: session.url,
         session_id: session.id,
     })
@@ -209,6 +209,16 @@ pub async fn mark_paid(
     if row.status != InvoiceStatus::Open.as_str() {
         return Err(invoices::not_open(&row, "marked paid"));
     }
+    // A reference is one transfer: the same one again would be taken for a replay and
+    // leave this invoice open while answering as if it had been paid.
+    if store::payments::succeeded_exists(&mut tx, "manual", &reference).await? {
+        return Err(ServiceError::Conflict {
+            field: Some("reference".into()),
+            message: format!(
+                "a payment with the reference '{reference}' was recorded before; give this transfer's own reference"
+            ),
+        });
+    }
     let settlement = Settlement {
         invoice_id: id,
         reference,
@@ -230,15 +240,15 @@ pub(crate) async fn apply_payment(
     provider: &str,
     s: &Settlement,
 ) -> Result<String, ServiceError> {
-    let number = invoice_rules::number(s.invoice_id);
     store::invoices::lock(tx, s.invoice_id).await?;
     let Some(row) = store::invoices::find(tx, s.invoice_id).await? else {
         tracing::error!(invoice = s.invoice_id, reference = %s.reference, "payment for an unknown invoice");
         return Ok(format!(
-            "not applied: no invoice {number}; refund {} by hand",
-            s.reference
+            "not applied: no invoice with id {}; refund {} by hand",
+            s.invoice_id, s.reference
         ));
     };
+    let number = invoices::number_of(&row);
     // A second event about the same PaymentIntent (completed, then async succeeded).
     // Checked first: on PostgreSQL a unique violation would abort the whole transaction.
     if store::payments::succeeded_exists(tx, provider, &s.reference).await? {

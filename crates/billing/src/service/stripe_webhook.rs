@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use super::invoices;
 use super::payments::{apply_payment, payment_row, record_note, PaymentContext};
 use super::{Actor, ServiceError};
-use crate::domain::invoice::{self as invoice_rules, InvoiceStatus};
+use crate::domain::invoice::InvoiceStatus;
 use crate::payments::stripe::{self, PaymentEvent, Settlement};
 use crate::payments::stripe_client::{PaymentMethod, StripeClient, StripeError};
 use crate::store::{self, Tx};
@@ -82,10 +82,7 @@ pub async fn apply(
         PaymentEvent::Failed(s) => record_failure(&mut tx, &actor, &event.id, &s).await?,
         PaymentEvent::Pending { invoice_id, .. } => match &authorized {
             Some(s) => super::capture::authorize(ctx, &mut tx, s).await?,
-            None => format!(
-                "invoice {} awaits a delayed payment",
-                invoice_rules::number(invoice_id)
-            ),
+            None => format!("invoice id {invoice_id} awaits a delayed payment"),
         },
         PaymentEvent::CardSetup { .. } => "card setup".to_owned(),
         PaymentEvent::Refunded {
@@ -203,10 +200,10 @@ async fn record_failure(
     event_id: &str,
     s: &Settlement,
 ) -> Result<String, ServiceError> {
-    let number = invoice_rules::number(s.invoice_id);
     let Some(row) = store::invoices::find(tx, s.invoice_id).await? else {
-        return Ok(format!("ignored: no invoice {number}"));
+        return Ok(format!("ignored: no invoice with id {}", s.invoice_id));
     };
+    let number = super::invoices::number_of(&row);
     let reason = s
         .message
         .clone()

@@ -230,10 +230,25 @@ pub async fn update(
     let used = store::tax_rates::in_use(&mut tx, id).await?;
     if used {
         let fixed = [
-            ("rate_bp", patch.rate_bp.is_some_and(|v| v != before.rate_bp)),
-            ("country", patch.country.as_ref().is_some_and(|v| !v.eq_ignore_ascii_case(&before.country))),
-            ("region", patch.region.as_ref().is_some_and(|v| *v != before.region)),
-            ("valid_from", patch.valid_from.is_some_and(|v| v != before.valid_from)),
+            (
+                "rate_bp",
+                patch.rate_bp.is_some_and(|v| v != before.rate_bp),
+            ),
+            (
+                "country",
+                patch
+                    .country
+                    .as_ref()
+                    .is_some_and(|v| !v.eq_ignore_ascii_case(&before.country)),
+            ),
+            (
+                "region",
+                patch.region.as_ref().is_some_and(|v| *v != before.region),
+            ),
+            (
+                "valid_from",
+                patch.valid_from.is_some_and(|v| v != before.valid_from),
+            ),
         ];
         if let Some((field, _)) = fixed.iter().find(|(_, changed)| *changed) {
             return Err(ServiceError::Conflict {
@@ -349,7 +364,11 @@ pub async fn update_settings(
     let before = TaxSettings {
         prices_include_tax: inclusive(&mut tx).await?,
     };
-    let value = if body.prices_include_tax { "true" } else { "false" };
+    let value = if body.prices_include_tax {
+        "true"
+    } else {
+        "false"
+    };
     store::settings::put(&mut tx, INCLUSIVE_KEY, value, store::now()).await?;
     audit::record(
         &mut tx,
@@ -510,16 +529,18 @@ fn tax_label(name: Option<&str>, reverse_charge: bool) -> String {
 }
 
 /// The tax report of a period (admin, staff).
-pub async fn report(db: &Db, actor: &Actor, period: &ReportPeriod) -> Result<TaxReport, ServiceError> {
+pub async fn report(
+    db: &Db,
+    actor: &Actor,
+    period: &ReportPeriod,
+) -> Result<TaxReport, ServiceError> {
     actor.require_staff()?;
     if period.to < period.from {
         return Err(Invalid::new("to", "must not be before from").into());
     }
     let start = |d: NaiveDate| d.and_hms_opt(0, 0, 0).map(|t| t.and_utc());
-    let (Some(from), Some(until)) = (
-        start(period.from),
-        period.to.succ_opt().and_then(start),
-    ) else {
+    let (Some(from), Some(until)) = (start(period.from), period.to.succ_opt().and_then(start))
+    else {
         return Err(Invalid::new("to", "is out of range").into());
     };
     let mut conn = db.conn().await?;
@@ -539,7 +560,12 @@ pub async fn report(db: &Db, actor: &Actor, period: &ReportPeriod) -> Result<Tax
         net_tax: 0,
     };
     for p in store::tax_rates::paid_in(&mut conn, from, until).await? {
-        let key = (p.country, tax_label(p.tax_name.as_deref(), p.reverse_charge), p.tax_rate_bp, p.currency);
+        let key = (
+            p.country,
+            tax_label(p.tax_name.as_deref(), p.reverse_charge),
+            p.tax_rate_bp,
+            p.currency,
+        );
         let row = rows.entry(key.clone()).or_insert_with(|| blank(&key));
         row.invoices += p.invoices;
         row.taxable += p.taxable_minor;
@@ -556,7 +582,12 @@ pub async fn report(db: &Db, actor: &Actor, period: &ReportPeriod) -> Result<Tax
             ))
             .unwrap_or(0)
         };
-        let key = (c.country, tax_label(c.tax_name.as_deref(), c.reverse_charge), c.tax_rate_bp, c.currency);
+        let key = (
+            c.country,
+            tax_label(c.tax_name.as_deref(), c.reverse_charge),
+            c.tax_rate_bp,
+            c.currency,
+        );
         let row = rows.entry(key.clone()).or_insert_with(|| blank(&key));
         row.refunded_tax += refunded_tax;
         row.refunded_taxable += c.amount_minor - refunded_tax;

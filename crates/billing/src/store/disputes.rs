@@ -15,6 +15,8 @@ pub struct DisputeRow {
     pub payment_id: i64,
     /// Its invoice.
     pub invoice_id: i64,
+    /// That invoice's number.
+    pub invoice_number: String,
     /// The customer.
     pub customer_id: i64,
     /// Minor units disputed.
@@ -32,14 +34,14 @@ pub struct DisputeRow {
 }
 
 const COLUMNS: &str =
-    "id, stripe_dispute_id, payment_id, invoice_id, customer_id, amount_minor, currency, \
+    "id, stripe_dispute_id, payment_id, invoice_id, invoice_number, customer_id, amount_minor, currency, \
     reason, status, opened_at, closed_at";
 
 /// Records a new dispute; `None` when Stripe's dispute was recorded before.
 pub async fn open(tx: &mut Tx, d: &DisputeRow) -> Result<Option<DisputeRow>, StoreError> {
     let sql = format!(
         "INSERT INTO disputes (stripe_dispute_id, payment_id, invoice_id, customer_id, amount_minor, currency, \
-         reason, status, opened_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+         reason, status, opened_at, invoice_number) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
          ON CONFLICT (stripe_dispute_id) DO NOTHING RETURNING {COLUMNS}"
     );
     let row = on_conn!(tx, |c| sqlx::query_as::<_, DisputeRow>(&sql)
@@ -52,6 +54,7 @@ pub async fn open(tx: &mut Tx, d: &DisputeRow) -> Result<Option<DisputeRow>, Sto
         .bind(&d.reason)
         .bind(&d.status)
         .bind(d.opened_at)
+        .bind(&d.invoice_number)
         .fetch_optional(c)
         .await)?;
     Ok(row)

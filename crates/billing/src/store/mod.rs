@@ -38,8 +38,8 @@ pub mod reconciliations;
 pub mod refunds;
 pub mod servers;
 pub mod sessions;
-pub mod tax_rates;
 pub mod settings;
+pub mod tax_rates;
 pub mod two_factor;
 pub mod users;
 

@@ -144,7 +144,8 @@ pub async fn paid_in(
     from: DateTime<Utc>,
     until: DateTime<Utc>,
 ) -> Result<Vec<PaidTaxRow>, StoreError> {
-    let rows = on_conn!(conn, |c| sqlx::query_as::<_, PaidTaxRow>(
+    let rows = on_conn!(conn, |c| {
+        sqlx::query_as::<_, PaidTaxRow>(
         "SELECT i.buyer_country AS country, l.tax_name, l.tax_rate_bp, i.reverse_charge, i.currency, \
          COUNT(DISTINCT i.id) AS invoices, CAST(SUM(l.amount_minor) AS BIGINT) AS taxable_minor, CAST(SUM(l.tax_minor) AS BIGINT) AS tax_minor \
          FROM invoices i JOIN invoice_lines l ON l.invoice_id = i.id \
@@ -155,7 +156,8 @@ pub async fn paid_in(
     .bind(from)
     .bind(until)
     .fetch_all(c)
-    .await)?;
+    .await
+    })?;
     Ok(rows)
 }
 
@@ -186,7 +188,8 @@ pub async fn credited_in(
     from: DateTime<Utc>,
     until: DateTime<Utc>,
 ) -> Result<Vec<CreditedRow>, StoreError> {
-    let rows = on_conn!(conn, |c| sqlx::query_as::<_, CreditedRow>(
+    let rows = on_conn!(conn, |c| {
+        sqlx::query_as::<_, CreditedRow>(
         "SELECT i.buyer_country AS country, \
          (SELECT l.tax_name FROM invoice_lines l WHERE l.invoice_id = i.id ORDER BY l.id LIMIT 1) AS tax_name, \
          COALESCE((SELECT l.tax_rate_bp FROM invoice_lines l WHERE l.invoice_id = i.id ORDER BY l.id LIMIT 1), 0) AS tax_rate_bp, \
@@ -197,6 +200,7 @@ pub async fn credited_in(
     .bind(from)
     .bind(until)
     .fetch_all(c)
-    .await)?;
+    .await
+    })?;
     Ok(rows)
 }

@@ -24,6 +24,7 @@ mod schema;
 mod servers;
 mod smtp_tls;
 mod stripe_fake;
+mod tax;
 mod two_factor;
 mod usage;
 mod web_ui;

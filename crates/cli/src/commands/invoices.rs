@@ -146,7 +146,10 @@ async fn invoice_id(client: &mut Client, raw: &str) -> anyhow::Result<i64> {
         anyhow::bail!("give an invoice id or number like INV-2026-000042");
     }
     let found = client
-        .get(&format!("/api/v1/invoices{}", query(&[("number", Some(raw.to_owned()))])))
+        .get(&format!(
+            "/api/v1/invoices{}",
+            query(&[("number", Some(raw.to_owned()))])
+        ))
         .await?;
     found["items"][0]["id"]
         .as_i64()
@@ -284,9 +287,7 @@ pub async fn run(cmd: InvoicesCommand, client: &mut Client, json: bool) -> anyho
         }
         InvoicesCommand::Show { invoice } => {
             let id = invoice_id(client, &invoice).await?;
-            let found = client
-                .get(&format!("/api/v1/invoices/{}", id))
-                .await?;
+            let found = client.get(&format!("/api/v1/invoices/{}", id)).await?;
             if json {
                 return print_json(&found);
             }
@@ -320,10 +321,7 @@ pub async fn run(cmd: InvoicesCommand, client: &mut Client, json: bool) -> anyho
         InvoicesCommand::Checkout { invoice } => {
             let id = invoice_id(client, &invoice).await?;
             let link = client
-                .post(
-                    &format!("/api/v1/invoices/{}/checkout", id),
-                    &json!({}),
-                )
+                .post(&format!("/api/v1/invoices/{}/checkout", id), &json!({}))
                 .await?;
             if json {
                 return print_json(&link);
@@ -350,10 +348,7 @@ pub async fn run(cmd: InvoicesCommand, client: &mut Client, json: bool) -> anyho
             }
             let id = invoice_id(client, &invoice).await?;
             let voided = client
-                .post(
-                    &format!("/api/v1/invoices/{}/void", id),
-                    &body,
-                )
+                .post(&format!("/api/v1/invoices/{}/void", id), &body)
                 .await?;
             if json {
                 return print_json(&voided);
@@ -369,9 +364,7 @@ pub async fn run(cmd: InvoicesCommand, client: &mut Client, json: bool) -> anyho
             key,
         } => {
             let id = invoice_id(client, &invoice).await?;
-            let found = client
-                .get(&format!("/api/v1/invoices/{}", id))
-                .await?;
+            let found = client.get(&format!("/api/v1/invoices/{}", id)).await?;
             let payment = payment_to_refund(&found, payment)?;
             let mut body = json!({"reason": reason, "service_action": service});
             if let Some(amount) = amount {

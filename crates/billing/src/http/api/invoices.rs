@@ -49,7 +49,7 @@ pub async fn list(
             q.customer_id,
             q.status,
             q.number.as_deref(),
-            page
+            page,
         )
         .await?,
     ))

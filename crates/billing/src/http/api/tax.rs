@@ -103,7 +103,10 @@ pub async fn report_csv(
     Params(period): Params<ReportPeriod>,
 ) -> Result<impl IntoResponse, ApiError> {
     let report = tax::report(&state.db, &actor, &period).await?;
-    let name = format!("attachment; filename=\"tax-{}-{}.csv\"", report.from, report.to);
+    let name = format!(
+        "attachment; filename=\"tax-{}-{}.csv\"",
+        report.from, report.to
+    );
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
