@@ -194,6 +194,48 @@ async fn staff_read_the_console_without_write_controls() {
 }
 
 #[tokio::test]
+async fn an_admin_adds_a_tax_rate_and_finds_it_on_the_invoice_and_in_the_report() {
+    let app = TestApp::spawn_with(billing::config::Layer {
+        company_country: Some("DE".into()),
+        accept_orders_when_full: Some(true),
+        ..billing::config::Layer::default()
+    })
+    .await;
+    let admin = app.admin_token().await;
+    app.customer(&admin, "ada@example.com").await;
+    app.plan(&admin, "Starter").await;
+    let Some(stdout) = run_script_async(
+        "tax.mjs",
+        vec![
+            ("BASE_URL", app.url("")),
+            ("ADMIN_EMAIL", ADMIN_EMAIL.to_owned()),
+            ("ADMIN_PASSWORD", ADMIN_PASSWORD.to_owned()),
+        ],
+    )
+    .await
+    else {
+        return;
+    };
+    // The database holds what the page showed.
+    let number = result(&stdout)["number"].as_str().unwrap().to_owned();
+    let (_, list) = app
+        .get(&format!("/api/v1/invoices?number={number}"), Some(&admin))
+        .await;
+    let invoice = &list["items"][0];
+    assert_eq!(
+        (
+            invoice["subtotal"].as_i64(),
+            invoice["tax"].as_i64(),
+            invoice["total"].as_i64()
+        ),
+        (Some(999), Some(190), Some(1189))
+    );
+    assert_eq!(invoice["status"], "paid");
+    assert_eq!(invoice["buyer"]["country"], "DE");
+    assert_eq!(app.count("tax_rates").await, 1);
+}
+
+#[tokio::test]
 async fn an_admin_turns_on_two_factor_sign_in_and_requires_it_of_staff() {
     let app = TestApp::spawn().await;
     let admin = app.admin_token().await;

@@ -13,7 +13,7 @@ import * as portal from './portal/index.js';
 const adminNav = [
   ['#/dashboard', 'Dashboard'], ['#/provision', 'Provision'], ['#/customers', 'Customers'],
   ['#/accounts', 'Accounts'], ['#/servers', 'Servers'], ['#/plans', 'Plans'],
-  ['#/invoices', 'Invoices'], ['#/jobs', 'Jobs'], ['#/emails', 'Emails'], ['#/audit', 'Audit log'], ['#/team', 'Team'],
+  ['#/invoices', 'Invoices'], ['#/tax', 'Tax'], ['#/jobs', 'Jobs'], ['#/emails', 'Emails'], ['#/audit', 'Audit log'], ['#/team', 'Team'],
 ];
 const staffNav = adminNav.filter(([href]) => !['#/provision', '#/servers', '#/plans', '#/team'].includes(href));
 const customerNav = [
@@ -44,6 +44,7 @@ const routes = [
   ['/audit', admin.audit, 'staff'],
   ['/licenses/:id', admin.license, 'staff'],
   ['/team', admin.team, 'admin'],
+  ['/tax', admin.tax, 'staff'],
   ['/my', portal.home, 'customer'],
   ['/my/invoices', portal.invoices, 'customer'],
   ['/my/invoices/:id', portal.invoice, 'customer'],

@@ -2,14 +2,27 @@
 
 import { badge, facts, h, money, table, when } from './dom.js';
 
+const rate = (bp) => `${(bp / 100).toFixed(2).replace(/\.?0+$/, '')}%`;
+
+/** Who the invoice is addressed to, as it was when issued. */
+function buyer(b) {
+  const lines = [b.name, b.company, ...(b.address ? b.address.split('\n') : []),
+    [b.region, b.country].filter(Boolean).join(', '), b.tax_id ? `Tax id ${b.tax_id}` : null].filter(Boolean);
+  return h('address', { class: 'buyer' }, lines.map((l) => h('div', {}, l)));
+}
+
 /** An invoice's facts and lines, then its automatic charges, refunds and disputes when it has any. */
 export function invoiceBody(i) {
   const attempts = i.charge_attempts || [];
   const refunds = i.refunds || [];
   const disputes = i.disputes || [];
+  const taxed = (i.lines || []).some((l) => l.tax_rate_bp > 0) || i.reverse_charge;
   return [
     h('div', { class: 'card' }, facts([
       ['Status', badge(i.status)],
+      ['Bill to', i.buyer && i.buyer.name ? buyer(i.buyer) : null],
+      taxed ? ['Net', h('span', { id: 'invoice-subtotal' }, money(i.subtotal, i.currency))] : null,
+      taxed ? ['Tax', h('span', { id: 'invoice-tax' }, money(i.tax, i.currency))] : null,
       ['Total', h('strong', { id: 'invoice-total' }, i.total_display)],
       ['Due', when(i.due_at)], ['Paid', i.paid_at ? when(i.paid_at) : null],
       ['Voided', i.voided_at ? when(i.voided_at) : null],
@@ -22,7 +35,9 @@ export function invoiceBody(i) {
       { label: 'Quantity', value: (l) => l.quantity, num: true },
       { label: 'Unit', value: (l) => money(l.unit_amount, i.currency), num: true },
       { label: 'Amount', value: (l) => money(l.amount, i.currency), num: true },
-    ], i.lines || []),
+      taxed ? { label: 'Tax', value: (l) => (l.tax_name ? `${l.tax_name} ${rate(l.tax_rate_bp)}: ${money(l.tax, i.currency)}` : '—'), num: true } : null,
+    ].filter(Boolean), i.lines || []),
+    i.tax_note ? h('p', { class: 'tax-note', id: 'tax-note' }, i.tax_note) : null,
     attempts.length ? h('h2', {}, 'Automatic card payments') : null,
     attempts.length ? table([
       { label: 'Attempt', value: (a) => a.attempt, num: true },

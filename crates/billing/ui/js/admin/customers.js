@@ -1,9 +1,10 @@
 // Customers: finding one, adding one, and everything a customer holds.
 
-import { get, post, query } from '../api.js';
+import { get, patch, post, query } from '../api.js';
 import { alert, badge, button, facts, form, h, options, page, pager, table, when } from '../dom.js';
 import { CYCLES } from '../plan-text.js';
 import { userSessions } from '../security.js';
+import { billingForm, billingText } from '../billing-address.js';
 
 /** Search and list; a form to add a customer. */
 export async function customers(ctx) {
@@ -74,6 +75,7 @@ export async function customer(ctx) {
   return page(c.full_name || c.email, out,
     h('div', { class: 'card' }, facts([
       ['Email', c.email], ['Company', c.company_name], ['Phone', c.phone],
+      ['Billing address', billingText(c.billing)],
       ['Active', badge(c.is_active ? 'yes' : 'no')], ['Customer since', when(c.created_at)],
     ])),
     ctx.admin ? h('div', { class: 'actions' },
@@ -83,6 +85,11 @@ export async function customer(ctx) {
           { cls: 'danger', where: out, confirm: 'Deactivate this customer? They can no longer sign in.' })
         : button('Activate', async () => { await post(`/api/v1/customers/${id}/activate`); ctx.redraw('Customer activated.'); },
           { cls: 'secondary', where: out })) : null,
+    ctx.admin ? h('details', { id: 'customer-billing' }, h('summary', {}, 'Edit billing address'),
+      billingForm('customer-billing-form', c.billing, async (billing) => {
+        await patch(`/api/v1/customers/${id}`, { billing });
+        ctx.redraw('Billing address saved.');
+      })) : null,
     ctx.admin ? h('details', { id: 'customer-sessions' }, h('summary', {}, 'Sign-in sessions'), await userSessions(ctx, id, out)) : null,
     h('h2', {}, 'Hosting accounts'),
     table([

@@ -9,4 +9,5 @@ export { invoices, invoice } from './invoices.js';
 export { jobs, emails } from './queues.js';
 export { audit } from './audit.js';
 export { team } from './team.js';
+export { tax } from './tax.js';
 export { license } from './license.js';

@@ -2,6 +2,7 @@
 
 import { forgetSession, get, patch } from '../api.js';
 import { form, h, invalid, page } from '../dom.js';
+import { billingForm } from '../billing-address.js';
 
 /** Name, company, phone; a new password needs the current one. */
 export async function profile(ctx) {
@@ -37,5 +38,11 @@ export async function profile(ctx) {
     },
   });
   return page('Profile', h('p', { class: 'muted' }, me.email, ' · ', h('a', { href: '#/security' }, 'Two-factor sign-in and sessions')),
-    h('div', { class: 'card' }, details), h('h2', {}, 'Password'), h('div', { class: 'card' }, password));
+    h('div', { class: 'card' }, details),
+    h('h2', {}, 'Billing address'),
+    h('div', { class: 'card' }, billingForm('billing-form', me.billing, async (billing) => {
+      await patch('/api/v1/me', { billing });
+      ctx.redraw('Billing address saved; new invoices are addressed to it.');
+    })),
+    h('h2', {}, 'Password'), h('div', { class: 'card' }, password));
 }
