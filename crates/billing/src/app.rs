@@ -81,6 +81,7 @@ impl AppState {
                 self.settings.email_templates_dir.clone(),
                 self.settings.company.clone(),
             ),
+            settings: self.settings.clone(),
             max_attempts: self.settings.mail_max_attempts,
             backoff_base_ms: self.settings.jobs.backoff_base_ms,
             backoff_cap_ms: self.settings.jobs.backoff_cap_ms,

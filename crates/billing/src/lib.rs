@@ -5,6 +5,7 @@
 
 pub mod app;
 pub mod config;
+pub mod documents;
 pub mod domain;
 pub mod files;
 pub mod http;

@@ -1,5 +1,6 @@
 """A real SMTP server for the test suite (aiosmtpd): every message it accepts is
-parsed and written as one JSON file {to, from, subject, message_id, text, html}
+parsed and written as one JSON file {to, from, subject, message_id, text, html,
+attachments: [{filename, content_type, path}]}, attachments saved beside it
 into the directory given, so tests can read what a customer would receive.
 
 usage: python3 smtp_sink.py PORT DIR [--tls starttls|tls CERT KEY] [--auth USER:PASSWORD]
@@ -37,9 +38,17 @@ class Sink:
             "html": html.get_content() if html else None,
             "tls": session.ssl is not None or server.transport.get_extra_info("ssl_object") is not None,
             "auth_user": session.auth_data.login.decode() if session.auth_data else None,
+            "attachments": [],
         }
         self.count += 1
         path = os.path.join(self.directory, "%05d-%d.json" % (self.count, os.getpid()))
+        for i, part in enumerate(message.iter_attachments()):
+            saved = "%s.%d.bin" % (path, i)
+            with open(saved, "wb") as f:
+                f.write(part.get_payload(decode=True) or b"")
+            record["attachments"].append(
+                {"filename": part.get_filename(), "content_type": part.get_content_type(), "path": saved}
+            )
         with open(path + ".tmp", "w") as f:
             json.dump(record, f)
         os.rename(path + ".tmp", path)

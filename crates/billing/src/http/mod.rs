@@ -73,9 +73,9 @@ impl Modify for BearerScheme {
 /// All routes with their OpenAPI description.
 pub fn api_routes() -> OpenApiRouter<AppState> {
     use api::{
-        accounts, api_keys, audit, auth, customers, emails, health, invoices, jobs, license_check,
-        licenses, me, payment_methods, plans, reconciliations, refunds, servers, sessions, tax,
-        two_factor, users, webhooks,
+        accounts, api_keys, audit, auth, customers, documents, emails, health, invoices, jobs,
+        license_check, licenses, me, payment_methods, plans, reconciliations, refunds, servers,
+        sessions, tax, two_factor, users, webhooks,
     };
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(health::health))
@@ -172,6 +172,12 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(tax::settings, tax::update_settings))
         .routes(routes!(tax::report))
         .routes(routes!(tax::report_csv))
+        .routes(routes!(documents::invoice_pdf))
+        .routes(routes!(documents::invoice_html))
+        .routes(routes!(documents::my_invoice_pdf))
+        .routes(routes!(documents::my_invoice_html))
+        .routes(routes!(documents::credit_note_pdf))
+        .routes(routes!(documents::my_credit_note_pdf))
         .routes(routes!(webhooks::stripe))
 }
 

@@ -85,6 +85,17 @@ impl std::fmt::Debug for SmtpSender {
     }
 }
 
+/// A file sent with a message (an invoice's PDF).
+#[derive(Debug, Clone)]
+pub struct Attachment {
+    /// Its file name.
+    pub filename: String,
+    /// Its media type, e.g. `application/pdf`.
+    pub content_type: String,
+    /// Its content.
+    pub bytes: Vec<u8>,
+}
+
 impl SmtpSender {
     /// Builds a sender (no connection is made until the first message).
     pub fn new(s: &SmtpSettings) -> Result<SmtpSender, MailError> {
@@ -135,33 +146,48 @@ impl SmtpSender {
         })
     }
 
-    /// Sends one message with a plain-text and an HTML part; `message_id` is stable per
-    /// outbox row, so a resend after a crash can be recognised downstream.
+    /// Sends one message with a plain-text and an HTML part, and its attachments;
+    /// `message_id` is stable per outbox row, so a resend after a crash can be
+    /// recognised downstream.
     pub async fn send(
         &self,
         to: &str,
         message: &Rendered,
         message_id: &str,
+        attachments: &[Attachment],
     ) -> Result<(), MailError> {
         let to: Mailbox = to.parse().map_err(|_| MailError::Address(to.to_owned()))?;
+        let body = MultiPart::alternative()
+            .singlepart(
+                SinglePart::builder()
+                    .header(ContentType::TEXT_PLAIN)
+                    .body(message.text.clone()),
+            )
+            .singlepart(
+                SinglePart::builder()
+                    .header(ContentType::TEXT_HTML)
+                    .body(message.html.clone()),
+            );
+        let body = if attachments.is_empty() {
+            body
+        } else {
+            let mut mixed = MultiPart::mixed().multipart(body);
+            for a in attachments {
+                let content_type = ContentType::parse(&a.content_type)
+                    .map_err(|e| MailError::Build(e.to_string()))?;
+                mixed = mixed.singlepart(
+                    lettre::message::Attachment::new(a.filename.clone())
+                        .body(a.bytes.clone(), content_type),
+                );
+            }
+            mixed
+        };
         let email = Message::builder()
             .from(self.from.clone())
             .to(to)
             .subject(message.subject.clone())
             .message_id(Some(message_id.to_owned()))
-            .multipart(
-                MultiPart::alternative()
-                    .singlepart(
-                        SinglePart::builder()
-                            .header(ContentType::TEXT_PLAIN)
-                            .body(message.text.clone()),
-                    )
-                    .singlepart(
-                        SinglePart::builder()
-                            .header(ContentType::TEXT_HTML)
-                            .body(message.html.clone()),
-                    ),
-            )
+            .multipart(body)
             .map_err(|e| MailError::Build(e.to_string()))?;
         self.transport
             .send(email)

@@ -476,7 +476,7 @@ pub(crate) async fn create(
             &saved,
             "invoice_created",
             &saved.id.to_string(),
-            json!({}),
+            json!({"attach_invoice": saved.id}),
         )
         .await?;
     }

@@ -21,6 +21,7 @@ pub mod cards;
 pub mod credential_links;
 pub mod customers;
 pub mod disputes;
+pub mod documents;
 pub mod housekeeping;
 pub mod invoices;
 pub mod license_check;

@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 use super::{random_bytes, Actor, Paginated, ServiceError};
 use crate::domain::hosting::backoff_ms;
 use crate::domain::Invalid;
-use crate::mail::smtp::SmtpSender;
+use crate::mail::smtp::{Attachment, SmtpSender};
 use crate::mail::templates::Templates;
 use crate::store::outbox::OutboxRow;
 use crate::store::{self, Db, Page, Tx};
@@ -132,6 +132,8 @@ pub struct Mailer {
     pub sender: SmtpSender,
     /// Message templates.
     pub templates: Templates,
+    /// The configuration (the seller on attached invoices).
+    pub settings: std::sync::Arc<crate::config::Settings>,
     /// Attempts before a message is marked failed.
     pub max_attempts: i64,
     /// First retry delay (doubles each attempt).
@@ -203,10 +205,35 @@ impl Mailer {
             row.created_at.timestamp(),
             domain
         );
+        let attachments = self.attachments(&data).await?;
         self.sender
-            .send(&row.recipient, &rendered, &message_id)
+            .send(&row.recipient, &rendered, &message_id, &attachments)
             .await
             .map_err(|e| e.to_string())
+    }
+
+    /// The files a message carries: `attach_invoice` is an invoice id whose PDF goes
+    /// with it, rendered now (so it shows the invoice as it is when sent).
+    async fn attachments(&self, data: &Value) -> Result<Vec<Attachment>, String> {
+        let Some(id) = data.get("attach_invoice").and_then(Value::as_i64) else {
+            return Ok(Vec::new());
+        };
+        let mut conn = self.db.conn().await.map_err(|e| e.to_string())?;
+        let Some(row) = store::invoices::find(&mut conn, id)
+            .await
+            .map_err(|e| e.to_string())?
+        else {
+            return Ok(Vec::new());
+        };
+        let doc = super::documents::invoice_document(&mut conn, &self.settings, &row)
+            .await
+            .map_err(|e| e.to_string())?;
+        let pdf = super::documents::pdf(&doc);
+        Ok(vec![Attachment {
+            filename: format!("{}.pdf", pdf.number),
+            content_type: "application/pdf".to_owned(),
+            bytes: pdf.body,
+        }])
     }
 
     /// Sends messages until the process ends, idling briefly when there is nothing to send.

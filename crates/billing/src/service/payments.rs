@@ -276,8 +276,14 @@ pub(crate) async fn apply_payment(
         return Ok(format!("not applied: {problem}"));
     }
     if s.amount > 0 {
-        invoices::queue_message(tx, &row, "payment_received", &row.id.to_string(), json!({}))
-            .await?;
+        invoices::queue_message(
+            tx,
+            &row,
+            "payment_received",
+            &row.id.to_string(),
+            json!({"attach_invoice": row.id}),
+        )
+        .await?;
     }
     let fulfilled = if row.kind == "renewal" {
         renew(ctx, tx, actor, &row).await?

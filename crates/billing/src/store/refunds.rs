@@ -255,3 +255,24 @@ pub async fn credit_note_of(
         .await)?;
     Ok(row)
 }
+
+/// One credit note.
+pub async fn find_credit_note(
+    conn: &mut impl AsConn,
+    id: i64,
+) -> Result<Option<CreditNoteRow>, StoreError> {
+    super::find_row(conn, "credit_notes", NOTE_COLUMNS, id, None).await
+}
+
+/// The credit notes of an invoice.
+pub async fn credit_notes_of_invoice(
+    conn: &mut impl AsConn,
+    invoice_id: i64,
+) -> Result<Vec<CreditNoteRow>, StoreError> {
+    let sql = format!("SELECT {NOTE_COLUMNS} FROM credit_notes WHERE invoice_id = $1 ORDER BY id");
+    let rows = on_conn!(conn, |c| sqlx::query_as::<_, CreditNoteRow>(&sql)
+        .bind(invoice_id)
+        .fetch_all(c)
+        .await)?;
+    Ok(rows)
+}

@@ -9,6 +9,7 @@ mod auth;
 mod autopay;
 mod browser;
 mod customers;
+mod documents;
 mod health;
 mod license_validation;
 mod licenses;

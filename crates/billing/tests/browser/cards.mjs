@@ -2,6 +2,7 @@
 // card, the renewal is then paid by itself and shows in the portal; an admin refunds part
 // of the order, and the customer finds the credit note on the invoice.
 
+import { readFileSync } from 'node:fs';
 import { reloadUntil, run, seeText } from './lib.mjs';
 
 const env = (name) => {
@@ -67,4 +68,12 @@ run('cards', async ({ page, base }) => {
   await page.locator('main h1', { hasText: /Invoice INV-\d{4}-000001/ }).waitFor();
   await page.locator('main .credit-note', { hasText: /^CN-\d{4}-000001$/ }).waitFor();
   await seeText(page, 'goodwill for the outage');
+
+  // The invoice and its credit note download as PDFs.
+  for (const [selector, name] of [['#invoice-pdf', /^INV-\d{4}-000001\.pdf$/], ['main .credit-note', /^CN-\d{4}-000001\.pdf$/]]) {
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click(selector)]);
+    if (!name.test(download.suggestedFilename())) throw new Error(`downloaded ${download.suggestedFilename()}`);
+    const bytes = readFileSync(await download.path());
+    if (bytes.subarray(0, 5).toString() !== '%PDF-') throw new Error(`${selector} is not a PDF`);
+  }
 });

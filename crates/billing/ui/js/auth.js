@@ -61,11 +61,14 @@ export async function register(ctx) {
         { name: 'full_name', label: 'Full name', autocomplete: 'name' },
         { name: 'email', label: 'Email', type: 'email', autocomplete: 'email' },
         { name: 'company_name', label: 'Company (optional)', autocomplete: 'organization' },
+        { name: 'country', label: 'Country (two letters, like DE or US)', autocomplete: 'country', field: 'billing.country', help: 'Decides the tax on your invoices; add your full billing address under Profile.' },
+        { name: 'tax_id', label: 'VAT number (businesses, optional)', field: 'billing.tax_id' },
         { name: 'password', label: 'Password', type: 'password', autocomplete: 'new-password', help: 'At least 10 characters.' },
       ],
       onSubmit: async (v) => {
         const made = await post('/api/v1/auth/register', {
           email: v.email, password: v.password, full_name: v.full_name, company_name: v.company_name || null,
+          billing: { country: v.country || null, tax_id: v.tax_id || null },
         });
         // Registration answers bearer tokens (for scripts); the console ends that session
         // and opens its own cookie session instead.

@@ -11,8 +11,12 @@ function buyer(b) {
   return h('address', { class: 'buyer' }, lines.map((l) => h('div', {}, l)));
 }
 
-/** An invoice's facts and lines, then its automatic charges, refunds and disputes when it has any. */
-export function invoiceBody(i) {
+/**
+ * An invoice's facts, its documents (PDF, printable page) and lines, then its automatic
+ * charges, refunds and disputes when it has any. `api` is where the documents are:
+ * `/api/v1` for admins, `/api/v1/me` for the customer.
+ */
+export function invoiceBody(i, api) {
   const attempts = i.charge_attempts || [];
   const refunds = i.refunds || [];
   const disputes = i.disputes || [];
@@ -29,6 +33,9 @@ export function invoiceBody(i) {
       ['Hosting username', i.username],
       ['Period', i.period_start ? `${when(i.period_start)} – ${when(i.period_end)}` : null],
     ])),
+    h('p', { class: 'documents' },
+      h('a', { href: `${api}/invoices/${i.id}/pdf`, id: 'invoice-pdf', download: `${i.number}.pdf` }, 'Download PDF'), ' · ',
+      h('a', { href: `${api}/invoices/${i.id}/html`, id: 'invoice-html', target: '_blank', rel: 'noopener' }, 'Printable page')),
     h('h2', {}, 'Lines'),
     table([
       { label: 'Description', value: (l) => l.description },
@@ -51,7 +58,11 @@ export function invoiceBody(i) {
       { label: 'When', value: (r) => when(r.created_at) },
       { label: 'Amount', value: (r) => r.amount_display, num: true },
       { label: 'Status', value: (r) => badge(r.state) },
-      { label: 'Credit note', value: (r) => (r.credit_note ? h('span', { class: 'credit-note' }, r.credit_note.number) : '') },
+      {
+        label: 'Credit note', value: (r) => (r.credit_note
+          ? h('a', { class: 'credit-note', href: `${api}/credit-notes/${r.credit_note.id}/pdf`, download: `${r.credit_note.number}.pdf` }, r.credit_note.number)
+          : ''),
+      },
       { label: 'Reason', value: (r) => r.reason },
     ], refunds) : null,
     disputes.length ? h('h2', {}, 'Disputes') : null,

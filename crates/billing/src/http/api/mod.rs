@@ -5,6 +5,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod auth;
 pub mod customers;
+pub mod documents;
 pub mod emails;
 pub mod health;
 pub mod invoices;

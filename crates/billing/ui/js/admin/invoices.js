@@ -61,7 +61,7 @@ export async function invoice(ctx) {
   // Staff see an invoice; only admins act on it.
   const open = i.status === 'open' && ctx.admin;
   return page(`Invoice ${i.number}`, out,
-    ...invoiceBody(i),
+    ...invoiceBody(i, '/api/v1'),
     h('h2', {}, 'Payments'),
     table([
       { label: 'When', value: (p) => when(p.created_at) },

@@ -22,7 +22,7 @@ export async function invoice(ctx) {
   const i = await get(`/api/v1/me/invoices/${ctx.params.id}`);
   const out = h('div', { id: 'pay-result' });
   return page(`Invoice ${i.number}`, out,
-    ...invoiceBody(i),
+    ...invoiceBody(i, '/api/v1/me'),
     i.status === 'open'
       ? h('div', { class: 'actions' }, button(`Pay ${i.total_display}`, async () => {
         const link = await post(`/api/v1/me/invoices/${i.id}/checkout`);
