@@ -11,12 +11,14 @@ use super::Invalid;
 
 /// Why an invoice exists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum InvoiceKind {
     /// A new plan: paying it issues a license and creates the hosting account.
     Order,
     /// The next period of an existing license: paying it extends the license.
     Renewal,
+    /// The prorated difference of an upgrade: paying it moves the license to the new plan.
+    PlanChange,
 }
 
 impl InvoiceKind {
@@ -25,6 +27,17 @@ impl InvoiceKind {
         match self {
             InvoiceKind::Order => "order",
             InvoiceKind::Renewal => "renewal",
+            InvoiceKind::PlanChange => "plan_change",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(raw: &str) -> Option<InvoiceKind> {
+        match raw {
+            "order" => Some(InvoiceKind::Order),
+            "renewal" => Some(InvoiceKind::Renewal),
+            "plan_change" => Some(InvoiceKind::PlanChange),
+            _ => None,
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod license;
 pub mod license_check;
 pub mod money;
 pub mod plan;
+pub mod plan_change;
 pub mod quota;
 pub mod reconcile;
 pub mod role;

@@ -74,8 +74,8 @@ impl Modify for BearerScheme {
 pub fn api_routes() -> OpenApiRouter<AppState> {
     use api::{
         accounts, api_keys, audit, auth, customers, documents, emails, health, invoices, jobs,
-        license_check, licenses, me, payment_methods, plans, reconciliations, refunds, servers,
-        sessions, tax, two_factor, users, webhooks,
+        license_check, licenses, me, payment_methods, plan_changes, plans, reconciliations,
+        refunds, servers, sessions, tax, two_factor, users, webhooks,
     };
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(health::health))
@@ -178,6 +178,15 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(documents::my_invoice_html))
         .routes(routes!(documents::credit_note_pdf))
         .routes(routes!(documents::my_credit_note_pdf))
+        .routes(routes!(
+            plan_changes::request_mine,
+            plan_changes::cancel_mine
+        ))
+        .routes(routes!(plan_changes::list_mine))
+        .routes(routes!(plan_changes::request, plan_changes::cancel))
+        .routes(routes!(plan_changes::list))
+        .routes(routes!(plan_changes::my_credit))
+        .routes(routes!(plan_changes::credit, plan_changes::adjust_credit))
         .routes(routes!(webhooks::stripe))
 }
 

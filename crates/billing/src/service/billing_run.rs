@@ -138,7 +138,9 @@ impl BillingRunner {
         let license = store::licenses::find(&mut tx, license_id)
             .await?
             .ok_or(ServiceError::NotFound("license"))?;
-        let plan = store::plans::find(&mut tx, license.plan_id)
+        // A downgrade scheduled for the next period prices it.
+        let plan_id = super::plan_changes::renewal_plan(&mut tx, &license).await?;
+        let plan = store::plans::find(&mut tx, plan_id)
             .await?
             .ok_or(ServiceError::NotFound("plan"))?;
         let cycle = BillingCycle::parse(&license.billing_cycle).unwrap_or(BillingCycle::Monthly);

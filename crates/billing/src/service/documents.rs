@@ -123,7 +123,19 @@ pub(crate) async fn invoice_document(
             totals.push(("VAT (reverse charge)".to_owned(), money(0)));
         }
     }
-    totals.push(("Total".to_owned(), money(row.total_minor)));
+    if row.credit_applied_minor > 0 {
+        totals.push((
+            "Total".to_owned(),
+            money(row.total_minor + row.credit_applied_minor),
+        ));
+        totals.push((
+            "Credit applied".to_owned(),
+            money(-row.credit_applied_minor),
+        ));
+        totals.push(("Amount due".to_owned(), money(row.total_minor)));
+    } else {
+        totals.push(("Total".to_owned(), money(row.total_minor)));
+    }
     let mut facts = vec![("Date".to_owned(), day(row.created_at))];
     if let (Some(from), Some(to)) = (row.period_start, row.period_end) {
         facts.push(("Period".to_owned(), format!("{} to {}", day(from), day(to))));
@@ -197,12 +209,13 @@ pub async fn credit_note(
         .ok_or(ServiceError::NotFound("invoice"))?;
     let money = |minor: i64| amount_text(minor, &note.currency);
     // A refund gives back tax in the share the invoice carried it (as the tax report).
-    let tax_back = if invoice.total_minor == 0 {
+    let gross = invoice.total_minor + invoice.credit_applied_minor;
+    let tax_back = if gross == 0 {
         0
     } else {
         i64::try_from(tax::div_round(
             i128::from(note.amount_minor) * i128::from(invoice.tax_minor),
-            i128::from(invoice.total_minor),
+            i128::from(gross),
         ))
         .unwrap_or(0)
     };

@@ -111,7 +111,7 @@ pub struct Invoice {
     pub billing_cycle: String,
     /// ISO-4217 code.
     pub currency: String,
-    /// Exact total in minor units, tax included: what is paid.
+    /// What is left to pay in minor units: `subtotal + tax − credit_applied`.
     pub total: i64,
     /// The total for people, e.g. `14.99 USD`.
     pub total_display: String,
@@ -119,6 +119,8 @@ pub struct Invoice {
     pub subtotal: i64,
     /// Tax on the invoice.
     pub tax: i64,
+    /// Credit balance that paid part of it.
+    pub credit_applied: i64,
     /// Whether the plan's prices included the tax.
     pub prices_include_tax: bool,
     /// EU reverse charge: no VAT charged; `tax_note` says so.
@@ -170,11 +172,7 @@ impl From<&InvoiceRow> for Invoice {
             id: r.id,
             number: number_of(r),
             customer_id: r.customer_id,
-            kind: if r.kind == "renewal" {
-                InvoiceKind::Renewal
-            } else {
-                InvoiceKind::Order
-            },
+            kind: InvoiceKind::parse(&r.kind).unwrap_or(InvoiceKind::Order),
             status: InvoiceStatus::parse(&r.status).unwrap_or(InvoiceStatus::Open),
             plan_id: r.plan_id,
             billing_cycle: r.billing_cycle.clone(),
@@ -183,6 +181,7 @@ impl From<&InvoiceRow> for Invoice {
             total_display: amount_text(r.total_minor, &r.currency),
             subtotal: r.subtotal_minor,
             tax: r.tax_minor,
+            credit_applied: r.credit_applied_minor,
             prices_include_tax: r.prices_include_tax,
             reverse_charge: r.reverse_charge,
             tax_note: r
@@ -407,6 +406,7 @@ pub(crate) fn open_row(
         total_minor: 0,
         subtotal_minor: 0,
         tax_minor: 0,
+        credit_applied_minor: 0,
         prices_include_tax: false,
         reverse_charge: false,
         period_start: None,
@@ -446,11 +446,27 @@ pub(crate) async fn create(
     row.number = Some(format.render(seq, issued));
     row.subtotal_minor = priced.subtotal;
     row.tax_minor = priced.tax;
-    row.total_minor = priced.total;
+    // The customer's credit pays what it can; the rest is what is left to pay.
+    let credit = super::credits::usable(tx, row.customer_id, &row.currency, priced.total).await?;
+    row.credit_applied_minor = credit;
+    row.total_minor = priced.total - credit;
     row.prices_include_tax = priced.prices_include_tax;
     row.reverse_charge = priced.reverse_charge;
     row.buyer = priced.buyer.clone();
     let saved = store::invoices::insert(tx, &row).await?;
+    if credit > 0 {
+        super::credits::add(
+            tx,
+            actor,
+            row.customer_id,
+            &row.currency,
+            -credit,
+            &format!("paid part of invoice {}", number_of(&saved)),
+            Some(saved.id),
+            None,
+        )
+        .await?;
+    }
     for (line, net, tax) in &priced.lines {
         store::invoices::insert_line(
             tx,
@@ -670,6 +686,23 @@ pub(crate) async fn void_in(
 ) -> Result<bool, ServiceError> {
     if !store::invoices::close(tx, before.id, store::invoices::Closing::Void, store::now()).await? {
         return Ok(false);
+    }
+    // Credit that paid part of it goes back to the balance.
+    if before.credit_applied_minor > 0 {
+        super::credits::add(
+            tx,
+            actor,
+            before.customer_id,
+            &before.currency,
+            before.credit_applied_minor,
+            &format!("invoice {} was voided", number_of(before)),
+            Some(before.id),
+            None,
+        )
+        .await?;
+    }
+    if before.kind == InvoiceKind::PlanChange.as_str() {
+        super::plan_changes::invoice_voided(tx, before.id).await?;
     }
     audit::record(
         tx,

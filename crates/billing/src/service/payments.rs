@@ -179,18 +179,32 @@ pub async fn order(
     if placed.total != 0 {
         return Ok(placed);
     }
+    settle_without_payment(ctx, placed.id, &placed.number).await?;
+    invoices::view(ctx.db, actor, placed.id).await
+}
+
+/// Settles an invoice with nothing left to pay (a free plan, or one the credit balance
+/// paid): as a payment of 0, so it is fulfilled exactly as a paid one.
+pub(crate) async fn settle_without_payment(
+    ctx: &PaymentContext<'_>,
+    invoice_id: i64,
+    number: &str,
+) -> Result<(), ServiceError> {
     let mut tx = ctx.db.begin().await?;
+    let row = store::invoices::find(&mut tx, invoice_id)
+        .await?
+        .ok_or(ServiceError::NotFound("invoice"))?;
     let settlement = Settlement {
-        invoice_id: placed.id,
-        reference: format!("free:{}", placed.number),
+        invoice_id,
+        reference: format!("free:{number}"),
         amount: 0,
-        currency: placed.currency.clone(),
+        currency: row.currency.clone(),
         message: None,
     };
     apply_payment(ctx, &mut tx, &Actor::system(), "manual", &settlement).await?;
     tx.commit().await?;
     ctx.wake.notify_waiters();
-    invoices::view(ctx.db, actor, placed.id).await
+    Ok(())
 }
 
 /// Records a payment an admin received outside Stripe (bank transfer) and applies it.
@@ -287,6 +301,8 @@ pub(crate) async fn apply_payment(
     }
     let fulfilled = if row.kind == "renewal" {
         renew(ctx, tx, actor, &row).await?
+    } else if row.kind == "plan_change" {
+        super::plan_changes::invoice_paid(tx, ctx.settings, actor, row.id).await?
     } else if row.license_id.is_some() {
         // Authorized earlier and fulfilled then; this is its capture.
         "fulfilled when the card was authorized".to_owned()
@@ -442,6 +458,8 @@ async fn renew(
     after.status = LicenseStatus::Active.as_str().to_owned();
     after.updated_at = store::now();
     let saved = store::licenses::update(tx, &after).await?;
+    // A downgrade scheduled for the period just paid for takes effect with it.
+    super::plan_changes::period_started(tx, ctx.settings, actor, license_id).await?;
     audit::record(
         tx,
         actor,

@@ -35,6 +35,8 @@ pub struct InvoiceRow {
     pub subtotal_minor: i64,
     /// Sum of the lines' tax.
     pub tax_minor: i64,
+    /// Credit balance used to pay part of it (`total_minor` is what is left to pay).
+    pub credit_applied_minor: i64,
     /// Whether the plan prices included tax when it was issued.
     pub prices_include_tax: bool,
     /// EU reverse charge: no VAT charged, the buyer accounts for it.
@@ -111,7 +113,7 @@ pub struct LineRow {
 }
 
 const COLUMNS: &str = "id, number, customer_id, kind, status, plan_id, billing_cycle, license_id, hosting_account_id, \
-    order_username, currency, total_minor, subtotal_minor, tax_minor, prices_include_tax, reverse_charge, \
+    order_username, currency, total_minor, subtotal_minor, tax_minor, credit_applied_minor, prices_include_tax, reverse_charge, \
     period_start, period_end, due_at, paid_at, voided_at, \
     checkout_session_id, checkout_url, checkout_created_at, reminders_sent, last_reminder_at, created_at, updated_at, \
     buyer_name, buyer_company, buyer_address, buyer_country, buyer_region, buyer_tax_id";
@@ -123,9 +125,9 @@ pub async fn insert(tx: &mut Tx, i: &InvoiceRow) -> Result<InvoiceRow, StoreErro
          order_username, currency, total_minor, period_start, period_end, due_at, paid_at, voided_at, \
          checkout_session_id, checkout_url, checkout_created_at, reminders_sent, last_reminder_at, created_at, updated_at, \
          number, subtotal_minor, tax_minor, prices_include_tax, reverse_charge, \
-         buyer_name, buyer_company, buyer_address, buyer_country, buyer_region, buyer_tax_id) \
+         buyer_name, buyer_company, buyer_address, buyer_country, buyer_region, buyer_tax_id, credit_applied_minor) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, \
-         $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33) \
+         $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34) \
          RETURNING {COLUMNS}"
     );
     let row = on_conn!(tx, |c| sqlx::query_as::<_, InvoiceRow>(&sql)
@@ -162,6 +164,7 @@ pub async fn insert(tx: &mut Tx, i: &InvoiceRow) -> Result<InvoiceRow, StoreErro
         .bind(&i.buyer.buyer_country)
         .bind(&i.buyer.buyer_region)
         .bind(&i.buyer.buyer_tax_id)
+        .bind(i.credit_applied_minor)
         .fetch_one(c)
         .await)?;
     Ok(row)

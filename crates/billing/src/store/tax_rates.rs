@@ -176,7 +176,7 @@ pub struct CreditedRow {
     pub currency: String,
     /// The amount given back (tax included).
     pub amount_minor: i64,
-    /// The invoice's total.
+    /// The invoice's total (what was paid plus the credit that paid part of it).
     pub invoice_total_minor: i64,
     /// The invoice's tax.
     pub invoice_tax_minor: i64,
@@ -193,7 +193,7 @@ pub async fn credited_in(
         "SELECT i.buyer_country AS country, \
          (SELECT l.tax_name FROM invoice_lines l WHERE l.invoice_id = i.id ORDER BY l.id LIMIT 1) AS tax_name, \
          COALESCE((SELECT l.tax_rate_bp FROM invoice_lines l WHERE l.invoice_id = i.id ORDER BY l.id LIMIT 1), 0) AS tax_rate_bp, \
-         i.reverse_charge, n.currency, n.amount_minor, i.total_minor AS invoice_total_minor, i.tax_minor AS invoice_tax_minor \
+         i.reverse_charge, n.currency, n.amount_minor, i.total_minor + i.credit_applied_minor AS invoice_total_minor, i.tax_minor AS invoice_tax_minor \
          FROM credit_notes n JOIN invoices i ON i.id = n.invoice_id \
          WHERE n.created_at >= $1 AND n.created_at < $2 ORDER BY n.id"
     )

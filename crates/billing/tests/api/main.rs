@@ -16,6 +16,7 @@ mod licenses;
 mod notifications;
 mod payments;
 mod periodic;
+mod plan_changes;
 mod plans;
 mod provisioning;
 mod reconciliation;

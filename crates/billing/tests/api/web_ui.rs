@@ -194,6 +194,78 @@ async fn staff_read_the_console_without_write_controls() {
 }
 
 #[tokio::test]
+async fn a_customer_upgrades_mid_period_and_pays_the_difference() {
+    let stripe = FakeStripe::start().await;
+    let app = TestApp::spawn_public(stripe.layer()).await;
+    stripe.deliver_webhooks_to(app.url("/webhooks/stripe"));
+    let admin = app.admin_token().await;
+    app.sim_server(&admin, "node-1", 10, SimConfig::random().unwrap())
+        .await;
+    let starter = app.plan(&admin, "Starter").await;
+    let mut pro = crate::helpers::plan_body("Pro");
+    pro["prices"] = json!({"monthly": 1999});
+    let (_, pro) = app.post("/api/v1/plans", Some(&admin), pro).await;
+    let (customer, _) = app.customer(&admin, "ada@example.com").await;
+    let (_, order) = app
+        .post(
+            &format!("/api/v1/customers/{customer}/orders"),
+            Some(&admin),
+            json!({"plan_id": starter, "username": "ada1", "billing_cycle": "monthly"}),
+        )
+        .await;
+    let (_, paid) = app
+        .post(
+            &format!("/api/v1/invoices/{}/mark-paid", order["id"]),
+            Some(&admin),
+            json!({"reference": "transfer"}),
+        )
+        .await;
+    let license_id = paid["license_id"].as_i64().unwrap();
+    let (_, license) = app
+        .get(&format!("/api/v1/licenses/{license_id}"), Some(&admin))
+        .await;
+    // The per-day rule, computed here on its own.
+    let end = chrono::DateTime::parse_from_rfc3339(license["expires_at"].as_str().unwrap())
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let start = end.checked_sub_months(chrono::Months::new(1)).unwrap();
+    let days = (end.date_naive() - start.date_naive()).num_days();
+    let left = (end.date_naive() - chrono::Utc::now().date_naive()).num_days();
+    let due = (1000 * left * 2 + days) / (2 * days);
+    let Some(_) = run_script_async(
+        "plan-change.mjs",
+        vec![
+            ("BASE_URL", app.url("")),
+            ("CUSTOMER_EMAIL", "ada@example.com".to_owned()),
+            ("CUSTOMER_PASSWORD", "customer-password-1".to_owned()),
+            ("LICENSE_ID", license_id.to_string()),
+            (
+                "EXPECTED_DUE",
+                format!("{}.{:02} USD", due / 100, due % 100),
+            ),
+            ("INVOICE_PREFIX", "INV-".to_owned()),
+        ],
+    )
+    .await
+    else {
+        return;
+    };
+    let (_, license) = app
+        .get(&format!("/api/v1/licenses/{license_id}"), Some(&admin))
+        .await;
+    assert_eq!(license["plan_id"], pro["id"]);
+    let (_, changes) = app
+        .get(
+            &format!("/api/v1/licenses/{license_id}/plan-changes"),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(changes[0]["state"], "applied");
+    assert_eq!(changes[0]["invoice"]["status"], "paid");
+    assert_eq!(changes[0]["invoice"]["total"].as_i64(), Some(due));
+}
+
+#[tokio::test]
 async fn an_admin_adds_a_tax_rate_and_finds_it_on_the_invoice_and_in_the_report() {
     let app = TestApp::spawn_with(billing::config::Layer {
         company_country: Some("DE".into()),

@@ -14,6 +14,7 @@ pub mod license_check;
 pub mod licenses;
 pub mod me;
 pub mod payment_methods;
+pub mod plan_changes;
 pub mod plans;
 pub mod reconciliations;
 pub mod refunds;

@@ -1,7 +1,7 @@
 // Customers: finding one, adding one, and everything a customer holds.
 
 import { get, patch, post, query } from '../api.js';
-import { alert, badge, button, facts, form, h, options, page, pager, table, when } from '../dom.js';
+import { alert, badge, button, facts, form, h, invalid, options, page, pager, parseMoney, table, when } from '../dom.js';
 import { CYCLES } from '../plan-text.js';
 import { userSessions } from '../security.js';
 import { billingForm, billingText } from '../billing-address.js';
@@ -50,11 +50,12 @@ export async function customers(ctx) {
 /** One customer: profile, hosting accounts, licenses, invoices; order for them. */
 export async function customer(ctx) {
   const id = ctx.params.id;
-  const [c, licenses, invoices, plans] = await Promise.all([
+  const [c, licenses, invoices, plans, credit] = await Promise.all([
     get(`/api/v1/customers/${id}`),
     get(`/api/v1/customers/${id}/licenses`),
     get(`/api/v1/invoices?customer_id=${id}`),
     get('/api/v1/plans'),
+    get(`/api/v1/customers/${id}/credit`),
   ]);
   const out = h('div', {});
   const licenseRows = Array.isArray(licenses) ? licenses : licenses.items;
@@ -76,6 +77,7 @@ export async function customer(ctx) {
     h('div', { class: 'card' }, facts([
       ['Email', c.email], ['Company', c.company_name], ['Phone', c.phone],
       ['Billing address', billingText(c.billing)],
+      ['Credit balance', credit.balances.length ? h('span', { id: 'credit-balance' }, credit.balances.map((b) => b.balance_display).join(', ')) : 'none'],
       ['Active', badge(c.is_active ? 'yes' : 'no')], ['Customer since', when(c.created_at)],
     ])),
     ctx.admin ? h('div', { class: 'actions' },
@@ -85,6 +87,22 @@ export async function customer(ctx) {
           { cls: 'danger', where: out, confirm: 'Deactivate this customer? They can no longer sign in.' })
         : button('Activate', async () => { await post(`/api/v1/customers/${id}/activate`); ctx.redraw('Customer activated.'); },
           { cls: 'secondary', where: out })) : null,
+    ctx.admin ? h('details', { id: 'customer-credit' }, h('summary', {}, 'Adjust credit'), form({
+      id: 'credit-form', cls: 'stack',
+      submit: 'Adjust credit',
+      fields: [
+        { name: 'currency', label: 'Currency', value: (plans[0] && plans[0].currency) || 'USD' },
+        { name: 'amount', label: 'Amount (negative to take away)', help: 'Like 5.00 or -2.50.' },
+        { name: 'reason', label: 'Reason', help: 'The customer sees it; the audit log keeps it.' },
+      ],
+      onSubmit: async (v) => {
+        const negative = v.amount.startsWith('-');
+        const minor = parseMoney(negative ? v.amount.slice(1) : v.amount, v.currency.toUpperCase());
+        if (minor === null) throw invalid('amount', 'Enter an amount like 5.00 or -2.50.');
+        await post(`/api/v1/customers/${id}/credit`, { currency: v.currency.toUpperCase(), amount: negative ? -minor : minor, reason: v.reason });
+        ctx.redraw('Credit adjusted.');
+      },
+    })) : null,
     ctx.admin ? h('details', { id: 'customer-billing' }, h('summary', {}, 'Edit billing address'),
       billingForm('customer-billing-form', c.billing, async (billing) => {
         await patch(`/api/v1/customers/${id}`, { billing });

@@ -6,8 +6,10 @@ import { invoiceBody } from '../invoice-body.js';
 
 /** The customer's invoices. */
 export async function invoices() {
-  const list = await get('/api/v1/me/invoices');
+  const [list, credit] = await Promise.all([get('/api/v1/me/invoices'), get('/api/v1/me/credit')]);
+  const balances = credit.balances.filter((b) => b.balance > 0);
   return page('Invoices',
+    balances.length ? alert('ok', `Credit balance: ${balances.map((b) => b.balance_display).join(', ')} (used for your next invoices).`) : null,
     table([
       { label: 'Number', value: (i) => h('a', { href: `#/my/invoices/${i.id}` }, i.number) },
       { label: 'Status', value: (i) => badge(i.status) },
