@@ -16,7 +16,7 @@ mod output;
 mod provision;
 
 use client::{ApiArgs, Client};
-use commands::{accounts, auth, customers, invoices, jobs, plans, servers};
+use commands::{accounts, auth, customers, invoices, jobs, plans, reports, servers};
 use local::SettingsArgs;
 
 /// Billing and hosting-account provisioning for NextPanel servers.
@@ -104,6 +104,11 @@ enum Command {
         #[command(subcommand)]
         command: jobs::JobsCommand,
     },
+    /// Reports: MRR, revenue, new and cancelled services, overdue, server utilisation.
+    #[command(
+        after_help = "Examples:\n  nextpanel-bill report mrr\n  nextpanel-bill report revenue --months 24 --csv > revenue.csv"
+    )]
+    Report(reports::ReportArgs),
     /// Print a shell completion script.
     #[command(
         after_help = "Examples:\n  nextpanel-bill completions bash > /etc/bash_completion.d/nextpanel-bill\n  nextpanel-bill completions zsh > \"${fpath[1]}/_nextpanel-bill\"\n  nextpanel-bill completions fish > ~/.config/fish/completions/nextpanel-bill.fish"
@@ -178,6 +183,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             accounts::run(command, &mut Client::from_args(&api)?, json).await
         }
         Command::Jobs { command } => jobs::run(command, &mut Client::from_args(&api)?, json).await,
+        Command::Report(args) => reports::run(args, &mut Client::from_args(&api)?, json).await,
         Command::Invoices { command } => {
             invoices::run(command, &mut Client::from_args(&api)?, json).await
         }

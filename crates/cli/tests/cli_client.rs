@@ -1037,4 +1037,19 @@ async fn an_admin_bills_an_order_paid_by_bank_transfer() {
     );
     let run = w.cli(&["invoices", "run"], None).await;
     assert!(String::from_utf8_lossy(&run.stdout).contains("renewal invoices"));
+
+    // The dashboard's figures on the terminal: the transfer is this month's revenue
+    // (minus the refunds), and one service is new.
+    let month = chrono::Utc::now().format("%Y-%m").to_string();
+    let revenue = w.cli(&["report", "revenue", "--months", "2"], None).await;
+    assert!(revenue.status.success(), "{}", stderr(&revenue));
+    let said = String::from_utf8_lossy(&revenue.stdout).into_owned();
+    assert!(
+        said.contains("Revenue collected") && said.contains(&month) && said.contains("USD"),
+        "{said}"
+    );
+    let services = w.cli(&["report", "services", "--csv"], None).await;
+    let csv = String::from_utf8_lossy(&services.stdout).into_owned();
+    assert!(csv.starts_with("series,currency,label,value"), "{csv}");
+    assert!(csv.contains(&format!("new,,{month},1")), "{csv}");
 }

@@ -53,6 +53,7 @@ const BODY_LIMIT: usize = 256 * 1024;
         (name = "jobs", description = "The durable job queue (admin)"),
         (name = "emails", description = "The email outbox (admin)"),
         (name = "invoices", description = "Invoices, payments (Stripe Checkout, manual) and the billing run"),
+        (name = "reports", description = "MRR, revenue, new and cancelled services, overdue, server utilisation"),
         (name = "tax", description = "Tax rates, whether prices include tax, and the tax report"),
     )
 )]
@@ -75,7 +76,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
     use api::{
         accounts, api_keys, audit, auth, customers, documents, emails, health, invoices, jobs,
         license_check, licenses, me, payment_methods, plan_changes, plans, reconciliations,
-        refunds, servers, sessions, tax, two_factor, users, webhooks,
+        refunds, reports, servers, sessions, tax, two_factor, users, webhooks,
     };
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(health::health))
@@ -187,6 +188,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(plan_changes::list))
         .routes(routes!(plan_changes::my_credit))
         .routes(routes!(plan_changes::credit, plan_changes::adjust_credit))
+        .routes(routes!(reports::report))
         .routes(routes!(webhooks::stripe))
 }
 

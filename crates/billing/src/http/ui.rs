@@ -40,6 +40,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     asset!("js/app.js", JS),
     asset!("js/auth.js", JS),
     asset!("js/billing-address.js", JS),
+    asset!("js/charts.js", JS),
     asset!("js/dom.js", JS),
     asset!("js/invoice-body.js", JS),
     asset!("js/plan-text.js", JS),

@@ -39,6 +39,7 @@ pub mod provisioning_log;
 pub mod rate_limit;
 pub mod reconciliation;
 pub mod refunds;
+pub mod reports;
 pub mod server_health;
 pub mod servers;
 pub mod sessions;

@@ -21,6 +21,7 @@ mod plans;
 mod provisioning;
 mod reconciliation;
 mod refunds;
+mod reports;
 mod roles;
 mod schema;
 mod servers;

@@ -49,6 +49,7 @@ const ROUTES: &[(&str, &str, Access)] = &[
     ),
     ("GET", "/api/v1/settings/security", Access::Admin),
     ("GET", "/api/v1/tax-rates", Access::Staff),
+    ("GET", "/api/v1/reports/{report}", Access::Staff),
     ("POST", "/api/v1/me/licenses/{id}/plan-change", Access::User),
     (
         "DELETE",
@@ -235,7 +236,7 @@ fn concrete(path: &str) -> String {
     if path.starts_with("/api/v1/auth/sessions/") {
         return path.replace("{id}", "999999");
     }
-    path.replace("{id}", "1")
+    path.replace("{id}", "1").replace("{report}", "mrr")
 }
 
 async fn call(app: &TestApp, method: &str, path: &str, token: Option<&str>) -> StatusCode {

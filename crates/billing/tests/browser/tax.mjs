@@ -59,5 +59,16 @@ run('tax', async ({ page, base }) => {
   const href = await page.locator('#tax-csv').getAttribute('href');
   const csv = await page.evaluate(async (url) => (await fetch(url)).text(), href);
   if (!csv.includes('DE,VAT,1900,USD,1,999,190,0,0,999,190')) throw new Error(`CSV:\n${csv}`);
+
+  // The dashboard draws the month's revenue and MRR from the report endpoints; the
+  // screenshot stays as a test artefact.
+  await page.click('nav >> text=Dashboard');
+  await page.locator('#chart-revenue rect').first().waitFor({ state: 'attached' });
+  const bars = await page.locator('#chart-revenue rect').evaluateAll((rects) => rects.filter((r) => Number(r.getAttribute('height')) > 0).length);
+  if (bars < 1) throw new Error('the revenue chart has no bar');
+  const shown = await page.locator('#chart-revenue text.chart-value').allTextContents();
+  if (!shown.includes('11.89')) throw new Error(`revenue chart values ${shown}`);
+  await page.locator('#chart-mrr rect').first().waitFor({ state: 'attached' });
+  await page.screenshot({ path: `${process.env.SCREENSHOT_DIR || '/tmp'}/dashboard-charts.png`, fullPage: true });
   console.log(`RESULT ${JSON.stringify({ number })}`);
 });

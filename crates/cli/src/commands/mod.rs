@@ -6,6 +6,7 @@ pub mod customers;
 pub mod invoices;
 pub mod jobs;
 pub mod plans;
+pub mod reports;
 pub mod servers;
 
 use std::io::{BufRead, IsTerminal};

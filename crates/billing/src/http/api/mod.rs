@@ -18,6 +18,7 @@ pub mod plan_changes;
 pub mod plans;
 pub mod reconciliations;
 pub mod refunds;
+pub mod reports;
 pub mod servers;
 pub mod sessions;
 pub mod tax;

@@ -1,7 +1,16 @@
 // The first screen: is anything on fire?
 
 import { get } from '../api.js';
+import { barChart, formatValue } from '../charts.js';
 import { badge, h, page, table, when } from '../dom.js';
+
+/** One chart with its title and a CSV link; the data is the report endpoint's answer. */
+function chart(name, report, options) {
+  return h('div', { class: 'card', id: `report-${name}` },
+    h('h3', {}, report.title),
+    report.series.length ? barChart(report, { id: `chart-${name}`, ...options }) : h('p', { class: 'empty' }, 'Nothing yet.'),
+    h('a', { href: `/api/v1/reports/${name}?format=csv`, download: `${name}.csv`, class: 'csv' }, 'CSV'));
+}
 
 function stat(label, value, href, id) {
   return h('a', { class: 'stat', href, id },
@@ -10,7 +19,7 @@ function stat(label, value, href, id) {
 
 /** Servers, accounts, stuck jobs, failing emails and open invoices at a glance. */
 export async function dashboard(ctx) {
-  const [servers, accounts, failed, dead, emails, invoices] = await Promise.all([
+  const [servers, accounts, failed, dead, emails, invoices, mrr, revenue, services, overdue, utilisation] = await Promise.all([
     // Servers are the admins' alone.
     ctx.admin ? get('/api/v1/nextpanel/servers/status') : null,
     get('/api/v1/nextpanel/accounts?per_page=1'),
@@ -18,7 +27,16 @@ export async function dashboard(ctx) {
     get('/api/v1/jobs?state=dead&per_page=1'),
     get('/api/v1/emails?state=failed&per_page=1'),
     get('/api/v1/invoices?status=open&per_page=1'),
+    get('/api/v1/reports/mrr'),
+    get('/api/v1/reports/revenue'),
+    get('/api/v1/reports/services'),
+    get('/api/v1/reports/overdue'),
+    get('/api/v1/reports/utilisation'),
   ]);
+  const overdueMoney = overdue.series.filter((s) => s.currency);
+  const overdueText = overdueMoney.length
+    ? overdueMoney.map((s) => formatValue(s.points[0].value, overdue.unit, s.currency)).join(', ')
+    : 'nothing';
   const online = servers && servers.filter((s) => s.status === 'online').length;
   return page('Dashboard',
     h('div', { class: 'cards' },
@@ -26,7 +44,14 @@ export async function dashboard(ctx) {
       stat('hosting accounts', accounts.total, '#/accounts', 'stat-accounts'),
       stat('jobs that gave up', failed.total + dead.total, '#/jobs', 'stat-jobs'),
       stat('emails failing', emails.total, '#/emails', 'stat-emails'),
-      stat('open invoices', invoices.total, '#/invoices', 'stat-invoices')),
+      stat('open invoices', invoices.total, '#/invoices', 'stat-invoices'),
+      stat('overdue', overdueText, '#/invoices?status=open', 'stat-overdue')),
+    h('h2', {}, 'Revenue and growth'),
+    h('div', { class: 'charts' },
+      chart('mrr', mrr),
+      chart('revenue', revenue),
+      chart('services', services),
+      chart('utilisation', utilisation, { only: (s) => s.name === 'percent used' })),
     servers ? h('h2', {}, 'Servers') : null,
     servers ? table([
       { label: 'Name', value: (s) => h('a', { href: `#/servers/${s.id}` }, s.name) },
