@@ -4,6 +4,7 @@
 //! `Money::new`, ...), so everything after the edge can trust it.
 
 pub mod autopay;
+pub mod coupon;
 pub mod customer;
 pub mod document_number;
 pub mod hosting;

@@ -74,8 +74,8 @@ impl Modify for BearerScheme {
 /// All routes with their OpenAPI description.
 pub fn api_routes() -> OpenApiRouter<AppState> {
     use api::{
-        accounts, api_keys, audit, auth, customers, documents, emails, health, invoices, jobs,
-        license_check, licenses, me, payment_methods, plan_changes, plans, reconciliations,
+        accounts, api_keys, audit, auth, coupons, customers, documents, emails, health, invoices,
+        jobs, license_check, licenses, me, payment_methods, plan_changes, plans, reconciliations,
         refunds, reports, servers, sessions, tax, two_factor, users, webhooks,
     };
     OpenApiRouter::with_openapi(ApiDoc::openapi())
@@ -189,6 +189,8 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(plan_changes::my_credit))
         .routes(routes!(plan_changes::credit, plan_changes::adjust_credit))
         .routes(routes!(reports::report))
+        .routes(routes!(coupons::list, coupons::create))
+        .routes(routes!(coupons::update))
         .routes(routes!(webhooks::stripe))
 }
 

@@ -147,7 +147,7 @@ impl BillingRunner {
         let prices = super::plans::prices_of(&plan)?;
         let start = license.expires_at;
         let end = license_rules::period_end(start, cycle, 1)?;
-        let lines = match invoice::lines(
+        let mut lines = match invoice::lines(
             &plan.name,
             &prices,
             cycle,
@@ -160,6 +160,10 @@ impl BillingRunner {
                 return Ok(false);
             }
         };
+        // A coupon entered with the order may discount this renewal too.
+        if let Some(line) = super::coupons::renewal_line(&mut tx, license.id, &lines).await? {
+            lines.push(line);
+        }
         let row = InvoiceRow {
             license_id: Some(license.id),
             period_start: Some(start),

@@ -235,6 +235,9 @@ pub struct NewOrder {
     pub billing_cycle: Option<BillingCycle>,
     /// The hosting login to create: 3 to 32 of a-z0-9, starting with a letter.
     pub username: String,
+    /// A coupon code.
+    #[serde(default)]
+    pub coupon: Option<String>,
 }
 
 /// Body of `POST /api/v1/invoices/{id}/void`.
@@ -313,7 +316,19 @@ pub async fn place_order(
             .find(|c| prices.price(*c).is_some())
             .ok_or_else(|| Invalid::new("plan_id", "the plan has no price"))?,
     };
-    let lines = invoice::lines(&plan.name, &prices, cycle, InvoiceKind::Order, None)?;
+    let mut lines = invoice::lines(&plan.name, &prices, cycle, InvoiceKind::Order, None)?;
+    let coupon = match body
+        .coupon
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+    {
+        Some(code) => Some(super::coupons::for_order(&mut tx, code, &plan).await?),
+        None => None,
+    };
+    if let Some(c) = &coupon {
+        lines.extend(super::coupons::discount_line(c, &lines)?);
+    }
     // A second click on "order" must not become a second charge.
     let (open, _) = store::invoices::list(
         &mut tx,
@@ -362,6 +377,9 @@ pub async fn place_order(
         )
     };
     let saved = create(&mut tx, &settings.invoicing, actor, &row, lines).await?;
+    if let Some(c) = &coupon {
+        super::coupons::redeem(&mut tx, c, customer_id, saved.id).await?;
+    }
     let view = detail(&mut tx, &saved).await?;
     tx.commit().await?;
     Ok(view)
@@ -700,6 +718,9 @@ pub(crate) async fn void_in(
             None,
         )
         .await?;
+    }
+    if before.kind == InvoiceKind::Order.as_str() {
+        store::coupons::unredeem(tx, before.id).await?;
     }
     if before.kind == InvoiceKind::PlanChange.as_str() {
         super::plan_changes::invoice_voided(tx, before.id).await?;

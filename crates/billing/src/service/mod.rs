@@ -18,6 +18,7 @@ pub mod autopay;
 pub mod billing_run;
 pub mod capture;
 pub mod cards;
+pub mod coupons;
 pub mod credential_links;
 pub mod credits;
 pub mod customers;

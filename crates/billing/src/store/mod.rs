@@ -19,6 +19,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod authorizations;
 pub mod autopay;
+pub mod coupons;
 pub mod credential_links;
 pub mod credits;
 pub mod disputes;

@@ -8,6 +8,7 @@ mod helpers;
 mod auth;
 mod autopay;
 mod browser;
+mod coupons;
 mod customers;
 mod documents;
 mod health;

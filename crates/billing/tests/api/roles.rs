@@ -49,6 +49,9 @@ const ROUTES: &[(&str, &str, Access)] = &[
     ),
     ("GET", "/api/v1/settings/security", Access::Admin),
     ("GET", "/api/v1/tax-rates", Access::Staff),
+    ("GET", "/api/v1/coupons", Access::Staff),
+    ("POST", "/api/v1/coupons", Access::Admin),
+    ("PATCH", "/api/v1/coupons/{id}", Access::Admin),
     ("GET", "/api/v1/reports/{report}", Access::Staff),
     ("POST", "/api/v1/me/licenses/{id}/plan-change", Access::User),
     (

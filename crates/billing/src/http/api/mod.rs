@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
+pub mod coupons;
 pub mod customers;
 pub mod documents;
 pub mod emails;

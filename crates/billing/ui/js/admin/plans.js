@@ -1,12 +1,12 @@
 // Hosting plans: what customers can buy, at which prices, with which quotas.
 
 import { get, patch, post } from '../api.js';
-import { badge, button, form, h, invalid, money, page, parseMoney, table } from '../dom.js';
+import { badge, button, form, h, invalid, money, page, parseMoney, table, when } from '../dom.js';
 import { CYCLES, QUOTAS, priceText, quotaText } from '../plan-text.js';
 
 /** Every plan, including retired ones. */
 export async function plans(ctx) {
-  const list = await get('/api/v1/plans?include_inactive=true');
+  const [list, coupons] = await Promise.all([get('/api/v1/plans?include_inactive=true'), get('/api/v1/coupons')]);
   return page('Plans',
     h('div', { class: 'actions' }, h('a', { href: '#/plans/new' }, h('button', { type: 'button' }, 'New plan'))),
     table([
@@ -21,7 +21,58 @@ export async function plans(ctx) {
           ctx.redraw(`${p.name} is ${p.is_active ? 'no longer on sale' : 'on sale'}.`);
         }, { cls: 'secondary' }),
       },
-    ], list, 'No plans yet.'));
+    ], list, 'No plans yet.'),
+    h('h2', {}, 'Coupons'),
+    table([
+      { label: 'Code', value: (c) => h('span', { class: 'mono' }, c.code) },
+      { label: 'Discount', value: (c) => c.discount_display },
+      { label: 'Invoices', value: (c) => (c.cycles === 1 ? 'the order' : `the order and ${c.cycles - 1} renewal(s)`) },
+      { label: 'Plan', value: (c) => (c.plan_id ? (list.find((p) => p.id === c.plan_id) || {}).name || `#${c.plan_id}` : 'all') },
+      { label: 'Used', value: (c) => `${c.redemptions}${c.max_redemptions ? ` / ${c.max_redemptions}` : ''}`, num: true },
+      { label: 'Expires', value: (c) => when(c.expires_at) },
+      { label: 'Active', value: (c) => badge(c.is_active ? 'yes' : 'no') },
+      {
+        label: '', value: (c) => button(c.is_active ? 'Switch off' : 'Switch on', async () => {
+          await patch(`/api/v1/coupons/${c.id}`, { is_active: !c.is_active });
+          ctx.redraw(`Coupon ${c.code} is ${c.is_active ? 'off' : 'on'}.`);
+        }, { cls: 'secondary' }),
+      },
+    ], coupons, 'No coupons yet.'),
+    h('div', { class: 'card' }, h('h2', {}, 'New coupon'), couponForm(ctx, list)));
+}
+
+/** A new coupon: a percentage, or an amount in a currency, off one or more invoices. */
+function couponForm(ctx, plans) {
+  return form({
+    id: 'coupon-form',
+    submit: 'Create coupon',
+    fields: [
+      { name: 'code', label: 'Code', placeholder: 'WELCOME20' },
+      { name: 'off', label: 'Discount', placeholder: '20% or 5.00', help: 'A percentage (20%) or an amount (5.00) in the currency below.', field: 'percent_off_bp' },
+      { name: 'currency', label: 'Currency of an amount', value: (plans[0] && plans[0].currency) || 'USD' },
+      { name: 'cycles', label: 'Invoices discounted', value: '1', help: '1: the order alone; 3: the order and two renewals.' },
+      { name: 'plan_id', label: 'Plan', type: 'select', options: [['', 'every plan'], ...plans.map((p) => [p.id, p.name])] },
+      { name: 'max_redemptions', label: 'Usable this many times (optional)' },
+      { name: 'expires_at', label: 'Expires on (optional)', type: 'date' },
+    ],
+    onSubmit: async (v) => {
+      const body = { code: v.code, cycles: Number(v.cycles || 1), plan_id: v.plan_id ? Number(v.plan_id) : null };
+      const pct = /^\s*(\d{1,3})(?:\.(\d{1,2}))?\s*%\s*$/.exec(v.off);
+      if (pct) {
+        body.percent_off_bp = Number(pct[1]) * 100 + Number((pct[2] || '').padEnd(2, '0'));
+      } else {
+        const currency = v.currency.toUpperCase();
+        const minor = parseMoney(v.off, currency);
+        if (minor === null) throw invalid('percent_off_bp', 'Enter a percentage like 20% or an amount like 5.00.');
+        body.amount_off = minor;
+        body.currency = currency;
+      }
+      if (v.max_redemptions) body.max_redemptions = Number(v.max_redemptions);
+      if (v.expires_at) body.expires_at = `${v.expires_at}T23:59:59Z`;
+      const c = await post('/api/v1/coupons', body);
+      ctx.redraw(`Coupon ${c.code} (${c.discount_display}) created.`);
+    },
+  });
 }
 
 /** A new plan. Prices are typed in major units and converted exactly to minor units. */

@@ -21,9 +21,10 @@ export async function order(ctx) {
         fields: [
           { name: 'billing_cycle', label: 'Billing', type: 'select', options: offered.map(([c]) => [c, `${money(p.prices[c], p.currency)} ${c}`]) },
           { name: 'username', label: 'Hosting username', help: 'Lower-case letters and digits, starting with a letter.' },
+          { name: 'coupon', label: 'Coupon code (optional)' },
         ],
         onSubmit: async (v) => {
-          const inv = await post('/api/v1/me/orders', { plan_id: p.id, billing_cycle: v.billing_cycle, username: v.username });
+          const inv = await post('/api/v1/me/orders', { plan_id: p.id, billing_cycle: v.billing_cycle, username: v.username, coupon: v.coupon || null });
           ctx.flash('ok', inv.status === 'paid'
             ? 'Ordered. Your hosting is being set up; the login arrives by email.'
             : `Ordered: invoice ${inv.number} for ${inv.total_display}. Pay it to start your hosting.`);
