@@ -172,6 +172,12 @@ pub struct Layer {
     pub max_reminders: Option<i64>,
     /// Days after an unpaid renewal's due date when its hosting is suspended.
     pub suspend_overdue_after_days: Option<i64>,
+    /// Late fee: minor units charged once for a renewal unpaid `late_fee_after_days` after it was due.
+    pub late_fee_fixed: Option<i64>,
+    /// Late fee: basis points of the overdue invoice's total (added to the fixed part).
+    pub late_fee_percent_bp: Option<i64>,
+    /// Days after the due date when the late fee is charged.
+    pub late_fee_after_days: Option<i64>,
     /// Days audit entries are kept; unset keeps them all.
     pub audit_retention_days: Option<i64>,
     /// Days after its due date when an unpaid order is voided.
@@ -301,6 +307,9 @@ impl Layer {
             suspend_overdue_after_days: self
                 .suspend_overdue_after_days
                 .or(lower.suspend_overdue_after_days),
+            late_fee_fixed: self.late_fee_fixed.or(lower.late_fee_fixed),
+            late_fee_percent_bp: self.late_fee_percent_bp.or(lower.late_fee_percent_bp),
+            late_fee_after_days: self.late_fee_after_days.or(lower.late_fee_after_days),
             audit_retention_days: self.audit_retention_days.or(lower.audit_retention_days),
             void_unpaid_orders_after_days: self
                 .void_unpaid_orders_after_days
@@ -447,6 +456,8 @@ pub struct BillingSettings {
     pub dunning: crate::domain::invoice::DunningPolicy,
     /// Take orders even when no server can take the account now (it waits for one).
     pub accept_orders_when_full: bool,
+    /// The late fee charged on overdue renewals (none when both parts are 0).
+    pub late_fee: crate::domain::invoice::LateFee,
 }
 
 /// What invoices and credit notes say about the seller, and how they are numbered.
@@ -762,6 +773,27 @@ impl Settings {
                     30,
                 )?,
             },
+            late_fee: crate::domain::invoice::LateFee {
+                fixed: match layer.late_fee_fixed {
+                    Some(v) if v < 0 => {
+                        return Err(ConfigError::Invalid {
+                            key: "late_fee_fixed",
+                            message: "must be 0 or more (minor units)".into(),
+                        })
+                    }
+                    v => v.unwrap_or(0),
+                },
+                percent_bp: match layer.late_fee_percent_bp {
+                    Some(v) if !(0..=10_000).contains(&v) => {
+                        return Err(ConfigError::Invalid {
+                            key: "late_fee_percent_bp",
+                            message: "must be 0 to 10000 basis points".into(),
+                        })
+                    }
+                    v => v.unwrap_or(0),
+                },
+                after_days: positive("late_fee_after_days", layer.late_fee_after_days, 7)?,
+            },
         };
         let public_url = layer
             .public_url
@@ -968,6 +1000,9 @@ impl Settings {
             reminder_interval_days: i64,
             max_reminders: i64,
             suspend_overdue_after_days: i64,
+            late_fee_fixed: i64,
+            late_fee_percent_bp: i64,
+            late_fee_after_days: i64,
             void_unpaid_orders_after_days: i64,
             audit_retention_days: String,
             license_callbacks_v1: bool,
@@ -1024,6 +1059,9 @@ impl Settings {
             reminder_interval_days: self.billing.dunning.reminder_interval_days,
             max_reminders: self.billing.dunning.max_reminders,
             suspend_overdue_after_days: self.billing.dunning.suspend_after_days,
+            late_fee_fixed: self.billing.late_fee.fixed,
+            late_fee_percent_bp: self.billing.late_fee.percent_bp,
+            late_fee_after_days: self.billing.late_fee.after_days,
             void_unpaid_orders_after_days: self.billing.dunning.void_orders_after_days,
             smtp: match &self.smtp {
                 None => "not configured: messages stay queued".to_owned(),

@@ -1,9 +1,10 @@
 -- Plans that change mid-term, and a credit balance per customer and currency.
 -- Kept in step with ../sqlite/0017_plan_changes_credit.sql (a test compares them).
 
--- Invoices get a third kind, `plan_change` (the prorated difference of an upgrade).
+-- Invoices get two more kinds: `plan_change` (the prorated difference of an upgrade) and
+-- `late_fee` (charged once for an invoice paid late).
 ALTER TABLE invoices DROP CONSTRAINT invoices_kind_check;
-ALTER TABLE invoices ADD CONSTRAINT invoices_kind_check CHECK (kind IN ('order', 'renewal', 'plan_change'));
+ALTER TABLE invoices ADD CONSTRAINT invoices_kind_check CHECK (kind IN ('order', 'renewal', 'plan_change', 'late_fee'));
 
 -- A change of a license's plan: an upgrade waits for its prorated invoice to be paid; a
 -- downgrade is scheduled for the end of the period, or applied at once with the unused
@@ -44,3 +45,7 @@ CREATE TABLE credit_entries (
 CREATE INDEX credit_entries_customer_idx ON credit_entries (customer_id, currency);
 
 ALTER TABLE invoices ADD COLUMN credit_applied_minor BIGINT NOT NULL DEFAULT 0;
+
+-- A late-fee invoice names the overdue invoice it is for; one fee per overdue invoice.
+ALTER TABLE invoices ADD COLUMN late_fee_for BIGINT REFERENCES invoices (id);
+CREATE UNIQUE INDEX invoices_late_fee_idx ON invoices (late_fee_for) WHERE kind = 'late_fee';

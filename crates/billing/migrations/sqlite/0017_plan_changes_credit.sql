@@ -1,7 +1,8 @@
 -- Plans that change mid-term, and a credit balance per customer and currency.
 -- Kept in step with ../postgres/0017_plan_changes_credit.sql (a test compares them).
 
--- Invoices get a third kind, `plan_change` (the prorated difference of an upgrade).
+-- Invoices get two more kinds: `plan_change` (the prorated difference of an upgrade) and
+-- `late_fee` (charged once for an invoice paid late).
 -- SQLite cannot change a CHECK constraint in place: the table is rebuilt with the same
 -- columns, rows and indexes, under its own name, so the other tables' foreign keys still
 -- point to it (they are deferred to the commit, and hold again by then).
@@ -11,7 +12,7 @@ DROP TABLE invoices;
 CREATE TABLE invoices (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     customer_id INTEGER NOT NULL REFERENCES users (id),
-    kind TEXT NOT NULL CHECK (kind IN ('order', 'renewal', 'plan_change')),
+    kind TEXT NOT NULL CHECK (kind IN ('order', 'renewal', 'plan_change', 'late_fee')),
     status TEXT NOT NULL CHECK (status IN ('open', 'paid', 'void')),
     plan_id INTEGER NOT NULL REFERENCES plans (id),
     billing_cycle TEXT NOT NULL CHECK (billing_cycle IN ('monthly', 'quarterly', 'semiannual', 'annual')),
@@ -105,3 +106,7 @@ CREATE TABLE credit_entries (
 CREATE INDEX credit_entries_customer_idx ON credit_entries (customer_id, currency);
 
 ALTER TABLE invoices ADD COLUMN credit_applied_minor BIGINT NOT NULL DEFAULT 0;
+
+-- A late-fee invoice names the overdue invoice it is for; one fee per overdue invoice.
+ALTER TABLE invoices ADD COLUMN late_fee_for INTEGER REFERENCES invoices (id);
+CREATE UNIQUE INDEX invoices_late_fee_idx ON invoices (late_fee_for) WHERE kind = 'late_fee';

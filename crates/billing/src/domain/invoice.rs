@@ -19,6 +19,8 @@ pub enum InvoiceKind {
     Renewal,
     /// The prorated difference of an upgrade: paying it moves the license to the new plan.
     PlanChange,
+    /// A fee for a renewal paid late: paying it changes nothing else.
+    LateFee,
 }
 
 impl InvoiceKind {
@@ -28,6 +30,7 @@ impl InvoiceKind {
             InvoiceKind::Order => "order",
             InvoiceKind::Renewal => "renewal",
             InvoiceKind::PlanChange => "plan_change",
+            InvoiceKind::LateFee => "late_fee",
         }
     }
 
@@ -37,6 +40,7 @@ impl InvoiceKind {
             "order" => Some(InvoiceKind::Order),
             "renewal" => Some(InvoiceKind::Renewal),
             "plan_change" => Some(InvoiceKind::PlanChange),
+            "late_fee" => Some(InvoiceKind::LateFee),
             _ => None,
         }
     }
@@ -152,6 +156,39 @@ pub fn number(id: i64) -> String {
 pub fn id_from_number(raw: &str) -> Option<i64> {
     let digits = raw.strip_prefix("INV-").unwrap_or(raw);
     digits.parse().ok().filter(|id| *id > 0)
+}
+
+/// The fee charged once for a renewal paid late: a fixed part plus a share of its total.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LateFee {
+    /// Minor units.
+    pub fixed: i64,
+    /// Basis points of the overdue invoice's total.
+    pub percent_bp: i64,
+    /// Days after the due date when it is charged.
+    pub after_days: i64,
+}
+
+impl LateFee {
+    /// The fee on an overdue total (rounded half up); 0 when none is configured.
+    pub fn on(&self, total: i64) -> i64 {
+        let share = i64::try_from(super::tax::div_round(
+            i128::from(total.max(0)) * i128::from(self.percent_bp),
+            10_000,
+        ))
+        .unwrap_or(0);
+        self.fixed.saturating_add(share)
+    }
+
+    /// Whether fees are charged at all.
+    pub fn enabled(&self) -> bool {
+        self.fixed > 0 || self.percent_bp > 0
+    }
+
+    /// The due dates late enough for the fee at `now`: before this instant.
+    pub fn cutoff(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        now - Duration::days(self.after_days)
+    }
 }
 
 /// When reminders about unpaid invoices go out and when services stop.
@@ -309,6 +346,27 @@ mod tests {
             unit_amount: i64::MAX,
         };
         assert!(total(&[line]).is_err());
+    }
+
+    #[test]
+    fn late_fees_add_a_share_to_the_fixed_part() {
+        let fee = LateFee {
+            fixed: 500,
+            percent_bp: 150,
+            after_days: 7,
+        };
+        assert_eq!(fee.on(1999), 500 + 30);
+        assert!(fee.enabled());
+        assert!(!LateFee::default().enabled());
+        assert_eq!(
+            LateFee {
+                fixed: 0,
+                percent_bp: 1000,
+                after_days: 1
+            }
+            .on(995),
+            100
+        );
     }
 
     #[test]

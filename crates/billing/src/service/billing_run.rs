@@ -42,6 +42,8 @@ pub struct BillingRunReport {
     pub accounts_suspended: i64,
     /// Unpaid orders voided after `void_unpaid_orders_after_days`.
     pub orders_voided: i64,
+    /// Late-fee invoices issued for renewals unpaid `late_fee_after_days` after their due date.
+    pub late_fees: i64,
     /// Automatic charges of saved cards.
     pub autopay: super::autopay::CollectReport,
 }
@@ -76,6 +78,7 @@ impl BillingRunner {
         )
         .await?;
         self.chase_overdue(now, &mut report).await?;
+        self.charge_late_fees(now, &mut report).await?;
         if report.accounts_suspended > 0 {
             self.wake.notify_waiters();
         }
@@ -223,6 +226,74 @@ impl BillingRunner {
                     report.licenses_suspended += 1;
                     report.accounts_suspended += accounts;
                 }
+            }
+        }
+        Ok(())
+    }
+
+    /// Issues the late fee of each renewal unpaid long enough, once per invoice: a unique
+    /// index on the overdue invoice makes a racing instance's second fee fail.
+    async fn charge_late_fees(
+        &self,
+        now: DateTime<Utc>,
+        report: &mut BillingRunReport,
+    ) -> Result<(), ServiceError> {
+        let fee = self.settings.billing.late_fee;
+        if !fee.enabled() {
+            return Ok(());
+        }
+        let mut conn = self.db.conn().await?;
+        let due = store::invoices::late_fee_due(&mut conn, fee.cutoff(now), BATCH).await?;
+        drop(conn);
+        for overdue in due {
+            let amount = fee.on(overdue.total_minor);
+            if amount <= 0 {
+                continue;
+            }
+            let mut tx = self.db.begin().await?;
+            let plan = store::plans::find(&mut tx, overdue.plan_id)
+                .await?
+                .ok_or(ServiceError::NotFound("plan"))?;
+            let cycle =
+                BillingCycle::parse(&overdue.billing_cycle).unwrap_or(BillingCycle::Monthly);
+            let number = super::invoices::number_of(&overdue);
+            let row = InvoiceRow {
+                license_id: overdue.license_id,
+                late_fee_for: Some(overdue.id),
+                currency: overdue.currency.clone(),
+                ..super::invoices::open_row(
+                    overdue.customer_id,
+                    InvoiceKind::LateFee,
+                    &plan,
+                    cycle,
+                    now + chrono::Duration::days(self.settings.billing.order_due_days),
+                    now,
+                )
+            };
+            let line = invoice::Line {
+                description: format!(
+                    "Late fee for invoice {number} (due {})",
+                    overdue.due_at.format("%Y-%m-%d")
+                ),
+                quantity: 1,
+                unit_amount: amount,
+            };
+            match super::invoices::create(
+                &mut tx,
+                &self.settings.invoicing,
+                &Actor::system(),
+                &row,
+                vec![line],
+            )
+            .await
+            {
+                Ok(_) => {
+                    tx.commit().await?;
+                    report.late_fees += 1;
+                }
+                // Another instance charged it between our read and our write.
+                Err(ServiceError::Conflict { .. }) => {}
+                Err(e) => return Err(e),
             }
         }
         Ok(())

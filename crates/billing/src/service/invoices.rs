@@ -425,6 +425,7 @@ pub(crate) fn open_row(
         subtotal_minor: 0,
         tax_minor: 0,
         credit_applied_minor: 0,
+        late_fee_for: None,
         prices_include_tax: false,
         reverse_charge: false,
         period_start: None,

@@ -303,6 +303,8 @@ pub(crate) async fn apply_payment(
         renew(ctx, tx, actor, &row).await?
     } else if row.kind == "plan_change" {
         super::plan_changes::invoice_paid(tx, ctx.settings, actor, row.id).await?
+    } else if row.kind == "late_fee" {
+        "late fee paid".to_owned()
     } else if row.license_id.is_some() {
         // Authorized earlier and fulfilled then; this is its capture.
         "fulfilled when the card was authorized".to_owned()

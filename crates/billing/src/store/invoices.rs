@@ -37,6 +37,8 @@ pub struct InvoiceRow {
     pub tax_minor: i64,
     /// Credit balance used to pay part of it (`total_minor` is what is left to pay).
     pub credit_applied_minor: i64,
+    /// A late fee's overdue invoice.
+    pub late_fee_for: Option<i64>,
     /// Whether the plan prices included tax when it was issued.
     pub prices_include_tax: bool,
     /// EU reverse charge: no VAT charged, the buyer accounts for it.
@@ -116,7 +118,7 @@ const COLUMNS: &str = "id, number, customer_id, kind, status, plan_id, billing_c
     order_username, currency, total_minor, subtotal_minor, tax_minor, credit_applied_minor, prices_include_tax, reverse_charge, \
     period_start, period_end, due_at, paid_at, voided_at, \
     checkout_session_id, checkout_url, checkout_created_at, reminders_sent, last_reminder_at, created_at, updated_at, \
-    buyer_name, buyer_company, buyer_address, buyer_country, buyer_region, buyer_tax_id";
+    buyer_name, buyer_company, buyer_address, buyer_country, buyer_region, buyer_tax_id, late_fee_for";
 
 /// Inserts an invoice (the row's `id` is ignored).
 pub async fn insert(tx: &mut Tx, i: &InvoiceRow) -> Result<InvoiceRow, StoreError> {
@@ -125,9 +127,9 @@ pub async fn insert(tx: &mut Tx, i: &InvoiceRow) -> Result<InvoiceRow, StoreErro
          order_username, currency, total_minor, period_start, period_end, due_at, paid_at, voided_at, \
          checkout_session_id, checkout_url, checkout_created_at, reminders_sent, last_reminder_at, created_at, updated_at, \
          number, subtotal_minor, tax_minor, prices_include_tax, reverse_charge, \
-         buyer_name, buyer_company, buyer_address, buyer_country, buyer_region, buyer_tax_id, credit_applied_minor) \
+         buyer_name, buyer_company, buyer_address, buyer_country, buyer_region, buyer_tax_id, credit_applied_minor, late_fee_for) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, \
-         $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34) \
+         $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35) \
          RETURNING {COLUMNS}"
     );
     let row = on_conn!(tx, |c| sqlx::query_as::<_, InvoiceRow>(&sql)
@@ -165,6 +167,7 @@ pub async fn insert(tx: &mut Tx, i: &InvoiceRow) -> Result<InvoiceRow, StoreErro
         .bind(&i.buyer.buyer_region)
         .bind(&i.buyer.buyer_tax_id)
         .bind(i.credit_applied_minor)
+        .bind(i.late_fee_for)
         .fetch_one(c)
         .await)?;
     Ok(row)
@@ -457,4 +460,24 @@ pub async fn open_with_checkout(
     .fetch_all(c)
     .await)?;
     Ok(ids)
+}
+
+/// Open renewals due before `cutoff` that have no late fee yet, oldest first.
+pub async fn late_fee_due(
+    conn: &mut impl AsConn,
+    cutoff: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<InvoiceRow>, StoreError> {
+    let columns = super::qualified("i", COLUMNS);
+    let sql = format!(
+        "SELECT {columns} FROM invoices i WHERE i.status = 'open' AND i.kind = 'renewal' AND i.due_at < $1 \
+         AND NOT EXISTS (SELECT 1 FROM invoices f WHERE f.kind = 'late_fee' AND f.late_fee_for = i.id) \
+         ORDER BY i.due_at, i.id LIMIT $2"
+    );
+    let rows = on_conn!(conn, |c| sqlx::query_as::<_, InvoiceRow>(&sql)
+        .bind(cutoff)
+        .bind(limit)
+        .fetch_all(c)
+        .await)?;
+    Ok(rows)
 }

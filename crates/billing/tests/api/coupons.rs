@@ -1,5 +1,6 @@
 //! Coupons: made by admins, entered with an order, discounting it (and the renewals they
-//! cover) on a line of their own, refused in words when they cannot be used.
+//! cover) on a line of their own, refused in words when they cannot be used; and the late
+//! fee, the other adjustment of what a renewal costs.
 
 use billing::config::Layer;
 use chrono::{Duration, Utc};
@@ -279,4 +280,101 @@ async fn used_up_expired_switched_off_and_foreign_currency_coupons_are_refused()
             .0,
         StatusCode::FORBIDDEN
     );
+}
+
+#[tokio::test]
+async fn a_renewal_paid_late_gets_one_late_fee() {
+    let shop = shop_with(
+        FakeStripe::start().await,
+        Layer {
+            late_fee_fixed: Some(500),
+            late_fee_percent_bp: Some(1000),
+            late_fee_after_days: Some(3),
+            ..Layer::default()
+        },
+    )
+    .await;
+    let invoice = shop.order("ada").await;
+    let (_, paid) = shop
+        .app
+        .post(
+            &format!("/api/v1/invoices/{}/mark-paid", invoice["id"]),
+            Some(&shop.admin),
+            json!({"reference": "t1"}),
+        )
+        .await;
+    let license = paid["license_id"].as_i64().unwrap();
+    shop.app
+        .set_time(
+            "licenses",
+            "expires_at",
+            license,
+            Utc::now() + Duration::days(3),
+        )
+        .await;
+    let run = || async {
+        let (status, report) = shop
+            .app
+            .post("/api/v1/billing/run", Some(&shop.admin), json!({}))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{report}");
+        report
+    };
+    assert_eq!(run().await["renewal_invoices"], 1);
+    let (_, open) = shop
+        .app
+        .get("/api/v1/me/invoices?status=open", Some(&shop.customer))
+        .await;
+    let renewal = open["items"][0].clone();
+    // Two days late: nothing yet; five days late: one fee, 5.00 plus 10 % of 9.99.
+    shop.app
+        .set_time(
+            "invoices",
+            "due_at",
+            renewal["id"].as_i64().unwrap(),
+            Utc::now() - Duration::days(2),
+        )
+        .await;
+    assert_eq!(run().await["late_fees"], 0);
+    shop.app
+        .set_time(
+            "invoices",
+            "due_at",
+            renewal["id"].as_i64().unwrap(),
+            Utc::now() - Duration::days(5),
+        )
+        .await;
+    assert_eq!(run().await["late_fees"], 1);
+    assert_eq!(run().await["late_fees"], 0, "once per overdue invoice");
+    let (_, open) = shop
+        .app
+        .get("/api/v1/me/invoices?status=open", Some(&shop.customer))
+        .await;
+    let fee = open["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["kind"] == "late_fee")
+        .cloned()
+        .unwrap();
+    assert_eq!(fee["total"], 500 + 100);
+    let detail = shop.invoice(&fee["id"]).await;
+    assert!(
+        detail["lines"][0]["description"]
+            .as_str()
+            .unwrap()
+            .contains(renewal["number"].as_str().unwrap()),
+        "{detail}"
+    );
+    // Paying the fee changes nothing else: the renewal is still to pay.
+    let (status, _) = shop
+        .app
+        .post(
+            &format!("/api/v1/invoices/{}/mark-paid", fee["id"]),
+            Some(&shop.admin),
+            json!({"reference": "fee"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(shop.invoice(&renewal["id"]).await["status"], "open");
 }
