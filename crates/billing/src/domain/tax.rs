@@ -175,6 +175,19 @@ pub fn totals(amounts: &[i64], rate_bp: i64, prices_include_tax: bool) -> Result
     Ok(out)
 }
 
+/// The tax a refund of `refund` gives back of an invoice that carried `tax` in its
+/// `gross` total: the same share, rounded half away from zero.
+pub fn refunded_tax(refund: i64, tax: i64, gross: i64) -> i64 {
+    if gross == 0 {
+        return 0;
+    }
+    i64::try_from(div_round(
+        i128::from(refund) * i128::from(tax),
+        i128::from(gross),
+    ))
+    .unwrap_or(0)
+}
+
 /// EU member states (Greece's VAT numbers start with EL).
 pub const EU: [&str; 27] = [
     "AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU", "IE", "IT",

@@ -209,16 +209,11 @@ pub async fn credit_note(
         .ok_or(ServiceError::NotFound("invoice"))?;
     let money = |minor: i64| amount_text(minor, &note.currency);
     // A refund gives back tax in the share the invoice carried it (as the tax report).
-    let gross = invoice.total_minor + invoice.credit_applied_minor;
-    let tax_back = if gross == 0 {
-        0
-    } else {
-        i64::try_from(tax::div_round(
-            i128::from(note.amount_minor) * i128::from(invoice.tax_minor),
-            i128::from(gross),
-        ))
-        .unwrap_or(0)
-    };
+    let tax_back = tax::refunded_tax(
+        note.amount_minor,
+        invoice.tax_minor,
+        invoice.total_minor + invoice.credit_applied_minor,
+    );
     let first = store::invoices::lines(&mut conn, invoice.id)
         .await?
         .into_iter()

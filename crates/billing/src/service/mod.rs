@@ -44,6 +44,7 @@ pub mod reports;
 pub mod server_health;
 pub mod servers;
 pub mod sessions;
+pub mod settings;
 pub mod settlement;
 pub mod stripe_webhook;
 pub mod tax;

@@ -263,13 +263,7 @@ pub fn csv(report: &Report) -> String {
     let mut out = String::from("series,currency,label,value\n");
     for s in &report.series {
         for p in &s.points {
-            let field = |v: &str| {
-                if v.contains([',', '"', '\n']) {
-                    format!("\"{}\"", v.replace('"', "\"\""))
-                } else {
-                    v.to_owned()
-                }
-            };
+            let field = crate::domain::text::csv_field;
             out.push_str(&format!(
                 "{},{},{},{}\n",
                 field(&s.name),

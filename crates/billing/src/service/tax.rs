@@ -339,9 +339,7 @@ pub struct TaxSettings {
 }
 
 async fn inclusive(conn: &mut impl AsConn) -> Result<bool, ServiceError> {
-    Ok(store::settings::get(conn, INCLUSIVE_KEY)
-        .await?
-        .is_some_and(|v| v == "true"))
+    super::settings::flag(conn, INCLUSIVE_KEY).await
 }
 
 /// The tax settings (admin, staff).
@@ -360,29 +358,14 @@ pub async fn update_settings(
     body: TaxSettings,
 ) -> Result<TaxSettings, ServiceError> {
     actor.require_admin()?;
-    let mut tx = db.begin().await?;
-    let before = TaxSettings {
-        prices_include_tax: inclusive(&mut tx).await?,
-    };
-    let value = if body.prices_include_tax {
-        "true"
-    } else {
-        "false"
-    };
-    store::settings::put(&mut tx, INCLUSIVE_KEY, value, store::now()).await?;
-    audit::record(
-        &mut tx,
+    super::settings::set_flag(
+        db,
         actor,
-        Change {
-            action: "settings.tax_updated",
-            entity_type: "settings",
-            entity_id: None,
-            before: Some(&before),
-            after: Some(&body),
-        },
+        INCLUSIVE_KEY,
+        body.prices_include_tax,
+        "settings.tax_updated",
     )
     .await?;
-    tx.commit().await?;
     Ok(body)
 }
 
@@ -573,15 +556,8 @@ pub async fn report(
     }
     for c in store::tax_rates::credited_in(&mut conn, from, until).await? {
         // A refund gives back tax in the proportion the invoice carried it.
-        let refunded_tax = if c.invoice_total_minor == 0 {
-            0
-        } else {
-            i64::try_from(tax::div_round(
-                i128::from(c.amount_minor) * i128::from(c.invoice_tax_minor),
-                i128::from(c.invoice_total_minor),
-            ))
-            .unwrap_or(0)
-        };
+        let refunded_tax =
+            tax::refunded_tax(c.amount_minor, c.invoice_tax_minor, c.invoice_total_minor);
         let key = (
             c.country,
             tax_label(c.tax_name.as_deref(), c.reverse_charge),
@@ -613,13 +589,7 @@ pub fn report_csv(report: &TaxReport) -> String {
         "country,tax,rate_bp,currency,invoices,taxable,tax,refunded_taxable,refunded_tax,net_taxable,net_tax\n",
     );
     for r in &report.rows {
-        let field = |s: &str| {
-            if s.contains([',', '"', '\n']) {
-                format!("\"{}\"", s.replace('"', "\"\""))
-            } else {
-                s.to_owned()
-            }
-        };
+        let field = crate::domain::text::csv_field;
         out.push_str(&format!(
             "{},{},{},{},{},{},{},{},{},{},{}\n",
             field(r.country.as_deref().unwrap_or("")),

@@ -117,9 +117,7 @@ pub async fn settings(db: &Db, actor: &Actor) -> Result<SecuritySettings, Servic
 }
 
 async fn required_for_staff(conn: &mut impl store::AsConn) -> Result<bool, ServiceError> {
-    Ok(store::settings::get(conn, REQUIRE_FOR_STAFF)
-        .await?
-        .is_some_and(|v| v == "true"))
+    super::settings::flag(conn, REQUIRE_FOR_STAFF).await
 }
 
 /// Changes the security settings (audited).
@@ -129,29 +127,14 @@ pub async fn update_settings(
     body: SecuritySettings,
 ) -> Result<SecuritySettings, ServiceError> {
     actor.require_admin()?;
-    let mut tx = db.begin().await?;
-    let before = SecuritySettings {
-        require_two_factor_for_staff: required_for_staff(&mut tx).await?,
-    };
-    let value = if body.require_two_factor_for_staff {
-        "true"
-    } else {
-        "false"
-    };
-    store::settings::put(&mut tx, REQUIRE_FOR_STAFF, value, store::now()).await?;
-    audit::record(
-        &mut tx,
+    super::settings::set_flag(
+        db,
         actor,
-        Change {
-            action: "settings.security_updated",
-            entity_type: "settings",
-            entity_id: None,
-            before: Some(&before),
-            after: Some(&body),
-        },
+        REQUIRE_FOR_STAFF,
+        body.require_two_factor_for_staff,
+        "settings.security_updated",
     )
     .await?;
-    tx.commit().await?;
     Ok(body)
 }
 
