@@ -19,6 +19,12 @@ pub struct HostingAccount {
     pub id: i64,
     /// Owner.
     pub customer_id: i64,
+    /// The owner's email (in lists).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub customer_email: Option<String>,
+    /// The server's name (in lists).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_name: Option<String>,
     /// License it counts against.
     pub license_id: i64,
     /// Server it lives on.
@@ -48,6 +54,8 @@ impl From<&AccountRow> for HostingAccount {
         HostingAccount {
             id: r.id,
             customer_id: r.customer_id,
+            customer_email: None,
+            server_name: None,
             license_id: r.license_id,
             server_id: r.server_id,
             username: r.username.clone(),
@@ -162,8 +170,34 @@ pub async fn list(
     actor.require_staff()?;
     let mut conn = db.conn().await?;
     let (rows, total) = store::hosting_accounts::list(&mut conn, filter, page).await?;
+    let mut items: Vec<HostingAccount> = rows.iter().map(HostingAccount::from).collect();
+    let distinct = |mut ids: Vec<i64>| {
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    };
+    let customers = store::users::labels(
+        &mut conn,
+        &distinct(items.iter().map(|a| a.customer_id).collect()),
+    )
+    .await?;
+    let servers = store::servers::names(
+        &mut conn,
+        &distinct(items.iter().filter_map(|a| a.server_id).collect()),
+    )
+    .await?;
+    for item in &mut items {
+        item.customer_email = customers
+            .iter()
+            .find(|(id, _, _)| *id == item.customer_id)
+            .map(|(_, _, email)| email.clone());
+        item.server_name = servers
+            .iter()
+            .find(|(id, _)| Some(*id) == item.server_id)
+            .map(|(_, name)| name.clone());
+    }
     Ok(Paginated {
-        items: rows.iter().map(HostingAccount::from).collect(),
+        items,
         page: page.page,
         per_page: page.per_page,
         total,

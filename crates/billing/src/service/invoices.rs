@@ -101,6 +101,12 @@ pub struct Invoice {
     pub number: String,
     /// Who owes it.
     pub customer_id: i64,
+    /// The customer's name (in lists).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub customer_name: Option<String>,
+    /// The customer's email (in lists).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub customer_email: Option<String>,
     /// `order` (a new plan) or `renewal` (the next period of a license).
     pub kind: InvoiceKind,
     /// `open`, `paid` or `void`.
@@ -172,6 +178,8 @@ impl From<&InvoiceRow> for Invoice {
             id: r.id,
             number: number_of(r),
             customer_id: r.customer_id,
+            customer_name: None,
+            customer_email: None,
             kind: InvoiceKind::parse(&r.kind).unwrap_or(InvoiceKind::Order),
             status: InvoiceStatus::parse(&r.status).unwrap_or(InvoiceStatus::Open),
             plan_id: r.plan_id,
@@ -633,8 +641,19 @@ async fn page_of(
         page,
     )
     .await?;
+    let mut items: Vec<Invoice> = rows.iter().map(Invoice::from).collect();
+    let mut ids: Vec<i64> = items.iter().map(|i| i.customer_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let labels = store::users::labels(&mut conn, &ids).await?;
+    for item in &mut items {
+        if let Some((_, name, email)) = labels.iter().find(|(id, _, _)| *id == item.customer_id) {
+            item.customer_name = Some(name.clone());
+            item.customer_email = Some(email.clone());
+        }
+    }
     Ok(Paginated {
-        items: rows.iter().map(Invoice::from).collect(),
+        items,
         page: page.page,
         per_page: page.per_page,
         total,

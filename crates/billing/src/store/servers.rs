@@ -299,3 +299,23 @@ pub async fn lock_slots(tx: &mut Tx) -> Result<(), StoreError> {
     }
     Ok(())
 }
+
+/// Names of the servers with these ids (for lists that show which, not only an id).
+pub async fn names(conn: &mut impl AsConn, ids: &[i64]) -> Result<Vec<(i64, String)>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let marks: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "SELECT id, name FROM servers WHERE id IN ({})",
+        marks.join(", ")
+    );
+    let rows = on_conn!(conn, |c| {
+        let mut q = sqlx::query_as::<_, (i64, String)>(&sql);
+        for id in ids {
+            q = q.bind(*id);
+        }
+        q.fetch_all(c).await
+    })?;
+    Ok(rows)
+}

@@ -210,3 +210,26 @@ pub async fn list(
         .await)?;
     Ok((rows, total))
 }
+
+/// Names and emails of the users with these ids (for lists that show who, not only an id).
+pub async fn labels(
+    conn: &mut impl AsConn,
+    ids: &[i64],
+) -> Result<Vec<(i64, String, String)>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let marks: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "SELECT id, full_name, email FROM users WHERE id IN ({})",
+        marks.join(", ")
+    );
+    let rows = on_conn!(conn, |c| {
+        let mut q = sqlx::query_as::<_, (i64, String, String)>(&sql);
+        for id in ids {
+            q = q.bind(*id);
+        }
+        q.fetch_all(c).await
+    })?;
+    Ok(rows)
+}

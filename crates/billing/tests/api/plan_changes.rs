@@ -79,6 +79,19 @@ async fn an_upgrade_is_invoiced_for_the_rest_of_the_period_and_applied_when_paid
     let paid = active_license(&shop, "ada").await;
     let lic = paid["license_id"].as_i64().unwrap();
     let before = license(&shop, lic).await;
+    // Lists name the customer and the server, not only their ids.
+    let (_, accounts) = shop
+        .app
+        .get("/api/v1/nextpanel/accounts", Some(&shop.admin))
+        .await;
+    assert_eq!(accounts["items"][0]["server_name"], "node-1", "{accounts}");
+    assert_eq!(accounts["items"][0]["customer_email"], "ada@example.com");
+    let (_, invoices) = shop.app.get("/api/v1/invoices", Some(&shop.admin)).await;
+    assert_eq!(
+        invoices["items"][0]["customer_email"], "ada@example.com",
+        "{invoices}"
+    );
+    assert_eq!(invoices["items"][0]["customer_name"], "Test Customer");
 
     let (status, up) = change(&shop, lic, json!({"plan_id": pro})).await;
     assert_eq!(status, StatusCode::CREATED, "{up}");

@@ -15,8 +15,8 @@ export async function accounts(ctx) {
     table([
       { label: 'Username', value: (a) => h('a', { href: `#/accounts/${a.id}` }, a.username) },
       { label: 'State', value: (a) => badge(a.state) },
-      { label: 'Customer', value: (a) => h('a', { href: `#/customers/${a.customer_id}` }, `#${a.customer_id}`) },
-      { label: 'Server', value: (a) => (a.server_id ? h('a', { href: `#/servers/${a.server_id}` }, `#${a.server_id}`) : '—') },
+      { label: 'Customer', value: (a) => h('a', { href: `#/customers/${a.customer_id}` }, a.customer_email || `#${a.customer_id}`) },
+      { label: 'Server', value: (a) => (a.server_id ? h('a', { href: `#/servers/${a.server_id}` }, a.server_name || `#${a.server_id}`) : '—') },
       { label: 'Type', value: (a) => a.account_type },
       { label: 'Reason', value: (a) => a.failure_reason || a.suspend_reason || '' },
       { label: 'Created', value: (a) => when(a.created_at) },

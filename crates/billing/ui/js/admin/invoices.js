@@ -18,7 +18,7 @@ export async function invoices(ctx) {
     }, { cls: 'secondary', where: out })),
     table([
       { label: 'Number', value: (i) => h('a', { href: `#/invoices/${i.id}` }, i.number) },
-      { label: 'Customer', value: (i) => h('a', { href: `#/customers/${i.customer_id}` }, `#${i.customer_id}`) },
+      { label: 'Customer', value: (i) => h('a', { href: `#/customers/${i.customer_id}` }, i.customer_name ? `${i.customer_name} (${i.customer_email})` : `#${i.customer_id}`) },
       { label: 'Kind', value: (i) => i.kind },
       { label: 'Status', value: (i) => badge(i.status) },
       { label: 'Total', value: (i) => i.total_display, num: true },
