@@ -147,7 +147,15 @@ impl BillingRunner {
             .await?
             .ok_or(ServiceError::NotFound("plan"))?;
         let cycle = BillingCycle::parse(&license.billing_cycle).unwrap_or(BillingCycle::Monthly);
-        let prices = super::plans::prices_of(&plan)?;
+        // In the customer's billing currency (the plan's own for customers from before).
+        let currency = store::users::find(&mut tx, license.customer_id)
+            .await?
+            .and_then(|c| c.billing_currency)
+            .unwrap_or_else(|| plan.currency.clone());
+        let Some(prices) = super::plans::prices_in(&mut tx, &plan, &currency).await? else {
+            tracing::warn!(license = license_id, %currency, "no renewal invoice: the plan has no price in the customer's currency");
+            return Ok(false);
+        };
         let start = license.expires_at;
         let end = license_rules::period_end(start, cycle, 1)?;
         let mut lines = match invoice::lines(
@@ -169,6 +177,7 @@ impl BillingRunner {
         }
         let row = InvoiceRow {
             license_id: Some(license.id),
+            currency,
             period_start: Some(start),
             period_end: Some(end),
             // Due when the paid period ends, or now if it already has.

@@ -276,6 +276,7 @@ pub(crate) async fn for_order(
     tx: &mut Tx,
     raw: &str,
     plan: &PlanRow,
+    currency: &str,
 ) -> Result<CouponRow, ServiceError> {
     let code = coupon::code("coupon", raw)?;
     let row = store::coupons::by_code(tx, &code)
@@ -297,7 +298,7 @@ pub(crate) async fn for_order(
             currency: row.currency.clone(),
         },
         plan.id,
-        &plan.currency,
+        currency,
         store::now(),
     )?;
     Ok(row)

@@ -7,6 +7,7 @@ use super::audit::{self, Change};
 use super::users::{email_taken, insert_user, User, UserDraft};
 use super::{nullable, passwords, Actor, Paginated, ServiceError};
 use crate::domain::customer::{self, Billing, Email, NewPassword};
+use crate::domain::money::Currency;
 use crate::domain::role::Role;
 use crate::domain::Invalid;
 use crate::store::users::{UserFilter, UserRow};
@@ -51,6 +52,8 @@ pub struct CustomerPatch {
     pub password: Option<String>,
     /// New billing address and tax id, replacing the whole block.
     pub billing: Option<Billing>,
+    /// The currency the customer is billed in from now on (ISO-4217).
+    pub billing_currency: Option<String>,
 }
 
 /// Body of `PATCH /api/v1/me`: a customer's own changes.
@@ -164,6 +167,11 @@ pub async fn update(
         .map(|p| NewPassword::parse("password", p))
         .transpose()?;
     let billing = patch.billing.map(Billing::checked).transpose()?;
+    let billing_currency = patch
+        .billing_currency
+        .as_deref()
+        .map(|c| Currency::parse(c).map(|c| c.code().to_owned()))
+        .transpose()?;
     let password_hash = match password {
         Some(p) => Some(passwords::hash(p.expose().to_owned()).await?),
         None => None,
@@ -181,6 +189,9 @@ pub async fn update(
             }
             after.email = email.into_string();
         }
+    }
+    if let Some(c) = billing_currency {
+        after.billing_currency = Some(c);
     }
     let fields = ProfileFields {
         full_name,

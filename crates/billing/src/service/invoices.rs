@@ -246,6 +246,10 @@ pub struct NewOrder {
     /// A coupon code.
     #[serde(default)]
     pub coupon: Option<String>,
+    /// The currency to pay in (a first order; later orders are in the customer's billing
+    /// currency). Default: the plan's own.
+    #[serde(default)]
+    pub currency: Option<String>,
 }
 
 /// Body of `POST /api/v1/invoices/{id}/void`.
@@ -316,7 +320,10 @@ pub async fn place_order(
             )
         })?;
     require_room(&mut tx, settings, &plan).await?;
-    let prices = super::plans::prices_of(&plan)?;
+    let currency = order_currency(&customer, &plan, body.currency.as_deref())?;
+    let prices = super::plans::prices_in(&mut tx, &plan, &currency)
+        .await?
+        .ok_or_else(|| not_sold_in(&plan, &currency))?;
     let cycle = match body.billing_cycle {
         Some(c) => c,
         None => BillingCycle::ALL
@@ -331,7 +338,7 @@ pub async fn place_order(
         .map(str::trim)
         .filter(|c| !c.is_empty())
     {
-        Some(code) => Some(super::coupons::for_order(&mut tx, code, &plan).await?),
+        Some(code) => Some(super::coupons::for_order(&mut tx, code, &plan, &currency).await?),
         None => None,
     };
     if let Some(c) = &coupon {
@@ -384,13 +391,52 @@ pub async fn place_order(
             now,
         )
     };
+    let row = InvoiceRow {
+        currency: currency.clone(),
+        ..row
+    };
     let saved = create(&mut tx, &settings.invoicing, actor, &row, lines).await?;
+    store::users::fix_billing_currency(&mut tx, customer_id, &currency).await?;
     if let Some(c) = &coupon {
         super::coupons::redeem(&mut tx, c, customer_id, saved.id).await?;
     }
     let view = detail(&mut tx, &saved).await?;
     tx.commit().await?;
     Ok(view)
+}
+
+/// The currency an order is paid in: the customer's billing currency once fixed, else
+/// the one asked for, else the plan's own.
+fn order_currency(
+    customer: &store::users::UserRow,
+    plan: &store::plans::PlanRow,
+    asked: Option<&str>,
+) -> Result<String, ServiceError> {
+    let asked = asked
+        .map(|c| Currency::parse(c).map(|c| c.code().to_owned()))
+        .transpose()?;
+    match (&customer.billing_currency, asked) {
+        (Some(fixed), Some(asked)) if *fixed != asked => Err(Invalid::new(
+            "currency",
+            format!("this customer is billed in {fixed}; orders cannot be paid in {asked}"),
+        )
+        .into()),
+        (Some(fixed), _) => Ok(fixed.clone()),
+        (None, Some(asked)) => Ok(asked),
+        (None, None) => Ok(plan.currency.clone()),
+    }
+}
+
+/// The 422 for a plan without prices in the customer's currency.
+pub(crate) fn not_sold_in(plan: &store::plans::PlanRow, currency: &str) -> ServiceError {
+    Invalid::new(
+        "plan_id",
+        format!(
+            "plan '{}' has no price in {currency}, the currency of this customer's invoices",
+            plan.name
+        ),
+    )
+    .into()
 }
 
 /// The number of invoice `id`, for public pages that name it (`None` if unknown).

@@ -148,32 +148,32 @@ async fn check_target(
         )
         .into());
     }
-    if target.currency != current.currency {
-        return Err(Invalid::new(
-            "plan_id",
-            format!(
-                "is priced in {}; this license is billed in {}",
-                target.currency, current.currency
-            ),
-        )
-        .into());
-    }
     let cycle = BillingCycle::parse(&license.billing_cycle).unwrap_or(BillingCycle::Monthly);
-    let price_of = |plan: &PlanRow| -> Result<Option<i64>, ServiceError> {
-        Ok(super::plans::prices_of(plan)?
-            .price(cycle)
-            .map(|m| m.minor()))
-    };
-    let new_price = price_of(&target)?.ok_or_else(|| {
-        Invalid::new(
-            "plan_id",
-            format!(
-                "has no {} price, the cycle this license is billed in",
-                cycle.as_str()
-            ),
-        )
-    })?;
-    let old_price = price_of(current)?.unwrap_or(0);
+    let currency = billing_currency(conn, license, current).await?;
+    let target_prices = super::plans::prices_in(conn, &target, &currency)
+        .await?
+        .ok_or_else(|| {
+            Invalid::new(
+                "plan_id",
+                format!("has no price in {currency}, the currency this license is billed in"),
+            )
+        })?;
+    let current_prices = super::plans::prices_in(conn, current, &currency).await?;
+    let new_price = target_prices
+        .price(cycle)
+        .map(|m| m.minor())
+        .ok_or_else(|| {
+            Invalid::new(
+                "plan_id",
+                format!(
+                    "has no {} price, the cycle this license is billed in",
+                    cycle.as_str()
+                ),
+            )
+        })?;
+    let old_price = current_prices
+        .and_then(|p| p.price(cycle))
+        .map_or(0, |m| m.minor());
     // The new plan must hold what is in use now, or the panel and the license checks
     // would disagree from the first day.
     let held = Holdings {
@@ -189,6 +189,19 @@ async fn check_target(
         ))
     })?;
     Ok((target, old_price, new_price))
+}
+
+/// The currency a license's customer is billed in (the plan's own for customers from
+/// before currencies were fixed).
+async fn billing_currency(
+    conn: &mut impl AsConn,
+    license: &LicenseRow,
+    plan: &PlanRow,
+) -> Result<String, ServiceError> {
+    Ok(store::users::find(conn, license.customer_id)
+        .await?
+        .and_then(|c| c.billing_currency)
+        .unwrap_or_else(|| plan.currency.clone()))
 }
 
 /// Asks for a plan change of a license (a customer's own; an admin's for anyone).
@@ -237,7 +250,7 @@ pub async fn request(
         state: "applied".to_owned(),
         invoice_id: None,
         credit_minor: 0,
-        currency: current.currency.clone(),
+        currency: billing_currency(&mut tx, &license, &current).await?,
         effective_at: now,
         created_by: actor.label.clone(),
         created_at: now,
@@ -263,6 +276,7 @@ pub async fn request(
                 };
                 let invoice = store::invoices::InvoiceRow {
                     license_id: Some(license.id),
+                    currency: row.currency.clone(),
                     ..invoices::open_row(
                         license.customer_id,
                         InvoiceKind::PlanChange,

@@ -11,6 +11,7 @@ use super::{nullable, Actor, ServiceError};
 use crate::domain::money::Currency;
 use crate::domain::plan::{self, AccountType, BillingCycle, PriceList, Quotas};
 use crate::domain::Invalid;
+use crate::store::plan_prices::PlanPricesRow;
 use crate::store::plans::PlanRow;
 use crate::store::{self, AsConn, Db};
 
@@ -48,6 +49,102 @@ pub struct Plan {
     pub created_at: DateTime<Utc>,
     /// Last change.
     pub updated_at: DateTime<Utc>,
+    /// Prices in more currencies than `currency`, by ISO code.
+    pub other_prices: BTreeMap<String, CurrencyPrices>,
+}
+
+/// A plan's prices in one more currency.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CurrencyPrices {
+    /// Price per billing cycle in minor units of this currency.
+    pub prices: BTreeMap<String, i64>,
+    /// One-off setup fee in minor units of this currency.
+    #[serde(default)]
+    pub setup_fee: i64,
+}
+
+impl From<&PlanPricesRow> for CurrencyPrices {
+    fn from(r: &PlanPricesRow) -> Self {
+        let prices = [
+            (BillingCycle::Monthly, r.price_monthly),
+            (BillingCycle::Quarterly, r.price_quarterly),
+            (BillingCycle::Semiannual, r.price_semiannual),
+            (BillingCycle::Annual, r.price_annual),
+        ]
+        .into_iter()
+        .filter_map(|(cycle, price)| price.map(|p| (cycle.as_str().to_owned(), p)))
+        .collect();
+        CurrencyPrices {
+            prices,
+            setup_fee: r.setup_fee,
+        }
+    }
+}
+
+/// Checks a plan's other currencies into rows (none may be the plan's own currency).
+fn other_rows(
+    base: &str,
+    raw: &BTreeMap<String, CurrencyPrices>,
+) -> Result<Vec<PlanPricesRow>, Invalid> {
+    let mut rows = Vec::with_capacity(raw.len());
+    for (code, cp) in raw {
+        let bad = |message: String| Invalid::new("other_prices", format!("{code}: {message}"));
+        let currency = Currency::parse(code).map_err(|e| bad(e.message))?;
+        if currency.code() == base {
+            return Err(bad(
+                "is the plan's own currency; set its prices in prices".to_owned()
+            ));
+        }
+        let prices = parse_prices(&cp.prices).map_err(|e| bad(e.message))?;
+        let list: Vec<(BillingCycle, i64)> = prices.iter().map(|(c, p)| (*c, *p)).collect();
+        PriceList::new(currency, &list, cp.setup_fee).map_err(|e| bad(e.message))?;
+        let get = |c| prices.get(&c).copied();
+        rows.push(PlanPricesRow {
+            plan_id: 0,
+            currency: currency.code().to_owned(),
+            price_monthly: get(BillingCycle::Monthly),
+            price_quarterly: get(BillingCycle::Quarterly),
+            price_semiannual: get(BillingCycle::Semiannual),
+            price_annual: get(BillingCycle::Annual),
+            setup_fee: cp.setup_fee,
+        });
+    }
+    Ok(rows)
+}
+
+/// The plan's price list in `currency`: its own, or one of its other currencies; `None`
+/// when it is not sold in that currency.
+pub async fn prices_in(
+    conn: &mut impl AsConn,
+    plan: &PlanRow,
+    currency: &str,
+) -> Result<Option<PriceList>, ServiceError> {
+    if plan.currency == currency {
+        return prices_of(plan).map(Some);
+    }
+    let Some(row) = store::plan_prices::find(conn, plan.id, currency).await? else {
+        return Ok(None);
+    };
+    let cp = CurrencyPrices::from(&row);
+    let prices = parse_prices(&cp.prices)?;
+    let list: Vec<(BillingCycle, i64)> = prices.into_iter().collect();
+    Ok(Some(PriceList::new(
+        Currency::parse(currency)?,
+        &list,
+        cp.setup_fee,
+    )?))
+}
+
+/// A plan view with its other currencies.
+async fn full_view(conn: &mut impl AsConn, row: &PlanRow) -> Result<Plan, ServiceError> {
+    let mut view = Plan::from(row);
+    view.other_prices = store::plan_prices::of_plan(conn, row.id)
+        .await?
+        .iter()
+        .map(|r| (r.currency.clone(), CurrencyPrices::from(r)))
+        .collect();
+    Ok(view)
 }
 
 impl From<&PlanRow> for Plan {
@@ -77,6 +174,7 @@ impl From<&PlanRow> for Plan {
             sort_order: r.sort_order,
             created_at: r.created_at,
             updated_at: r.updated_at,
+            other_prices: BTreeMap::new(),
         }
     }
 }
@@ -130,6 +228,9 @@ pub struct NewPlan {
     pub is_active: Option<bool>,
     /// Display order; default 0.
     pub sort_order: Option<i64>,
+    /// Prices in more currencies, e.g. `{"EUR": {"prices": {"monthly": 899}, "setup_fee": 0}}`.
+    #[serde(default)]
+    pub other_prices: BTreeMap<String, CurrencyPrices>,
 }
 
 /// Body of `PATCH /api/v1/plans/{id}`: only fields present change; `null` clears the optional ones.
@@ -166,6 +267,8 @@ pub struct PlanPatch {
     pub is_active: Option<bool>,
     /// New display order.
     pub sort_order: Option<i64>,
+    /// New prices in other currencies (replaces them all).
+    pub other_prices: Option<BTreeMap<String, CurrencyPrices>>,
 }
 
 /// Validates a complete plan row: every rule of the domain at once.
@@ -257,12 +360,14 @@ pub async fn create(db: &Db, actor: &Actor, body: NewPlan) -> Result<Plan, Servi
     set_prices(&mut row, &body.prices)?;
     set_quotas(&mut row, body.quotas);
     validate(&row)?;
+    let others = other_rows(&row.currency, &body.other_prices)?;
     let mut tx = db.begin().await?;
     if name_exists(&mut tx, &row.name, None).await? {
         return Err(name_taken());
     }
     let saved = store::plans::insert(&mut tx, &row).await?;
-    let view = Plan::from(&saved);
+    store::plan_prices::replace(&mut tx, saved.id, &others).await?;
+    let view = full_view(&mut tx, &saved).await?;
     audit::record(
         &mut tx,
         actor,
@@ -346,9 +451,17 @@ pub async fn update(
     row.server_group = plan::placement("server_group", row.server_group.as_deref())?;
     row.location = plan::placement("location", row.location.as_deref())?;
     validate(&row)?;
+    let others = match &patch.other_prices {
+        Some(raw) => Some(other_rows(&row.currency, raw)?),
+        None => None,
+    };
+    let before_view = full_view(&mut tx, &before).await?;
     row.updated_at = store::now();
     let saved = store::plans::update(&mut tx, &row).await?;
-    let (before_view, after_view) = (Plan::from(&before), Plan::from(&saved));
+    if let Some(others) = &others {
+        store::plan_prices::replace(&mut tx, id, others).await?;
+    }
+    let after_view = full_view(&mut tx, &saved).await?;
     audit::record(
         &mut tx,
         actor,
@@ -381,7 +494,19 @@ pub async fn list(
     }
     let mut conn = db.conn().await?;
     let rows = store::plans::list(&mut conn, include_inactive).await?;
-    Ok(rows.iter().map(Plan::from).collect())
+    let others = store::plan_prices::all(&mut conn).await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let mut view = Plan::from(r);
+            view.other_prices = others
+                .iter()
+                .filter(|o| o.plan_id == r.id)
+                .map(|o| (o.currency.clone(), CurrencyPrices::from(o)))
+                .collect();
+            view
+        })
+        .collect())
 }
 
 /// One plan; inactive plans only for admin and staff.
@@ -393,5 +518,5 @@ pub async fn get(db: &Db, actor: Option<&Actor>, id: i64) -> Result<Plan, Servic
     if !row.is_active && !actor.is_some_and(|a| a.role.can_read_admin_data()) {
         return Err(ServiceError::NotFound("plan"));
     }
-    Ok(Plan::from(&row))
+    full_view(&mut conn, &row).await
 }

@@ -37,6 +37,8 @@ pub struct User {
     pub updated_at: DateTime<Utc>,
     /// Billing address and tax id (what invoices are addressed to).
     pub billing: Billing,
+    /// The currency the customer is billed in (fixed by the first order).
+    pub billing_currency: Option<String>,
 }
 
 /// The stored form of a checked billing address.
@@ -75,6 +77,7 @@ impl From<&UserRow> for User {
             created_at: row.created_at,
             updated_at: row.updated_at,
             billing: billing_view(&row.billing),
+            billing_currency: row.billing_currency.clone(),
         }
     }
 }

@@ -105,7 +105,7 @@ pub async fn find_live_by_hash(
         sqlx::query_as::<_, Found>(
         "SELECT k.id AS key_id, k.name AS key_name, k.role AS key_role, k.key_prefix, k.created_at AS key_created_at, k.last_used_at AS key_last_used_at, \
          u.id, u.email, u.password_hash, u.role, u.full_name, u.company_name, u.phone, u.is_active, u.created_at, u.updated_at, \
-         u.billing_address, u.billing_postal_code, u.billing_region, u.billing_country, u.tax_id \
+         u.billing_address, u.billing_postal_code, u.billing_region, u.billing_country, u.tax_id, u.billing_currency \
          FROM api_keys k JOIN users u ON u.id = k.user_id \
          WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND u.is_active = TRUE"
     )

@@ -36,6 +36,7 @@ pub mod password_resets;
 pub mod payments;
 pub mod periodic;
 pub mod plan_changes;
+pub mod plan_prices;
 pub mod plans;
 pub mod reconciliations;
 pub mod refunds;

@@ -18,20 +18,26 @@ pub struct LivePrices {
 }
 
 /// What the licenses live at `at` (activated, not expired, not cancelled) cost per cycle,
-/// at their plans' current prices.
+/// at their plans' current prices in the customer's billing currency.
 pub async fn live_prices(
     conn: &mut impl AsConn,
     at: DateTime<Utc>,
 ) -> Result<Vec<LivePrices>, StoreError> {
     let rows = on_conn!(conn, |c| {
         sqlx::query_as::<_, LivePrices>(
-        "SELECT p.currency, l.billing_cycle, \
-         CAST(COALESCE(SUM(CASE l.billing_cycle WHEN 'monthly' THEN p.price_monthly WHEN 'quarterly' THEN p.price_quarterly \
-         WHEN 'semiannual' THEN p.price_semiannual ELSE p.price_annual END), 0) AS BIGINT) AS total_minor, \
+        "SELECT COALESCE(pc.currency, p.currency) AS currency, l.billing_cycle, \
+         CAST(COALESCE(SUM(CASE WHEN pc.plan_id IS NOT NULL THEN \
+           CASE l.billing_cycle WHEN 'monthly' THEN pc.price_monthly WHEN 'quarterly' THEN pc.price_quarterly \
+           WHEN 'semiannual' THEN pc.price_semiannual ELSE pc.price_annual END \
+         ELSE \
+           CASE l.billing_cycle WHEN 'monthly' THEN p.price_monthly WHEN 'quarterly' THEN p.price_quarterly \
+           WHEN 'semiannual' THEN p.price_semiannual ELSE p.price_annual END \
+         END), 0) AS BIGINT) AS total_minor, \
          COUNT(*) AS licenses \
-         FROM licenses l JOIN plans p ON p.id = l.plan_id \
+         FROM licenses l JOIN plans p ON p.id = l.plan_id JOIN users u ON u.id = l.customer_id \
+         LEFT JOIN plan_currency_prices pc ON pc.plan_id = p.id AND pc.currency = u.billing_currency \
          WHERE l.activated_at <= $1 AND l.expires_at > $1 AND (l.cancelled_at IS NULL OR l.cancelled_at > $1) \
-         GROUP BY p.currency, l.billing_cycle ORDER BY p.currency, l.billing_cycle"
+         GROUP BY COALESCE(pc.currency, p.currency), l.billing_cycle ORDER BY 1, 2"
     )
     .bind(at)
     .fetch_all(c)

@@ -74,7 +74,7 @@ pub async fn user_by_access_hash(
         sqlx::query_as::<_, LiveSession>(
         "SELECT s.id AS session_id, s.kind, s.last_seen_at, u.id, u.email, u.password_hash, u.role, u.full_name, u.company_name, u.phone, \
          u.is_active, u.created_at, u.updated_at, \
-         u.billing_address, u.billing_postal_code, u.billing_region, u.billing_country, u.tax_id \
+         u.billing_address, u.billing_postal_code, u.billing_region, u.billing_country, u.tax_id, u.billing_currency \
          FROM sessions s JOIN users u ON u.id = s.user_id \
          WHERE s.access_hash = $1 AND s.revoked_at IS NULL AND s.access_expires_at > $2 AND u.is_active = TRUE"
     )

@@ -30,6 +30,8 @@ pub struct UserRow {
     /// Where invoices are addressed.
     #[sqlx(flatten)]
     pub billing: BillingRow,
+    /// The currency the customer is billed in, once fixed.
+    pub billing_currency: Option<String>,
 }
 
 /// A customer's billing address and tax id, as invoices print them.
@@ -68,7 +70,7 @@ pub struct NewUser<'a> {
 }
 
 const COLUMNS: &str = "id, email, password_hash, role, full_name, company_name, phone, is_active, created_at, updated_at, \
-    billing_address, billing_postal_code, billing_region, billing_country, tax_id";
+    billing_address, billing_postal_code, billing_region, billing_country, tax_id, billing_currency";
 
 /// Inserts a user and returns the row.
 pub async fn insert(tx: &mut Tx, user: &NewUser<'_>) -> Result<UserRow, StoreError> {
@@ -100,7 +102,7 @@ pub async fn update(tx: &mut Tx, user: &UserRow) -> Result<UserRow, StoreError> 
     let sql = format!(
         "UPDATE users SET email = $2, password_hash = $3, full_name = $4, company_name = $5, phone = $6, \
          is_active = $7, updated_at = $8, billing_address = $9, billing_postal_code = $10, billing_region = $11, \
-         billing_country = $12, tax_id = $13 WHERE id = $1 RETURNING {COLUMNS}"
+         billing_country = $12, tax_id = $13, billing_currency = $14 WHERE id = $1 RETURNING {COLUMNS}"
     );
     let row = on_conn!(tx, |c| sqlx::query_as::<_, UserRow>(&sql)
         .bind(user.id)
@@ -116,6 +118,7 @@ pub async fn update(tx: &mut Tx, user: &UserRow) -> Result<UserRow, StoreError> 
         .bind(&user.billing.billing_region)
         .bind(&user.billing.billing_country)
         .bind(&user.billing.tax_id)
+        .bind(&user.billing_currency)
         .fetch_one(c)
         .await)?;
     Ok(row)
@@ -232,4 +235,17 @@ pub async fn labels(
         q.fetch_all(c).await
     })?;
     Ok(rows)
+}
+
+/// Fixes the currency a customer is billed in, unless it is fixed already.
+pub async fn fix_billing_currency(tx: &mut Tx, id: i64, currency: &str) -> Result<(), StoreError> {
+    on_conn!(tx, |c| sqlx::query(
+        "UPDATE users SET billing_currency = $2 WHERE id = $1 AND billing_currency IS NULL"
+    )
+    .bind(id)
+    .bind(currency)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(())
 }

@@ -9,6 +9,7 @@ mod auth;
 mod autopay;
 mod browser;
 mod coupons;
+mod currencies;
 mod customers;
 mod documents;
 mod health;

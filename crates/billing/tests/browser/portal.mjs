@@ -18,7 +18,7 @@ run('portal', async ({ page, base }) => {
 
   // Ordering: a username the panel cannot take is refused beside the field.
   const plan = page.locator('.plan[data-plan="Starter"]');
-  await plan.locator('select[name=billing_cycle]').selectOption('monthly');
+  await plan.locator('select[name=billing_cycle]').selectOption('USD:monthly');
   await plan.locator('input[name=username]').fill('Zoe!');
   await plan.locator('button[type=submit]').click();
   await plan.locator('input[name=username][aria-invalid="true"]').waitFor();

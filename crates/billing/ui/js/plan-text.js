@@ -26,5 +26,8 @@ export function quotaText(q) {
 
 /** The plan's prices, one per offered cycle. */
 export function priceText(p) {
-  return CYCLES.filter(([c]) => p.prices[c] !== undefined).map(([c]) => `${money(p.prices[c], p.currency)}/${c}`).join(' · ');
+  const own = CYCLES.filter(([c]) => p.prices[c] !== undefined).map(([c]) => `${money(p.prices[c], p.currency)}/${c}`);
+  const others = Object.entries(p.other_prices || {}).flatMap(([currency, o]) =>
+    CYCLES.filter(([c]) => o.prices[c] !== undefined).map(([c]) => `${money(o.prices[c], currency)}/${c}`));
+  return [...own, ...others].join(' · ');
 }

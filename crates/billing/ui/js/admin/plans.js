@@ -89,6 +89,10 @@ export async function newPlan(ctx) {
       ...QUOTAS.map(([k, label]) => ({ name: k, field: `quotas.${k}`, label, value: '1', help: k === 'max_accounts' ? '-1 means unlimited.' : null })),
       { name: 'account_type', label: 'Account type', type: 'select', options: [['panel', 'Panel user'], ['reseller', 'Reseller'], ['master-reseller', 'Master reseller']] },
       { name: 'package_id', label: 'NextPanel package id (optional)' },
+      {
+        name: 'other_prices', label: 'Prices in other currencies (optional)', type: 'textarea', field: 'other_prices',
+        help: 'One currency a line, like: EUR monthly=8.99 annual=89.90 setup=1.00',
+      },
     ],
     onSubmit: async (v) => {
       const currency = v.currency.toUpperCase();
@@ -108,9 +112,24 @@ export async function newPlan(ctx) {
         quotas[k] = Number(v[k]);
       }
       if (v.package_id && !/^\d+$/.test(v.package_id)) throw invalid('package_id', 'The package id is a number.');
+      const otherPrices = {};
+      for (const line of (v.other_prices || '').split('\n').map((l) => l.trim()).filter(Boolean)) {
+        const [code, ...pairs] = line.split(/\s+/);
+        const cur = code.toUpperCase();
+        const entry = { prices: {}, setup_fee: 0 };
+        for (const pair of pairs) {
+          const [key, text] = pair.split('=');
+          const minor = parseMoney(text || '', cur);
+          if (minor === null) throw invalid('other_prices', `${cur}: not an amount: ${pair}`);
+          if (key === 'setup') entry.setup_fee = minor;
+          else entry.prices[key] = minor;
+        }
+        otherPrices[cur] = entry;
+      }
       const p = await post('/api/v1/plans', {
         name: v.name, description: v.description, currency, prices, setup_fee: setup, quotas,
         account_type: v.account_type, package_id: v.package_id ? Number(v.package_id) : null,
+        other_prices: otherPrices,
       });
       ctx.flash('ok', `Plan ${p.name} created.`);
       ctx.go('#/plans');
