@@ -22,6 +22,24 @@ pub fn create_private(path: &Path) -> io::Result<()> {
     }
 }
 
+/// Makes an existing file readable by its owner only (a copy another program wrote).
+pub fn make_private(path: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
+/// Writes `bytes` to a new file at `path` with mode 0600; fails when it exists.
+pub fn write_new_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    use std::io::Write;
+    create_new_private(path)?.write_all(bytes)
+}
+
 /// Opens `path` for appending, creating it with mode 0600 when missing.
 pub fn append_private(path: &Path) -> io::Result<std::fs::File> {
     private_options().create(true).append(true).open(path)

@@ -202,17 +202,6 @@ pub async fn worker(args: SettingsArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs `migrate`.
-pub async fn migrate(args: SettingsArgs) -> anyhow::Result<()> {
-    use secrecy::ExposeSecret;
-    let settings = args.resolve()?;
-    init_logging(settings.log_format);
-    let db = billing::store::Db::connect(settings.database_url.expose_secret()).await?;
-    db.migrate().await?;
-    println!("migrations applied");
-    Ok(())
-}
-
 /// Runs `admin create`.
 pub async fn admin_create(
     email: String,

@@ -12,6 +12,7 @@ mod client;
 mod commands;
 mod credentials;
 mod local;
+mod maintenance;
 mod output;
 mod provision;
 
@@ -51,7 +52,19 @@ enum Command {
     #[command(
         after_help = "Example:\n  nextpanel-bill migrate --database postgres://bill@db/bill"
     )]
-    Migrate(SettingsArgs),
+    Migrate(maintenance::MigrateArgs),
+    /// Copy the SQLite database while `serve` runs (and with --include-key the master key);
+    /// on PostgreSQL, print the pg_dump commands.
+    #[command(
+        after_help = "Example:\n  nextpanel-bill backup --to /var/backups/bill-$(date +%F).db --include-key"
+    )]
+    Backup(maintenance::BackupArgs),
+    /// Check a copy made by `backup` (integrity, schema version, the key opens its secrets)
+    /// and put it in place of the database.
+    #[command(
+        after_help = "Example:\n  nextpanel-bill restore --from /var/backups/bill-2026-12-02.db --key-file /var/backups/bill-2026-12-02.db.key --force"
+    )]
+    Restore(maintenance::RestoreArgs),
     /// Manage admin users directly in the database.
     Admin {
         #[command(subcommand)]
@@ -148,7 +161,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{}", args.resolve()?.masked());
             Ok(())
         }
-        Command::Migrate(args) => local::migrate(args).await,
+        Command::Migrate(args) => maintenance::migrate(args).await,
+        Command::Backup(args) => maintenance::backup(args).await,
+        Command::Restore(args) => maintenance::restore(args).await,
         Command::Worker(args) => local::worker(args).await,
         Command::Admin {
             command:

@@ -193,3 +193,259 @@ fn bad_configuration_is_refused_with_the_setting_named() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("listen"));
 }
+
+/// Waits until `serve` on `port` answers.
+async fn healthy(port: u16) {
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !client
+        .get(format!("http://127.0.0.1:{port}/health"))
+        .send()
+        .await
+        .is_ok_and(|r| r.status().is_success())
+    {
+        assert!(Instant::now() < deadline, "server did not become healthy");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn login(port: u16) -> Option<String> {
+    let resp = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/api/v1/auth/login"))
+        .json(
+            &serde_json::json!({"email": "admin@example.com", "password": "backup-admin-password"}),
+        )
+        .send()
+        .await
+        .ok()?;
+    let body: serde_json::Value = resp.json().await.ok()?;
+    body["access_token"].as_str().map(str::to_owned)
+}
+
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[tokio::test]
+async fn a_backup_taken_while_serving_restores_to_a_working_service() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let child = bin()
+        .current_dir(dir.path())
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .env("NEXTPANEL_BILL_ADMIN_PASSWORD", "backup-admin-password")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut running = Running(child);
+    healthy(port).await;
+    let token = login(port).await.expect("admin logs in");
+    let created = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/api/v1/customers"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"email": "kept@example.com", "full_name": "Kept"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), reqwest::StatusCode::CREATED);
+    // A server, so the copy holds a sealed secret the key must open.
+    let server = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/api/v1/nextpanel/servers"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"name": "node-1", "base_url": "http://127.0.0.1:9", "api_key": "key-1234567890",
+            "api_secret": "secret-1234567890", "capacity": 10, "skip_test": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        server.status(),
+        reqwest::StatusCode::CREATED,
+        "{:?}",
+        server.text().await
+    );
+
+    // Taken while serve runs: a consistent copy, and the key beside it, both 0600.
+    let copy = dir.path().join("copy.db");
+    let out = bin()
+        .current_dir(dir.path())
+        .args(["backup", "--to", copy.to_str().unwrap(), "--include-key"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        said.contains("backup written") && said.contains("master key written"),
+        "{said}"
+    );
+    let key = dir.path().join("copy.db.key");
+    assert_eq!((mode(&copy), mode(&key)), (0o600, 0o600));
+    let again = bin()
+        .current_dir(dir.path())
+        .args(["backup", "--to", copy.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        !again.status.success(),
+        "an existing file is not overwritten"
+    );
+    let _ = running.0.kill();
+    let _ = running.0.wait();
+
+    // Restored elsewhere: checked first (a damaged file and a wrong key are refused).
+    let other = tempfile::tempdir().unwrap();
+    let target = other.path().join("restored.db");
+    let database = format!("sqlite://{}", target.display());
+    let garbage = other.path().join("garbage.db");
+    std::fs::write(&garbage, b"not a database at all").unwrap();
+    let refused = bin()
+        .args([
+            "restore",
+            "--from",
+            garbage.to_str().unwrap(),
+            "--key-file",
+            key.to_str().unwrap(),
+            "--database",
+            &database,
+        ])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(!target.exists(), "nothing put in place");
+    let wrong_key = other.path().join("wrong.key");
+    std::fs::write(&wrong_key, "11".repeat(32)).unwrap();
+    let restored = bin()
+        .args([
+            "restore",
+            "--from",
+            copy.to_str().unwrap(),
+            "--key-file",
+            key.to_str().unwrap(),
+            "--database",
+            &database,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        restored.status.success(),
+        "{}",
+        String::from_utf8_lossy(&restored.stderr)
+    );
+    assert_eq!(mode(&target), 0o600);
+    let twice = bin()
+        .args([
+            "restore",
+            "--from",
+            copy.to_str().unwrap(),
+            "--key-file",
+            key.to_str().unwrap(),
+            "--database",
+            &database,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        !twice.status.success(),
+        "an existing database needs --force"
+    );
+    let wrong = bin()
+        .args([
+            "restore",
+            "--from",
+            copy.to_str().unwrap(),
+            "--key-file",
+            wrong_key.to_str().unwrap(),
+            "--database",
+            &database,
+            "--force",
+        ])
+        .output()
+        .unwrap();
+    assert!(!wrong.status.success());
+    assert!(
+        String::from_utf8_lossy(&wrong.stderr).contains("does not open"),
+        "{}",
+        String::from_utf8_lossy(&wrong.stderr)
+    );
+    let status = bin()
+        .args(["migrate", "--status", "--database", &database])
+        .env("NEXTPANEL_BILL_MASTER_KEY_FILE", key.to_str().unwrap())
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&status.stdout).into_owned();
+    assert!(
+        listed.contains("0 pending") && listed.contains("applied  0001"),
+        "{listed}"
+    );
+
+    // The restored service works: the admin signs in and the customer is there.
+    let port = free_port();
+    let child = bin()
+        .current_dir(other.path())
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--database",
+            &database,
+        ])
+        .env("NEXTPANEL_BILL_MASTER_KEY_FILE", key.to_str().unwrap())
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut restored_serve = Running(child);
+    healthy(port).await;
+    let token = login(port).await.expect("the restored admin logs in");
+    let list: serde_json::Value = reqwest::Client::new()
+        .get(format!("http://127.0.0.1:{port}/api/v1/customers"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["items"][0]["email"], "kept@example.com", "{list}");
+    let _ = restored_serve.0.kill();
+    let _ = restored_serve.0.wait();
+}
+
+#[tokio::test]
+async fn a_database_from_a_newer_version_is_refused_in_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = format!("sqlite://{}", dir.path().join("bill.db").display());
+    let migrate = |args: &[&str]| {
+        bin()
+            .args(["migrate", "--database", &database])
+            .args(args)
+            .env("NEXTPANEL_BILL_MASTER_KEY", "22".repeat(32))
+            .output()
+            .unwrap()
+    };
+    assert!(migrate(&[]).status.success());
+    let db = billing::store::Db::connect(&database).await.unwrap();
+    if let billing::store::Db::Sqlite(pool) = &db {
+        sqlx::query("INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) VALUES (9999, 'future', TRUE, x'00', 0)")
+            .execute(pool)
+            .await
+            .unwrap();
+    }
+    db.close().await;
+    let refused = migrate(&[]);
+    assert!(!refused.status.success());
+    let said = String::from_utf8_lossy(&refused.stderr).into_owned();
+    assert!(
+        said.contains("migrated by a newer nextpanel-bill (migration 9999)"),
+        "{said}"
+    );
+    let listed = String::from_utf8_lossy(&migrate(&["--status"]).stdout).into_owned();
+    assert!(listed.contains("NEWER    9999"), "{listed}");
+}

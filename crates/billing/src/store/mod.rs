@@ -31,6 +31,7 @@ pub mod license_callbacks;
 pub mod license_usage;
 pub mod licenses;
 pub mod login_attempts;
+pub mod maintenance;
 pub mod outbox;
 pub mod password_resets;
 pub mod payments;
@@ -66,6 +67,12 @@ pub enum StoreError {
     /// Migrations failed to apply.
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A newer nextpanel-bill migrated this database.
+    #[error("this database was migrated by a newer nextpanel-bill (migration {version}); run that version, or restore a backup taken before the upgrade")]
+    NewerDatabase {
+        /// The newest migration applied.
+        version: i64,
+    },
     /// Any other database failure.
     #[error("database error: {0}")]
     Database(sqlx::Error),
@@ -242,6 +249,7 @@ impl Db {
 
     /// Applies the pending migrations of this engine.
     pub async fn migrate(&self) -> Result<(), StoreError> {
+        self.refuse_newer().await?;
         match self {
             Db::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await?,
             Db::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
