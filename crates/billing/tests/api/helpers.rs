@@ -554,23 +554,39 @@ impl SmtpSink {
 
     /// Starts a sink with `smtp_sink.py` options (`--tls MODE CERT KEY`, `--auth USER:PASS`).
     pub fn start_with(options: Vec<String>) -> SmtpSink {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
         let mut sink = SmtpSink {
-            port,
+            port: 0,
             dir: tempfile::tempdir().unwrap(),
             child: None,
             options,
         };
-        sink.up();
-        sink
+        // A free port can be taken by another test between asking and binding: try anew.
+        for _ in 0..10 {
+            sink.port = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            if sink.try_up() {
+                return sink;
+            }
+        }
+        panic!("the SMTP sink did not start on any of 10 free ports");
     }
 
-    /// (Re)starts the server on its port.
+    /// (Re)starts the server on its port, waiting for the port if another process holds it.
     pub fn up(&mut self) {
+        for _ in 0..50 {
+            if self.try_up() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("the SMTP sink did not start on port {}", self.port);
+    }
+
+    /// One attempt to start the server on its port.
+    fn try_up(&mut self) -> bool {
         use std::io::BufRead;
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/smtp_sink.py");
         let mut child = std::process::Command::new("python3")
@@ -588,8 +604,13 @@ impl SmtpSink {
         std::io::BufReader::new(child.stdout.take().unwrap())
             .read_line(&mut line)
             .unwrap();
-        assert_eq!(line.trim(), "ready", "the SMTP sink did not start");
+        if line.trim() != "ready" {
+            let _ = child.kill();
+            let _ = child.wait();
+            return false;
+        }
         self.child = Some(child);
+        true
     }
 
     /// Stops the server: connections to its port are refused until `up`.
