@@ -449,3 +449,42 @@ async fn a_database_from_a_newer_version_is_refused_in_words() {
     let listed = String::from_utf8_lossy(&migrate(&["--status"]).stdout).into_owned();
     assert!(listed.contains("NEWER    9999"), "{listed}");
 }
+
+#[tokio::test]
+async fn logs_to_a_file_carry_the_request_id_and_no_colour_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let child = bin()
+        .current_dir(dir.path())
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut running = Running(child);
+    let stderr = running.0.stderr.take().unwrap();
+    let lines = std::thread::spawn(move || {
+        BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+            .collect::<Vec<_>>()
+    });
+    healthy(port).await;
+    let resp = reqwest::Client::new()
+        .get(format!("http://127.0.0.1:{port}/api/v1/plans"))
+        .header("x-request-id", "test-req-42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["x-request-id"], "test-req-42");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let _ = running.0.kill();
+    let _ = running.0.wait();
+    let log = lines.join().unwrap().join("\n");
+    assert!(log.contains("request_id=test-req-42"), "{log}");
+    assert!(
+        !log.contains('\u{1b}'),
+        "colour codes in a log file: {log:?}"
+    );
+}

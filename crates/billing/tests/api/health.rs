@@ -181,3 +181,21 @@ async fn responses_carry_security_headers() {
         "max-age=31536000; includeSubDomains"
     );
 }
+
+#[tokio::test]
+async fn every_answer_names_its_request_id() {
+    let app = crate::helpers::TestApp::spawn().await;
+    let resp = app.client.get(app.url("/health")).send().await.unwrap();
+    let id = resp.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert_eq!(id.len(), 16, "{id}");
+    assert!(id.bytes().all(|b| b.is_ascii_hexdigit()));
+    // A proxy's or a client's id is kept, so logs on both sides match.
+    let resp = app
+        .client
+        .get(app.url("/api/v1/plans"))
+        .header("x-request-id", "lb-7f3a-42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["x-request-id"], "lb-7f3a-42");
+}
