@@ -514,6 +514,11 @@ fn positive(key: &'static str, value: Option<i64>, default: i64) -> Result<i64, 
 }
 
 impl Settings {
+    /// Whether the service is reached over HTTPS (HSTS, `Secure` cookies).
+    pub fn https(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+
     /// Validates a merged layer, filling defaults.
     pub fn from_layer(layer: Layer) -> Result<Settings, ConfigError> {
         let listen_raw = layer.listen.unwrap_or_else(|| DEFAULT_LISTEN.to_owned());

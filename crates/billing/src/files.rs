@@ -78,20 +78,22 @@ pub fn shared(paths: &[PathBuf]) -> Vec<(PathBuf, u32)> {
 
 /// The SQLite database file of a `sqlite://` URL with its WAL and SHM companions.
 pub fn sqlite_files(database_url: &str) -> Vec<PathBuf> {
-    let Some(rest) = database_url
-        .strip_prefix("sqlite://")
-        .or_else(|| database_url.strip_prefix("sqlite:"))
-    else {
+    let Some(file) = sqlite_path(database_url) else {
         return Vec::new();
     };
-    let file = rest.split('?').next().unwrap_or(rest);
-    if file.is_empty() || file == ":memory:" {
-        return Vec::new();
-    }
     ["", "-wal", "-shm"]
         .iter()
-        .map(|suffix| PathBuf::from(format!("{file}{suffix}")))
+        .map(|suffix| PathBuf::from(format!("{}{suffix}", file.display())))
         .collect()
+}
+
+/// The file of an `sqlite://` URL; `None` for other engines and in-memory databases.
+pub fn sqlite_path(database_url: &str) -> Option<PathBuf> {
+    let rest = database_url
+        .strip_prefix("sqlite://")
+        .or_else(|| database_url.strip_prefix("sqlite:"))?;
+    let file = rest.split('?').next().unwrap_or(rest);
+    (!file.is_empty() && file != ":memory:").then(|| PathBuf::from(file))
 }
 
 #[cfg(test)]

@@ -51,25 +51,20 @@ pub struct MigrateArgs {
     pub settings: SettingsArgs,
 }
 
-fn sqlite_path(url: &str) -> Option<PathBuf> {
-    let rest = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))?;
-    let path = rest.split('?').next().unwrap_or(rest);
-    (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
+/// The master key as hex: from `key_file` when given, else as configured.
+fn master_key_hex(settings: &Settings, key_file: Option<&Path>) -> anyhow::Result<String> {
+    let path = match (key_file, &settings.master_key) {
+        (Some(path), _) => path,
+        (None, MasterKeySource::File(path)) => path.as_path(),
+        (None, MasterKeySource::Key(key)) => return Ok(key.expose_secret().trim().to_owned()),
+    };
+    let hex = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the master key file {}", path.display()))?;
+    Ok(hex.trim().to_owned())
 }
 
 fn vault_of(settings: &Settings, key_file: Option<&Path>) -> anyhow::Result<Vault> {
-    let from_file = |path: &Path| {
-        std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read the master key file {}", path.display()))
-    };
-    let hex = match (key_file, &settings.master_key) {
-        (Some(path), _) => from_file(path)?,
-        (None, MasterKeySource::File(path)) => from_file(path)?,
-        (None, MasterKeySource::Key(key)) => key.expose_secret().to_owned(),
-    };
-    Ok(Vault::from_hex(hex.trim())?)
+    Ok(Vault::from_hex(&master_key_hex(settings, key_file)?)?)
 }
 
 /// Runs `migrate` (or lists with `--status`).
@@ -131,12 +126,8 @@ pub async fn backup(args: BackupArgs) -> anyhow::Result<()> {
     );
     if args.include_key {
         let key_path = PathBuf::from(format!("{}.key", args.to.display()));
-        let hex = match &settings.master_key {
-            MasterKeySource::Key(key) => key.expose_secret().to_owned(),
-            MasterKeySource::File(path) => std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read the master key file {}", path.display()))?,
-        };
-        billing::files::write_new_private(&key_path, hex.trim().as_bytes())
+        let hex = master_key_hex(&settings, None)?;
+        billing::files::write_new_private(&key_path, hex.as_bytes())
             .with_context(|| format!("cannot write {}", key_path.display()))?;
         println!(
             "master key written to {} (mode 0600): keep it as safe as the database",
@@ -153,7 +144,8 @@ pub async fn backup(args: BackupArgs) -> anyhow::Result<()> {
 /// Runs `restore`: checks the copy, then puts it in place of the configured database.
 pub async fn restore(args: RestoreArgs) -> anyhow::Result<()> {
     let settings = args.settings.resolve()?;
-    let Some(target) = sqlite_path(settings.database_url.expose_secret()) else {
+    let url = settings.database_url.expose_secret().to_owned();
+    let Some(target) = billing::files::sqlite_path(&url) else {
         bail!("restore is for SQLite files; on PostgreSQL use pg_restore (see `nextpanel-bill backup`)");
     };
     if !args.from.is_file() {
@@ -175,17 +167,16 @@ pub async fn restore(args: RestoreArgs) -> anyhow::Result<()> {
     let status = match checked {
         Ok(status) => status,
         Err(e) => {
-            let _ = std::fs::remove_file(&staging);
-            for suffix in ["-wal", "-shm"] {
-                let _ = std::fs::remove_file(format!("{}{suffix}", staging.display()));
+            for file in billing::files::sqlite_files(&format!("sqlite://{}", staging.display())) {
+                let _ = std::fs::remove_file(file);
             }
             return Err(e);
         }
     };
-    for suffix in ["-wal", "-shm"] {
-        let side = PathBuf::from(format!("{}{suffix}", target.display()));
+    // The old database's WAL and SHM files must not be replayed into the copy.
+    for side in billing::files::sqlite_files(&url).iter().skip(1) {
         if side.exists() {
-            std::fs::remove_file(&side)
+            std::fs::remove_file(side)
                 .with_context(|| format!("cannot remove {}", side.display()))?;
         }
     }

@@ -26,14 +26,22 @@ fn bin() -> Command {
     cmd
 }
 
-/// Starts `serve` in `dir` and returns the process and what it printed on stdout before it was healthy.
-async fn serve(dir: &std::path::Path, port: u16) -> (Running, Vec<String>) {
-    let mut child = bin()
-        .current_dir(dir)
+/// `serve` on `port` in `dir`, logging warnings only and printing nowhere; callers add
+/// settings or take an output.
+fn serve_command(dir: &std::path::Path, port: u16) -> Command {
+    let mut cmd = bin();
+    cmd.current_dir(dir)
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    cmd
+}
+
+/// Starts `serve` in `dir` and returns the process and what it printed on stdout before it was healthy.
+async fn serve(dir: &std::path::Path, port: u16) -> (Running, Vec<String>) {
+    let mut child = serve_command(dir, port)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
@@ -43,22 +51,8 @@ async fn serve(dir: &std::path::Path, port: u16) -> (Running, Vec<String>) {
             .map_while(Result::ok)
             .collect::<Vec<_>>()
     });
-    let running = Running(child);
-    let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        assert!(Instant::now() < deadline, "server did not become healthy");
-        if client
-            .get(format!("http://127.0.0.1:{port}/health"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let mut running = running;
+    let mut running = Running(child);
+    healthy(port).await;
     // Stop it to collect stdout (the banner is printed before the server listens).
     let _ = running.0.kill();
     let _ = running.0.wait();
@@ -231,13 +225,8 @@ fn mode(path: &std::path::Path) -> u32 {
 async fn a_backup_taken_while_serving_restores_to_a_working_service() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let child = bin()
-        .current_dir(dir.path())
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+    let child = serve_command(dir.path(), port)
         .env("NEXTPANEL_BILL_ADMIN_PASSWORD", "backup-admin-password")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let mut running = Running(child);
@@ -386,19 +375,9 @@ async fn a_backup_taken_while_serving_restores_to_a_working_service() {
 
     // The restored service works: the admin signs in and the customer is there.
     let port = free_port();
-    let child = bin()
-        .current_dir(other.path())
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--database",
-            &database,
-        ])
+    let child = serve_command(other.path(), port)
+        .args(["--database", &database])
         .env("NEXTPANEL_BILL_MASTER_KEY_FILE", key.to_str().unwrap())
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let mut restored_serve = Running(child);
@@ -454,11 +433,8 @@ async fn a_database_from_a_newer_version_is_refused_in_words() {
 async fn logs_to_a_file_carry_the_request_id_and_no_colour_codes() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let child = bin()
-        .current_dir(dir.path())
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+    let child = serve_command(dir.path(), port)
         .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();

@@ -29,7 +29,7 @@ pub async fn secure(State(state): State<AppState>, request: Request, next: Next)
     if authenticated {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
-    if state.settings.public_url.starts_with("https://") {
+    if state.settings.https() {
         headers.insert(
             header::STRICT_TRANSPORT_SECURITY,
             HeaderValue::from_static(HSTS),

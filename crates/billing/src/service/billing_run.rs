@@ -147,11 +147,10 @@ impl BillingRunner {
             .await?
             .ok_or(ServiceError::NotFound("plan"))?;
         let cycle = BillingCycle::parse(&license.billing_cycle).unwrap_or(BillingCycle::Monthly);
-        // In the customer's billing currency (the plan's own for customers from before).
-        let currency = store::users::find(&mut tx, license.customer_id)
+        let customer = store::users::find(&mut tx, license.customer_id)
             .await?
-            .and_then(|c| c.billing_currency)
-            .unwrap_or_else(|| plan.currency.clone());
+            .ok_or(ServiceError::NotFound("customer"))?;
+        let currency = super::invoices::billing_currency(&customer, &plan);
         let Some(prices) = super::plans::prices_in(&mut tx, &plan, &currency).await? else {
             tracing::warn!(license = license_id, %currency, "no renewal invoice: the plan has no price in the customer's currency");
             return Ok(false);
@@ -177,15 +176,15 @@ impl BillingRunner {
         }
         let row = InvoiceRow {
             license_id: Some(license.id),
-            currency,
             period_start: Some(start),
             period_end: Some(end),
             // Due when the paid period ends, or now if it already has.
             ..super::invoices::open_row(
-                license.customer_id,
+                &customer,
                 InvoiceKind::Renewal,
                 &plan,
                 cycle,
+                &currency,
                 start.max(now),
                 now,
             )
@@ -194,6 +193,7 @@ impl BillingRunner {
             &mut tx,
             &self.settings.invoicing,
             &Actor::system(),
+            &customer,
             &row,
             lines,
         )
@@ -263,18 +263,21 @@ impl BillingRunner {
             let plan = store::plans::find(&mut tx, overdue.plan_id)
                 .await?
                 .ok_or(ServiceError::NotFound("plan"))?;
+            let customer = store::users::find(&mut tx, overdue.customer_id)
+                .await?
+                .ok_or(ServiceError::NotFound("customer"))?;
             let cycle =
                 BillingCycle::parse(&overdue.billing_cycle).unwrap_or(BillingCycle::Monthly);
             let number = super::invoices::number_of(&overdue);
             let row = InvoiceRow {
                 license_id: overdue.license_id,
                 late_fee_for: Some(overdue.id),
-                currency: overdue.currency.clone(),
                 ..super::invoices::open_row(
-                    overdue.customer_id,
+                    &customer,
                     InvoiceKind::LateFee,
                     &plan,
                     cycle,
+                    &overdue.currency,
                     now + chrono::Duration::days(self.settings.billing.order_due_days),
                     now,
                 )
@@ -291,6 +294,7 @@ impl BillingRunner {
                 &mut tx,
                 &self.settings.invoicing,
                 &Actor::system(),
+                &customer,
                 &row,
                 vec![line],
             )

@@ -306,10 +306,7 @@ pub(crate) async fn for_order(
 
 /// The line taking the coupon's discount off `lines` (none when it takes nothing off).
 pub(crate) fn discount_line(row: &CouponRow, lines: &[Line]) -> Result<Option<Line>, ServiceError> {
-    let base = lines
-        .iter()
-        .map(Line::amount)
-        .sum::<Result<i64, Invalid>>()?;
+    let base = crate::domain::invoice::total(lines)?;
     let d = discount(row);
     let off = d.off(base);
     Ok((off > 0).then(|| Line {

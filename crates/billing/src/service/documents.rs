@@ -21,19 +21,18 @@ pub struct Rendered<T> {
     pub body: T,
 }
 
+/// The non-empty lines of an address typed on several lines.
+fn address_lines(text: Option<&str>) -> impl Iterator<Item = String> + '_ {
+    text.into_iter()
+        .flat_map(str::lines)
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+}
+
 fn seller(settings: &Settings) -> Party {
     let inv = &settings.invoicing;
-    let mut address: Vec<String> = inv
-        .seller_address
-        .as_deref()
-        .map(|a| {
-            a.lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty())
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default();
+    let mut address: Vec<String> = address_lines(inv.seller_address.as_deref()).collect();
     if let Some(country) = &inv.seller_country {
         address.push(country.clone());
     }
@@ -48,14 +47,7 @@ fn seller(settings: &Settings) -> Party {
 fn buyer(b: &BuyerRow, fallback_name: &str) -> Party {
     let mut address = Vec::new();
     address.extend(b.buyer_company.clone());
-    if let Some(a) = &b.buyer_address {
-        address.extend(
-            a.lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty())
-                .map(str::to_owned),
-        );
-    }
+    address.extend(address_lines(b.buyer_address.as_deref()));
     let place = [b.buyer_region.clone(), b.buyer_country.clone()]
         .into_iter()
         .flatten()

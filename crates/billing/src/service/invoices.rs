@@ -383,20 +383,20 @@ pub async fn place_order(
     let row = InvoiceRow {
         order_username: Some(username.as_str().to_owned()),
         ..open_row(
-            customer_id,
+            &customer,
             InvoiceKind::Order,
             &plan,
             cycle,
+            &currency,
             now + Duration::days(settings.billing.order_due_days),
             now,
         )
     };
-    let row = InvoiceRow {
-        currency: currency.clone(),
-        ..row
-    };
-    let saved = create(&mut tx, &settings.invoicing, actor, &row, lines).await?;
-    store::users::fix_billing_currency(&mut tx, customer_id, &currency).await?;
+    let saved = create(&mut tx, &settings.invoicing, actor, &customer, &row, lines).await?;
+    // The first order fixes the currency the customer is billed in.
+    if customer.billing_currency.is_none() {
+        store::users::fix_billing_currency(&mut tx, customer_id, &currency).await?;
+    }
     if let Some(c) = &coupon {
         super::coupons::redeem(&mut tx, c, customer_id, saved.id).await?;
     }
@@ -421,10 +421,21 @@ fn order_currency(
             format!("this customer is billed in {fixed}; orders cannot be paid in {asked}"),
         )
         .into()),
-        (Some(fixed), _) => Ok(fixed.clone()),
         (None, Some(asked)) => Ok(asked),
-        (None, None) => Ok(plan.currency.clone()),
+        _ => Ok(billing_currency(customer, plan)),
     }
+}
+
+/// The currency a customer's invoices for `plan` are in: their billing currency once
+/// fixed, else the plan's own (customers from before currencies were fixed).
+pub(crate) fn billing_currency(
+    customer: &store::users::UserRow,
+    plan: &store::plans::PlanRow,
+) -> String {
+    customer
+        .billing_currency
+        .clone()
+        .unwrap_or_else(|| plan.currency.clone())
 }
 
 /// The 422 for a plan without prices in the customer's currency.
@@ -455,17 +466,18 @@ pub(crate) fn number_of(row: &InvoiceRow) -> String {
 
 /// An open invoice of `kind` for `plan` before it is stored; callers fill in the rest.
 pub(crate) fn open_row(
-    customer_id: i64,
+    customer: &store::users::UserRow,
     kind: InvoiceKind,
     plan: &store::plans::PlanRow,
     cycle: BillingCycle,
+    currency: &str,
     due_at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> InvoiceRow {
     InvoiceRow {
         id: 0,
         number: None,
-        customer_id,
+        customer_id: customer.id,
         kind: kind.as_str().to_owned(),
         status: InvoiceStatus::Open.as_str().to_owned(),
         plan_id: plan.id,
@@ -473,7 +485,7 @@ pub(crate) fn open_row(
         license_id: None,
         hosting_account_id: None,
         order_username: None,
-        currency: plan.currency.clone(),
+        currency: currency.to_owned(),
         // Set by `create`, which taxes the lines.
         total_minor: 0,
         subtotal_minor: 0,
@@ -505,14 +517,12 @@ pub(crate) async fn create(
     tx: &mut Tx,
     invoicing: &InvoicingSettings,
     actor: &Actor,
+    customer: &store::users::UserRow,
     row: &InvoiceRow,
     lines: Vec<invoice::Line>,
 ) -> Result<InvoiceRow, ServiceError> {
-    let customer = store::users::find(tx, row.customer_id)
-        .await?
-        .ok_or(ServiceError::NotFound("customer"))?;
     let issued = row.created_at;
-    let priced = super::tax::price(tx, invoicing, &customer, lines, issued.date_naive()).await?;
+    let priced = super::tax::price(tx, invoicing, customer, lines, issued.date_naive()).await?;
     let format = &invoicing.invoice_numbers;
     let seq = store::refunds::next_in_sequence(tx, "invoice", format.counter_year(issued)).await?;
     let mut row = row.clone();

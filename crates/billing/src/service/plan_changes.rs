@@ -92,8 +92,8 @@ async fn view(conn: &mut impl AsConn, row: &PlanChangeRow) -> Result<PlanChange,
     })
 }
 
-/// The license if the caller may change it: a customer their own, an admin any.
-async fn license_for(
+/// The license if the caller may see it: a customer their own, admins and staff any.
+async fn license_seen_by(
     conn: &mut impl AsConn,
     actor: &Actor,
     id: i64,
@@ -104,11 +104,23 @@ async fn license_for(
             store::licenses::find_owned(conn, id, me).await?
         }
         _ => {
-            actor.require_admin()?;
+            actor.require_staff()?;
             store::licenses::find(conn, id).await?
         }
     };
     found.ok_or(ServiceError::NotFound("license"))
+}
+
+/// The license if the caller may change it: a customer their own, an admin any.
+async fn license_for(
+    conn: &mut impl AsConn,
+    actor: &Actor,
+    id: i64,
+) -> Result<LicenseRow, ServiceError> {
+    if actor.role != Role::Customer {
+        actor.require_admin()?;
+    }
+    license_seen_by(conn, actor, id).await
 }
 
 fn conflict(message: impl Into<String>) -> ServiceError {
@@ -124,6 +136,7 @@ async fn check_target(
     conn: &mut impl AsConn,
     license: &LicenseRow,
     current: &PlanRow,
+    currency: &str,
     target_id: i64,
 ) -> Result<(PlanRow, i64, i64), ServiceError> {
     let target = store::plans::find(conn, target_id)
@@ -149,8 +162,7 @@ async fn check_target(
         .into());
     }
     let cycle = BillingCycle::parse(&license.billing_cycle).unwrap_or(BillingCycle::Monthly);
-    let currency = billing_currency(conn, license, current).await?;
-    let target_prices = super::plans::prices_in(conn, &target, &currency)
+    let target_prices = super::plans::prices_in(conn, &target, currency)
         .await?
         .ok_or_else(|| {
             Invalid::new(
@@ -158,7 +170,7 @@ async fn check_target(
                 format!("has no price in {currency}, the currency this license is billed in"),
             )
         })?;
-    let current_prices = super::plans::prices_in(conn, current, &currency).await?;
+    let current_prices = super::plans::prices_in(conn, current, currency).await?;
     let new_price = target_prices
         .price(cycle)
         .map(|m| m.minor())
@@ -191,19 +203,6 @@ async fn check_target(
     Ok((target, old_price, new_price))
 }
 
-/// The currency a license's customer is billed in (the plan's own for customers from
-/// before currencies were fixed).
-async fn billing_currency(
-    conn: &mut impl AsConn,
-    license: &LicenseRow,
-    plan: &PlanRow,
-) -> Result<String, ServiceError> {
-    Ok(store::users::find(conn, license.customer_id)
-        .await?
-        .and_then(|c| c.billing_currency)
-        .unwrap_or_else(|| plan.currency.clone()))
-}
-
 /// Asks for a plan change of a license (a customer's own; an admin's for anyone).
 pub async fn request(
     ctx: &PaymentContext<'_>,
@@ -234,8 +233,12 @@ pub async fn request(
     let current = store::plans::find(&mut tx, license.plan_id)
         .await?
         .ok_or(ServiceError::NotFound("plan"))?;
+    let customer = store::users::find(&mut tx, license.customer_id)
+        .await?
+        .ok_or(ServiceError::NotFound("customer"))?;
+    let currency = invoices::billing_currency(&customer, &current);
     let (target, old_price, new_price) =
-        check_target(&mut tx, &license, &current, body.plan_id).await?;
+        check_target(&mut tx, &license, &current, &currency, body.plan_id).await?;
     let cycle = BillingCycle::parse(&license.billing_cycle).unwrap_or(BillingCycle::Monthly);
     let now = store::now();
     let start = plan_change::period_start(license.expires_at, cycle)?;
@@ -250,7 +253,7 @@ pub async fn request(
         state: "applied".to_owned(),
         invoice_id: None,
         credit_minor: 0,
-        currency: billing_currency(&mut tx, &license, &current).await?,
+        currency,
         effective_at: now,
         created_by: actor.label.clone(),
         created_at: now,
@@ -276,12 +279,12 @@ pub async fn request(
                 };
                 let invoice = store::invoices::InvoiceRow {
                     license_id: Some(license.id),
-                    currency: row.currency.clone(),
                     ..invoices::open_row(
-                        license.customer_id,
+                        &customer,
                         InvoiceKind::PlanChange,
                         &target,
                         cycle,
+                        &row.currency,
                         now + Duration::days(ctx.settings.billing.order_due_days),
                         now,
                     )
@@ -290,6 +293,7 @@ pub async fn request(
                     &mut tx,
                     &ctx.settings.invoicing,
                     actor,
+                    &customer,
                     &invoice,
                     vec![line],
                 )
@@ -472,17 +476,7 @@ pub async fn of_license(
     license_id: i64,
 ) -> Result<Vec<PlanChange>, ServiceError> {
     let mut conn = db.conn().await?;
-    let license = match actor.role {
-        Role::Customer => {
-            let me = actor.user_id.ok_or(ServiceError::NotFound("license"))?;
-            store::licenses::find_owned(&mut conn, license_id, me).await?
-        }
-        _ => {
-            actor.require_staff()?;
-            store::licenses::find(&mut conn, license_id).await?
-        }
-    }
-    .ok_or(ServiceError::NotFound("license"))?;
+    let license = license_seen_by(&mut conn, actor, license_id).await?;
     let mut out = Vec::new();
     for row in store::plan_changes::of_license(&mut conn, license.id).await? {
         out.push(view(&mut conn, &row).await?);

@@ -64,17 +64,48 @@ pub struct CurrencyPrices {
     pub setup_fee: i64,
 }
 
+/// The prices stored per cycle column, for the cycles offered.
+fn offered(
+    monthly: Option<i64>,
+    quarterly: Option<i64>,
+    semiannual: Option<i64>,
+    annual: Option<i64>,
+) -> Vec<(BillingCycle, i64)> {
+    [
+        (BillingCycle::Monthly, monthly),
+        (BillingCycle::Quarterly, quarterly),
+        (BillingCycle::Semiannual, semiannual),
+        (BillingCycle::Annual, annual),
+    ]
+    .into_iter()
+    .filter_map(|(cycle, price)| price.map(|p| (cycle, p)))
+    .collect()
+}
+
+fn offered_in(r: &PlanPricesRow) -> Vec<(BillingCycle, i64)> {
+    offered(
+        r.price_monthly,
+        r.price_quarterly,
+        r.price_semiannual,
+        r.price_annual,
+    )
+}
+
+fn offered_by(r: &PlanRow) -> Vec<(BillingCycle, i64)> {
+    offered(
+        r.price_monthly,
+        r.price_quarterly,
+        r.price_semiannual,
+        r.price_annual,
+    )
+}
+
 impl From<&PlanPricesRow> for CurrencyPrices {
     fn from(r: &PlanPricesRow) -> Self {
-        let prices = [
-            (BillingCycle::Monthly, r.price_monthly),
-            (BillingCycle::Quarterly, r.price_quarterly),
-            (BillingCycle::Semiannual, r.price_semiannual),
-            (BillingCycle::Annual, r.price_annual),
-        ]
-        .into_iter()
-        .filter_map(|(cycle, price)| price.map(|p| (cycle.as_str().to_owned(), p)))
-        .collect();
+        let prices = offered_in(r)
+            .into_iter()
+            .map(|(cycle, p)| (cycle.as_str().to_owned(), p))
+            .collect();
         CurrencyPrices {
             prices,
             setup_fee: r.setup_fee,
@@ -126,13 +157,10 @@ pub async fn prices_in(
     let Some(row) = store::plan_prices::find(conn, plan.id, currency).await? else {
         return Ok(None);
     };
-    let cp = CurrencyPrices::from(&row);
-    let prices = parse_prices(&cp.prices)?;
-    let list: Vec<(BillingCycle, i64)> = prices.into_iter().collect();
     Ok(Some(PriceList::new(
         Currency::parse(currency)?,
-        &list,
-        cp.setup_fee,
+        &offered_in(&row),
+        row.setup_fee,
     )?))
 }
 
@@ -149,15 +177,7 @@ async fn full_view(conn: &mut impl AsConn, row: &PlanRow) -> Result<Plan, Servic
 
 impl From<&PlanRow> for Plan {
     fn from(r: &PlanRow) -> Self {
-        let prices = [
-            (BillingCycle::Monthly, r.price_monthly),
-            (BillingCycle::Quarterly, r.price_quarterly),
-            (BillingCycle::Semiannual, r.price_semiannual),
-            (BillingCycle::Annual, r.price_annual),
-        ]
-        .into_iter()
-        .filter_map(|(cycle, price)| price.map(|p| (cycle, p)))
-        .collect();
+        let prices = offered_by(r).into_iter().collect();
         Plan {
             id: r.id,
             name: r.name.clone(),
@@ -194,8 +214,7 @@ pub fn quotas_of(r: &PlanRow) -> Quotas {
 /// The price list stored on a plan row.
 pub fn prices_of(r: &PlanRow) -> Result<PriceList, ServiceError> {
     let currency = Currency::parse(&r.currency)?;
-    let prices: Vec<(BillingCycle, i64)> = Plan::from(r).prices.into_iter().collect();
-    Ok(PriceList::new(currency, &prices, r.setup_fee)?)
+    Ok(PriceList::new(currency, &offered_by(r), r.setup_fee)?)
 }
 
 /// Body of `POST /api/v1/plans`.

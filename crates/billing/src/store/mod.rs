@@ -421,6 +421,14 @@ pub(crate) async fn find_row<T: Record>(
     Ok(row)
 }
 
+/// `$1, $2, ... $n`: the placeholders of an `IN (...)` list of `n` values.
+pub(crate) fn placeholders(n: usize) -> String {
+    (1..=n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// `columns` (`"a, b"`) qualified by a table alias (`"s.a, s.b"`), for queries that join.
 pub(crate) fn qualified(alias: &str, columns: &str) -> String {
     columns

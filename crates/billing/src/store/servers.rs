@@ -305,10 +305,9 @@ pub async fn names(conn: &mut impl AsConn, ids: &[i64]) -> Result<Vec<(i64, Stri
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let marks: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
     let sql = format!(
         "SELECT id, name FROM servers WHERE id IN ({})",
-        marks.join(", ")
+        super::placeholders(ids.len())
     );
     let rows = on_conn!(conn, |c| {
         let mut q = sqlx::query_as::<_, (i64, String)>(&sql);

@@ -222,10 +222,9 @@ pub async fn labels(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let marks: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
     let sql = format!(
         "SELECT id, full_name, email FROM users WHERE id IN ({})",
-        marks.join(", ")
+        super::placeholders(ids.len())
     );
     let rows = on_conn!(conn, |c| {
         let mut q = sqlx::query_as::<_, (i64, String, String)>(&sql);

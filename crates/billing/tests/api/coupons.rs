@@ -105,15 +105,7 @@ async fn a_coupon_discounts_the_order_and_the_renewals_it_covers() {
         .unwrap();
     assert_eq!(line["amount"], -300);
     assert_eq!(invoice["total"], 1499 - 300);
-    let (status, paid) = shop
-        .app
-        .post(
-            &format!("/api/v1/invoices/{}/mark-paid", invoice["id"]),
-            Some(&shop.admin),
-            json!({"reference": "t1"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{paid}");
+    let paid = shop.mark_paid(&invoice, "t1").await;
 
     // Its first renewal is discounted too (cycles: 2), the one after that not.
     let license = paid["license_id"].as_i64().unwrap();
@@ -295,14 +287,7 @@ async fn a_renewal_paid_late_gets_one_late_fee() {
     )
     .await;
     let invoice = shop.order("ada").await;
-    let (_, paid) = shop
-        .app
-        .post(
-            &format!("/api/v1/invoices/{}/mark-paid", invoice["id"]),
-            Some(&shop.admin),
-            json!({"reference": "t1"}),
-        )
-        .await;
+    let paid = shop.mark_paid(&invoice, "t1").await;
     let license = paid["license_id"].as_i64().unwrap();
     shop.app
         .set_time(
@@ -367,14 +352,6 @@ async fn a_renewal_paid_late_gets_one_late_fee() {
         "{detail}"
     );
     // Paying the fee changes nothing else: the renewal is still to pay.
-    let (status, _) = shop
-        .app
-        .post(
-            &format!("/api/v1/invoices/{}/mark-paid", fee["id"]),
-            Some(&shop.admin),
-            json!({"reference": "fee"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK);
+    shop.mark_paid(&fee, "fee").await;
     assert_eq!(shop.invoice(&renewal["id"]).await["status"], "open");
 }

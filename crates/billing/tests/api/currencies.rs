@@ -108,15 +108,7 @@ async fn a_customer_billed_in_euros_pays_euro_prices_everywhere() {
     );
 
     // Paid: the renewal is in euros; a move to a dollar-only plan is refused.
-    let (status, paid) = shop
-        .app
-        .post(
-            &format!("/api/v1/invoices/{}/mark-paid", first["id"]),
-            Some(&shop.admin),
-            json!({"reference": "sepa"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{paid}");
+    let paid = shop.mark_paid(&first, "sepa").await;
     let license = paid["license_id"].as_i64().unwrap();
     let refused = assert_error(
         shop.app

@@ -144,6 +144,20 @@ impl Shop {
             .collect()
     }
 
+    /// Records a bank transfer paying `invoice` (checked: 200) and answers the invoice.
+    pub(crate) async fn mark_paid(&self, invoice: &Value, reference: &str) -> Value {
+        let (status, paid) = self
+            .app
+            .post(
+                &format!("/api/v1/invoices/{}/mark-paid", invoice["id"]),
+                Some(&self.admin),
+                json!({ "reference": reference }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{paid}");
+        paid
+    }
+
     pub(crate) async fn account_in_state(&self, id: &Value, state: &str) -> Value {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
         loop {

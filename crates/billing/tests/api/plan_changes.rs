@@ -25,15 +25,9 @@ async fn plan(shop: &Shop, name: &str, monthly: i64, domains: i64) -> i64 {
 /// Orders Starter as the customer and pays it by transfer; answers the paid invoice.
 async fn active_license(shop: &Shop, username: &str) -> Value {
     let invoice = shop.order(username).await;
-    let (status, paid) = shop
-        .app
-        .post(
-            &format!("/api/v1/invoices/{}/mark-paid", invoice["id"]),
-            Some(&shop.admin),
-            json!({"reference": format!("transfer {username}")}),
-        )
+    let paid = shop
+        .mark_paid(&invoice, &format!("transfer {username}"))
         .await;
-    assert_eq!(status, StatusCode::OK, "{paid}");
     shop.account_in_state(&paid["hosting_account_id"], "active")
         .await;
     paid
@@ -131,15 +125,7 @@ async fn an_upgrade_is_invoiced_for_the_rest_of_the_period_and_applied_when_paid
     );
     assert_eq!(shop.invoice(&invoice["id"]).await["status"], "void");
     let (_, up) = change(&shop, lic, json!({"plan_id": pro})).await;
-    let (status, _) = shop
-        .app
-        .post(
-            &format!("/api/v1/invoices/{}/mark-paid", up["invoice"]["id"]),
-            Some(&shop.admin),
-            json!({"reference": "upgrade transfer"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK);
+    shop.mark_paid(&up["invoice"], "upgrade transfer").await;
     let after = license(&shop, lic).await;
     assert_eq!(after["plan_id"], pro);
     assert_eq!(after["quotas"]["max_domains"], 50);

@@ -49,16 +49,10 @@ async fn reports_add_up_what_happened() {
                 json!({"plan_id": plan, "username": username, "billing_cycle": cycle}),
             )
             .await;
-        let (status, p) = shop
-            .app
-            .post(
-                &format!("/api/v1/invoices/{}/mark-paid", invoice["id"]),
-                Some(&shop.admin),
-                json!({"reference": format!("transfer {username}")}),
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK, "{p}");
-        paid.push(p);
+        paid.push(
+            shop.mark_paid(&invoice, &format!("transfer {username}"))
+                .await,
+        );
     }
     // One service cancelled, one refund of 4.99, one invoice overdue.
     let (status, _) = shop

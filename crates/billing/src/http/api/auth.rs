@@ -62,7 +62,7 @@ fn answer(state: &AppState, signed_in: SignIn) -> Response {
     let json = Json(signed_in.answer);
     match signed_in.cookie {
         Some(cookie) => {
-            let [session, csrf] = cookies::open(&cookie, secure(state));
+            let [session, csrf] = cookies::open(&cookie, state.settings.https());
             (
                 AppendHeaders([(header::SET_COOKIE, session), (header::SET_COOKIE, csrf)]),
                 json,
@@ -71,10 +71,6 @@ fn answer(state: &AppState, signed_in: SignIn) -> Response {
         }
         None => json.into_response(),
     }
-}
-
-fn secure(state: &AppState) -> bool {
-    state.settings.public_url.starts_with("https://")
 }
 
 /// Exchanges a refresh token for a new pair (the old one stops working).
@@ -111,7 +107,7 @@ pub async fn logout(
     ApiError,
 > {
     auth::logout(&state.db, &actor).await?;
-    let [session, csrf] = cookies::clear(secure(&state));
+    let [session, csrf] = cookies::clear(state.settings.https());
     Ok((
         AppendHeaders([(header::SET_COOKIE, session), (header::SET_COOKIE, csrf)]),
         StatusCode::NO_CONTENT,
