@@ -585,6 +585,7 @@ pub async fn register(
         phone: customer::phone(body.phone.as_deref())?,
         password: Some(NewPassword::parse("password", &body.password)?),
         billing: body.billing.unwrap_or_default().checked()?,
+        is_active: true,
     };
     let row = insert_user(db, &Actor::system(), draft, "customer.registered").await?;
     let mut tx = db.begin().await?;

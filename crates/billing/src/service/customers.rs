@@ -30,6 +30,9 @@ pub struct NewCustomer {
     /// Billing address and tax id.
     #[serde(default)]
     pub billing: Option<Billing>,
+    /// `false` creates the customer deactivated (cannot sign in until activated); default
+    /// `true`. The older billing system's scripts send it.
+    pub is_active: Option<bool>,
 }
 
 /// Body of `PATCH /api/v1/customers/{id}`: only the fields present change; `null` clears.
@@ -93,6 +96,7 @@ pub async fn create(db: &Db, actor: &Actor, body: NewCustomer) -> Result<User, S
             .map(|p| NewPassword::parse("password", p))
             .transpose()?,
         billing: body.billing.unwrap_or_default().checked()?,
+        is_active: body.is_active.unwrap_or(true),
     };
     let row = insert_user(db, actor, draft, "customer.created").await?;
     Ok(User::from(&row))

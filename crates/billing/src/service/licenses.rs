@@ -37,6 +37,8 @@ pub struct License {
     pub expires_at: DateTime<Utc>,
     /// When it was cancelled.
     pub cancelled_at: Option<DateTime<Utc>>,
+    /// Whether renewal invoices are issued before it expires (`false`: it simply ends).
+    pub auto_renew: bool,
     /// Creation time.
     pub created_at: DateTime<Utc>,
     /// Last change.
@@ -63,6 +65,7 @@ impl From<&LicenseRow> for License {
             activated_at: r.activated_at,
             expires_at: r.expires_at,
             cancelled_at: r.cancelled_at,
+            auto_renew: r.auto_renew,
             created_at: r.created_at,
             updated_at: r.updated_at,
         }
@@ -73,10 +76,16 @@ impl From<&LicenseRow> for License {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewLicense {
-    /// The plan to license.
+    /// The plan to license (a quoted id such as `"1"` is accepted too).
+    #[serde(deserialize_with = "super::wire::id")]
+    #[schema(value_type = i64)]
     pub plan_id: i64,
     /// One of the cycles the plan offers.
     pub billing_cycle: BillingCycle,
+    /// Whether the license renews (renewal invoices before it expires); default `true`.
+    /// `create_subscription` (the older billing system's name) means the same.
+    #[serde(alias = "create_subscription")]
+    pub auto_renew: Option<bool>,
 }
 
 /// Body of `PATCH /api/v1/licenses/{id}`.
@@ -91,6 +100,8 @@ pub struct LicensePatch {
     pub expires_at: Option<DateTime<Utc>>,
     /// Replaces the quotas.
     pub quotas: Option<Quotas>,
+    /// Turns renewal invoices on or off.
+    pub auto_renew: Option<bool>,
 }
 
 /// Body of `POST /api/v1/licenses/{id}/cancel`.
@@ -137,7 +148,11 @@ pub async fn issue(
         )
         .into());
     }
-    let saved = issue_in(&mut tx, actor, customer_id, &plan, body.billing_cycle).await?;
+    let mut saved = issue_in(&mut tx, actor, customer_id, &plan, body.billing_cycle).await?;
+    if body.auto_renew == Some(false) {
+        saved.auto_renew = false;
+        saved = store::licenses::update(&mut tx, &saved).await?;
+    }
     tx.commit().await?;
     Ok(License::from(&saved))
 }
@@ -169,6 +184,7 @@ pub async fn issue_in(
         activated_at: now,
         expires_at: license::period_end(now, cycle, 1)?,
         cancelled_at: None,
+        auto_renew: true,
         created_at: now,
         updated_at: now,
     };
@@ -359,6 +375,9 @@ pub async fn update(
     }
     if let Some(q) = quotas {
         set_quotas(&mut row, q);
+    }
+    if let Some(renew) = patch.auto_renew {
+        row.auto_renew = renew;
     }
     row.updated_at = now;
     let saved = store::licenses::update(&mut tx, &row).await?;

@@ -52,6 +52,7 @@ pub mod tokens;
 pub mod two_factor;
 pub mod usage;
 pub mod users;
+pub mod wire;
 
 /// Why a use case did not happen.
 #[derive(Debug, thiserror::Error)]

@@ -25,6 +25,8 @@ use crate::vault::Vault;
 #[serde(deny_unknown_fields)]
 pub struct ProvisionRequest {
     /// The customer who will own the account.
+    #[serde(deserialize_with = "super::wire::id")]
+    #[schema(value_type = i64)]
     pub customer_id: i64,
     /// Hosting login: 3 to 32 of a-z0-9, starting with a letter.
     pub username: String,
@@ -39,12 +41,21 @@ pub struct ProvisionRequest {
     /// Accepted for compatibility; the customer's record is used.
     pub company: Option<String>,
     /// NextPanel package (default: the plan's).
+    #[serde(default, deserialize_with = "super::wire::opt_id")]
+    #[schema(value_type = Option<i64>)]
     pub package_id: Option<i64>,
     /// A server to use (no failover then); default: the best usable one.
+    #[serde(default, deserialize_with = "super::wire::opt_id")]
+    #[schema(value_type = Option<i64>)]
     pub server_id: Option<i64>,
-    /// The license the account counts against.
+    /// The license the account counts against (default: the customer's newest active
+    /// license with a free slot).
+    #[serde(default, deserialize_with = "super::wire::opt_id")]
+    #[schema(value_type = Option<i64>)]
     pub license_id: Option<i64>,
     /// Without a license: issue a monthly license of this plan first.
+    #[serde(default, deserialize_with = "super::wire::opt_id")]
+    #[schema(value_type = Option<i64>)]
     pub plan_id: Option<i64>,
     /// Account type (default: the plan's).
     pub account_type: Option<AccountType>,
@@ -63,6 +74,11 @@ pub struct Provisioned {
     pub license_key: String,
     /// The server's base URL.
     pub panel_url: Option<String>,
+    /// The same URL under the older billing system's name.
+    pub server_url: Option<String>,
+    /// `true`: the account exists or is being created (the older system's scripts read it;
+    /// failures are 4xx/5xx answers with an error body).
+    pub success: bool,
     /// Where to poll while it is provisioning.
     pub status_url: String,
     /// The provision job.
@@ -231,13 +247,15 @@ pub async fn provision(
             license
         }
         (None, Some(plan_id)) => issue_license(&mut tx, actor, customer.id, plan_id).await?,
-        (None, None) => {
-            return Err(Invalid::new(
-                "license_id",
-                "give license_id, or plan_id to issue a new license",
-            )
-            .into())
-        }
+        // The older system's scripts add a product, then provision without naming it.
+        (None, None) => store::licenses::newest_with_room(&mut tx, customer.id)
+            .await?
+            .ok_or_else(|| {
+                Invalid::new(
+                    "license_id",
+                    "the customer has no active license with a free slot: give license_id, or plan_id to issue a new license",
+                )
+            })?,
     };
     let live = store::hosting_accounts::live_under_license(&mut tx, license.id).await?;
     if license.max_accounts != crate::domain::plan::UNLIMITED && live >= license.max_accounts {
@@ -448,14 +466,22 @@ async fn describe(
     let license = store::licenses::find(&mut conn, account.license_id)
         .await?
         .ok_or(ServiceError::NotFound("license"))?;
-    let panel_url = super::accounts::panel_url(&mut conn, account.server_id).await?;
+    let server = match account.server_id {
+        Some(id) => store::servers::find(&mut conn, id).await?,
+        None => None,
+    };
     let job_id = store::jobs::latest_for_account(&mut conn, account.id, "provision")
         .await?
         .map_or(0, |j| j.id);
+    let mut view = HostingAccount::from(account);
+    view.server_name = server.as_ref().map(|s| s.name.clone());
+    let panel_url = server.map(|s| s.base_url);
     Ok(Provisioned {
-        account: HostingAccount::from(account),
+        account: view,
         generated_password,
         license_key: license.license_key,
+        server_url: panel_url.clone(),
+        success: true,
         panel_url,
         status_url: format!("/api/v1/nextpanel/accounts/{}", account.id),
         job_id,

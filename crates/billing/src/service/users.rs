@@ -112,6 +112,8 @@ pub struct UserDraft {
     pub password: Option<NewPassword>,
     /// Billing address and tax id (checked).
     pub billing: Billing,
+    /// Whether the user may sign in (`false`: created deactivated).
+    pub is_active: bool,
 }
 
 /// Inserts a user with its audit entry in one transaction; refuses a taken email with 409.
@@ -143,6 +145,7 @@ pub async fn insert_user(
             company_name: draft.company_name.as_deref(),
             phone: draft.phone.as_deref(),
             billing: &billing_row(&draft.billing),
+            is_active: draft.is_active,
             now,
         },
     )
@@ -194,6 +197,7 @@ pub async fn create_staff(
         phone: None,
         password: Some(NewPassword::parse("password", &body.password)?),
         billing: Billing::default(),
+        is_active: true,
     };
     let row = insert_user(db, actor, draft, "user.created").await?;
     Ok(User::from(&row))
@@ -255,6 +259,7 @@ pub async fn create_admin(
         phone: None,
         password: Some(NewPassword::parse("admin_password", &password)?),
         billing: Billing::default(),
+        is_active: true,
     };
     let row = insert_user(db, &Actor::system(), draft, "user.seeded").await?;
     Ok(SeededAdmin {

@@ -412,7 +412,7 @@ pub async fn licenses_to_renew(
 ) -> Result<Vec<i64>, StoreError> {
     let ids = on_conn!(conn, |c| {
         sqlx::query_scalar::<_, i64>(
-        "SELECT l.id FROM licenses l WHERE l.status IN ('active', 'suspended') AND l.expires_at <= $1 \
+        "SELECT l.id FROM licenses l WHERE l.status IN ('active', 'suspended') AND l.auto_renew AND l.expires_at <= $1 \
          AND NOT EXISTS (SELECT 1 FROM invoices i WHERE i.kind = 'renewal' AND i.license_id = l.id \
          AND i.period_start = l.expires_at) ORDER BY l.expires_at, l.id LIMIT $2"
     )

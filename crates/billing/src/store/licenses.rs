@@ -37,6 +37,8 @@ pub struct LicenseRow {
     pub expires_at: DateTime<Utc>,
     /// When it was cancelled.
     pub cancelled_at: Option<DateTime<Utc>>,
+    /// Whether the billing run issues its renewal invoices.
+    pub auto_renew: bool,
     /// Creation time.
     pub created_at: DateTime<Utc>,
     /// Last change.
@@ -44,14 +46,14 @@ pub struct LicenseRow {
 }
 
 const COLUMNS: &str = "id, license_key, customer_id, plan_id, billing_cycle, status, max_accounts, max_domains, \
-    max_databases, max_emails, storage_mb, bandwidth_mb, activated_at, expires_at, cancelled_at, created_at, updated_at";
+    max_databases, max_emails, storage_mb, bandwidth_mb, activated_at, expires_at, cancelled_at, created_at, updated_at, auto_renew";
 
 /// Inserts a license (the row's `id` is ignored).
 pub async fn insert(tx: &mut Tx, l: &LicenseRow) -> Result<LicenseRow, StoreError> {
     let sql = format!(
         "INSERT INTO licenses (license_key, customer_id, plan_id, billing_cycle, status, max_accounts, max_domains, \
-         max_databases, max_emails, storage_mb, bandwidth_mb, activated_at, expires_at, cancelled_at, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING {COLUMNS}"
+         max_databases, max_emails, storage_mb, bandwidth_mb, activated_at, expires_at, cancelled_at, created_at, updated_at, auto_renew) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) RETURNING {COLUMNS}"
     );
     let row = on_conn!(tx, |c| sqlx::query_as::<_, LicenseRow>(&sql)
         .bind(&l.license_key)
@@ -70,6 +72,7 @@ pub async fn insert(tx: &mut Tx, l: &LicenseRow) -> Result<LicenseRow, StoreErro
         .bind(l.cancelled_at)
         .bind(l.created_at)
         .bind(l.updated_at)
+        .bind(l.auto_renew)
         .fetch_one(c)
         .await)?;
     Ok(row)
@@ -79,7 +82,7 @@ pub async fn insert(tx: &mut Tx, l: &LicenseRow) -> Result<LicenseRow, StoreErro
 pub async fn update(tx: &mut Tx, l: &LicenseRow) -> Result<LicenseRow, StoreError> {
     let sql = format!(
         "UPDATE licenses SET status = $2, max_accounts = $3, max_domains = $4, max_databases = $5, max_emails = $6, \
-         storage_mb = $7, bandwidth_mb = $8, expires_at = $9, cancelled_at = $10, updated_at = $11 \
+         storage_mb = $7, bandwidth_mb = $8, expires_at = $9, cancelled_at = $10, updated_at = $11, auto_renew = $12 \
          WHERE id = $1 RETURNING {COLUMNS}"
     );
     let row = on_conn!(tx, |c| sqlx::query_as::<_, LicenseRow>(&sql)
@@ -94,6 +97,7 @@ pub async fn update(tx: &mut Tx, l: &LicenseRow) -> Result<LicenseRow, StoreErro
         .bind(l.expires_at)
         .bind(l.cancelled_at)
         .bind(l.updated_at)
+        .bind(l.auto_renew)
         .fetch_one(c)
         .await)?;
     Ok(row)
@@ -182,6 +186,24 @@ pub async fn find_by_key(
     let sql = format!("SELECT {COLUMNS} FROM licenses WHERE license_key = $1");
     let row = on_conn!(conn, |c| sqlx::query_as::<_, LicenseRow>(&sql)
         .bind(key)
+        .fetch_optional(c)
+        .await)?;
+    Ok(row)
+}
+
+/// The customer's newest active license with a free account slot (-1 quotas are unlimited).
+pub async fn newest_with_room(
+    conn: &mut impl AsConn,
+    customer_id: i64,
+) -> Result<Option<LicenseRow>, StoreError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM licenses l WHERE customer_id = $1 AND status = 'active' \
+         AND (max_accounts = -1 OR max_accounts > (SELECT COUNT(*) FROM hosting_accounts a \
+         WHERE a.license_id = l.id AND a.state IN ('pending', 'provisioning', 'active', 'suspended'))) \
+         ORDER BY id DESC LIMIT 1"
+    );
+    let row = on_conn!(conn, |c| sqlx::query_as::<_, LicenseRow>(&sql)
+        .bind(customer_id)
         .fetch_optional(c)
         .await)?;
     Ok(row)

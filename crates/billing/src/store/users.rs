@@ -65,6 +65,8 @@ pub struct NewUser<'a> {
     pub phone: Option<&'a str>,
     /// Billing address and tax id.
     pub billing: &'a BillingRow,
+    /// Whether the user may sign in.
+    pub is_active: bool,
     /// Creation time.
     pub now: DateTime<Utc>,
 }
@@ -77,7 +79,7 @@ pub async fn insert(tx: &mut Tx, user: &NewUser<'_>) -> Result<UserRow, StoreErr
     let sql = format!(
         "INSERT INTO users (email, password_hash, role, full_name, company_name, phone, is_active, created_at, updated_at, \
          billing_address, billing_postal_code, billing_region, billing_country, tax_id) \
-         VALUES ($1, $2, $3, $4, $5, $6, TRUE, $7, $7, $8, $9, $10, $11, $12) RETURNING {COLUMNS}"
+         VALUES ($1, $2, $3, $4, $5, $6, $13, $7, $7, $8, $9, $10, $11, $12) RETURNING {COLUMNS}"
     );
     let row = on_conn!(tx, |c| sqlx::query_as::<_, UserRow>(&sql)
         .bind(user.email)
@@ -92,6 +94,7 @@ pub async fn insert(tx: &mut Tx, user: &NewUser<'_>) -> Result<UserRow, StoreErr
         .bind(&user.billing.billing_region)
         .bind(&user.billing.billing_country)
         .bind(&user.billing.tax_id)
+        .bind(user.is_active)
         .fetch_one(c)
         .await)?;
     Ok(row)

@@ -13,6 +13,7 @@ mod currencies;
 mod customers;
 mod documents;
 mod health;
+mod legacy_api;
 mod license_validation;
 mod licenses;
 mod notifications;

@@ -256,6 +256,8 @@ async fn invalid_provisions_are_refused_before_anything_happens() {
     let license = s.app.license(&s.admin, s.customer, s.plan).await["id"]
         .as_i64()
         .unwrap();
+    // Without license_id the customer's license with room is taken; this one has none.
+    let (bare, _) = s.app.customer(&s.admin, "bare@example.com").await;
     let cases = [
         (
             json!({"customer_id": s.customer, "username": "Alice", "plan_id": s.plan}),
@@ -278,7 +280,7 @@ async fn invalid_provisions_are_refused_before_anything_happens() {
             "customer_id",
         ),
         (
-            json!({"customer_id": s.customer, "username": "alice"}),
+            json!({"customer_id": bare, "username": "alice"}),
             "license_id",
         ),
         (
