@@ -1,6 +1,7 @@
 //! Commands that work on this machine's configuration and database, not over HTTP:
 //! `serve`, `worker`, `config`, `migrate` and `admin create`.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -14,82 +15,73 @@ pub struct SettingsArgs {
     #[arg(long, env = "NEXTPANEL_BILL_CONFIG")]
     config: Option<PathBuf>,
     /// Address to listen on [default: 127.0.0.1:8001].
-    #[arg(long, env = "NEXTPANEL_BILL_LISTEN")]
+    #[arg(long)]
     listen: Option<String>,
     /// Database URL: sqlite://PATH or postgres://USER@HOST/DB (DATABASE_URL is honoured too)
     /// [default: sqlite://nextpanel-bill.db].
-    #[arg(
-        long = "database",
-        env = "NEXTPANEL_BILL_DATABASE_URL",
-        hide_env_values = true
-    )]
+    #[arg(long = "database")]
     database_url: Option<String>,
     /// Email of the admin created on first start [default: admin@example.com].
-    #[arg(long, env = "NEXTPANEL_BILL_ADMIN_EMAIL")]
+    #[arg(long)]
     admin_email: Option<String>,
     /// Password of the admin created on first start (random and printed once when unset).
-    #[arg(long, env = "NEXTPANEL_BILL_ADMIN_PASSWORD", hide_env_values = true)]
+    #[arg(long)]
     admin_password: Option<String>,
     /// Whether customers may register themselves [default: true].
-    #[arg(long, env = "NEXTPANEL_BILL_ALLOW_REGISTRATION")]
+    #[arg(long)]
     allow_registration: Option<bool>,
     /// Log format: pretty or json [default: pretty].
-    #[arg(long, env = "NEXTPANEL_BILL_LOG_FORMAT")]
+    #[arg(long)]
     log_format: Option<String>,
     /// Master key for server credentials at rest, 64 hex characters (prefer the environment).
-    #[arg(long, env = "NEXTPANEL_BILL_MASTER_KEY", hide_env_values = true)]
+    #[arg(long)]
     master_key: Option<String>,
     /// File holding the master key, created with mode 0600 when missing [default: ./nextpanel-bill.key].
-    #[arg(long, env = "NEXTPANEL_BILL_MASTER_KEY_FILE")]
+    #[arg(long)]
     master_key_file: Option<String>,
     /// Seconds between server health checks; 0 turns the monitor off [default: 30].
-    #[arg(long = "health-interval", env = "NEXTPANEL_BILL_HEALTH_INTERVAL")]
+    #[arg(long = "health-interval")]
     health_interval_secs: Option<i64>,
     /// Seconds between reconciliations of every active server (report only); 0 turns them off [default: 86400].
-    #[arg(long = "reconcile-interval", env = "NEXTPANEL_BILL_RECONCILE_INTERVAL")]
+    #[arg(long = "reconcile-interval")]
     reconcile_interval_secs: Option<i64>,
     /// Seconds between usage polls of every account (quota emails); 0 turns them off [default: 3600].
-    #[arg(
-        long = "usage-poll-interval",
-        env = "NEXTPANEL_BILL_USAGE_POLL_INTERVAL"
-    )]
+    #[arg(long = "usage-poll-interval")]
     usage_poll_interval_secs: Option<i64>,
     /// Behind a reverse proxy: take client addresses from X-Forwarded-For [default: false].
-    #[arg(long, env = "NEXTPANEL_BILL_BEHIND_PROXY")]
+    #[arg(long)]
     behind_proxy: Option<bool>,
     /// Job workers in this process; 0 runs no jobs here [default: 4].
-    #[arg(long, env = "NEXTPANEL_BILL_WORKERS")]
+    #[arg(long)]
     workers: Option<i64>,
     /// File the provisioning log is appended to [default: ./provisioned_accounts.log].
-    #[arg(long, env = "NEXTPANEL_BILL_PROVISIONING_LOG")]
+    #[arg(long)]
     provisioning_log: Option<String>,
     /// Where customers reach this service, e.g. https://billing.example.com [default: http://<listen>].
-    #[arg(long, env = "NEXTPANEL_BILL_PUBLIC_URL")]
+    #[arg(long)]
     public_url: Option<String>,
     /// Stripe secret API key (sk_...); without it there are no card payments.
-    #[arg(long, env = "NEXTPANEL_BILL_STRIPE_SECRET_KEY", hide_env_values = true)]
+    #[arg(long)]
     stripe_secret_key: Option<String>,
     /// Stripe webhook signing secret (whsec_...); without it /webhooks/stripe answers 503.
-    #[arg(
-        long,
-        env = "NEXTPANEL_BILL_STRIPE_WEBHOOK_SECRET",
-        hide_env_values = true
-    )]
+    #[arg(long)]
     stripe_webhook_secret: Option<String>,
     /// Seconds between billing runs (renewal invoices, reminders, suspensions); 0 turns them off [default: 3600].
-    #[arg(long = "billing-interval", env = "NEXTPANEL_BILL_BILLING_INTERVAL")]
+    #[arg(long = "billing-interval")]
     billing_interval_secs: Option<i64>,
 }
 
 impl SettingsArgs {
-    /// Merges flags/environment over the TOML file over defaults.
+    /// Merges flags over `NEXTPANEL_BILL_*` variables over the TOML file over defaults.
     pub fn resolve(&self) -> anyhow::Result<Settings> {
+        Ok(self.load()?.0)
+    }
+
+    /// [`SettingsArgs::resolve`], with where each setting came from.
+    pub fn load(&self) -> anyhow::Result<(Settings, BTreeMap<String, String>)> {
         let flags = Layer {
             listen: self.listen.clone(),
-            database_url: self
-                .database_url
-                .clone()
-                .or_else(|| std::env::var("DATABASE_URL").ok().filter(|v| !v.is_empty())),
+            database_url: self.database_url.clone(),
             admin_email: self.admin_email.clone(),
             admin_password: self.admin_password.clone(),
             allow_registration: self.allow_registration,
@@ -110,11 +102,12 @@ impl SettingsArgs {
         };
         let default_file = PathBuf::from("nextpanel-bill.toml");
         let file = match &self.config {
-            Some(path) => Layer::from_file(path)?,
-            None if default_file.exists() => Layer::from_file(&default_file)?,
-            None => Layer::default(),
+            Some(path) => Some(path.as_path()),
+            None if default_file.exists() => Some(default_file.as_path()),
+            None => None,
         };
-        Ok(Settings::from_layer(flags.or(file))?)
+        let loaded = billing::config::sources::load_from_process(file, &flags)?;
+        Ok((Settings::from_layer(loaded.layer)?, loaded.sources))
     }
 }
 

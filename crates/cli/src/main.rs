@@ -45,8 +45,11 @@ enum Command {
         after_help = "Example:\n  nextpanel-bill worker --workers 8 --database postgres://bill@db/bill"
     )]
     Worker(SettingsArgs),
-    /// Print the effective configuration (flags > environment > file > defaults), secrets masked.
-    #[command(after_help = "Example:\n  nextpanel-bill config --config /etc/nextpanel-bill.toml")]
+    /// Print the effective configuration (flags > environment > file > defaults), secrets masked,
+    /// each value with where it came from.
+    #[command(
+        after_help = "Every setting KEY can also be set as NEXTPANEL_BILL_<KEY> (nested keys with __), and a\nsecret read from a file with NEXTPANEL_BILL_<KEY>_FILE.\n\nExamples:\n  nextpanel-bill config --config /etc/nextpanel-bill/nextpanel-bill.toml\n  NEXTPANEL_BILL_SMTP_HOST=mail.example.com NEXTPANEL_BILL_SMTP_PASSWORD_FILE=/run/secrets/smtp nextpanel-bill config"
+    )]
     Config(SettingsArgs),
     /// Apply pending database migrations and exit.
     #[command(
@@ -158,7 +161,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => local::serve(args).await,
         Command::Config(args) => {
-            print!("{}", args.resolve()?.masked());
+            let (settings, sources) = args.load()?;
+            print!("{}", settings.describe(&sources));
             Ok(())
         }
         Command::Migrate(args) => maintenance::migrate(args).await,

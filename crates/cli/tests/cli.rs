@@ -11,17 +11,11 @@ use std::time::{Duration, Instant};
 
 fn bin() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_nextpanel-bill"));
-    for var in [
-        "DATABASE_URL",
-        "NEXTPANEL_BILL_ADMIN_PASSWORD",
-        "NEXTPANEL_BILL_ADMIN_EMAIL",
-        "NEXTPANEL_BILL_LISTEN",
-        "NEXTPANEL_BILL_DATABASE_URL",
-        "NEXTPANEL_BILL_CONFIG",
-        "NEXTPANEL_BILL_MASTER_KEY",
-        "NEXTPANEL_BILL_MASTER_KEY_FILE",
-    ] {
-        cmd.env_remove(var);
+    // Every NEXTPANEL_BILL_* variable is a setting: none of the caller's may leak in.
+    for (var, _) in std::env::vars() {
+        if var.starts_with("NEXTPANEL_BILL_") || var == "DATABASE_URL" {
+            cmd.env_remove(var);
+        }
     }
     cmd
 }
@@ -167,6 +161,98 @@ fn config_shows_precedence_and_masks_secrets() {
         "secrets leaked: {text}"
     );
     assert!(text.contains("stripe_secret_key = \"********\""), "{text}");
+}
+
+#[test]
+fn every_setting_comes_from_the_environment_and_says_from_where() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bill.toml");
+    std::fs::write(
+        &file,
+        "company_name = \"File Hosting\"\n[smtp]\nhost = \"file-relay.example\"\nport = 2525\n",
+    )
+    .unwrap();
+    let secret = dir.path().join("smtp-password");
+    std::fs::write(&secret, "smtp-secret-from-file\n").unwrap();
+    let out = bin()
+        .args([
+            "config",
+            "--config",
+            file.to_str().unwrap(),
+            "--workers",
+            "3",
+        ])
+        .env("NEXTPANEL_BILL_WORKERS", "9")
+        .env("NEXTPANEL_BILL_SMTP__HOST", "relay.example")
+        .env("NEXTPANEL_BILL_SMTP_USERNAME", "billing")
+        .env("NEXTPANEL_BILL_SMTP_PASSWORD_FILE", &secret)
+        .env("NEXTPANEL_BILL_RENEWAL_LEAD_DAYS", "21")
+        .env("NEXTPANEL_BILL_AUTOPAY_RETRY_DAYS", "[0, 4]")
+        .env("NEXTPANEL_BILL_COMPANY_COUNTRY", "DE")
+        .env("NEXTPANEL_BILL_HEALTH_INTERVAL", "0")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    for (line, source) in [
+        ("workers = 3", "command-line flag"),
+        (
+            "renewal_lead_days = 21",
+            "environment NEXTPANEL_BILL_RENEWAL_LEAD_DAYS",
+        ),
+        (
+            "autopay_retry_days = [0, 4]",
+            "environment NEXTPANEL_BILL_AUTOPAY_RETRY_DAYS",
+        ),
+        (
+            "company_country = \"DE\"",
+            "environment NEXTPANEL_BILL_COMPANY_COUNTRY",
+        ),
+        ("company_name = \"File Hosting\"", "file "),
+        (
+            "health_interval_secs = 0",
+            "environment NEXTPANEL_BILL_HEALTH_INTERVAL",
+        ),
+        ("order_due_days = 7", "default"),
+    ] {
+        let shown = text.lines().find(|l| l.starts_with(line));
+        assert!(
+            shown.is_some_and(|l| l.contains(&format!("# {source}"))),
+            "{line} from {source}: {text}"
+        );
+    }
+    let smtp = text.lines().find(|l| l.starts_with("smtp = ")).unwrap();
+    assert!(smtp.contains("relay.example:2525"), "{smtp}");
+    assert!(smtp.contains("password ********"), "{smtp}");
+    assert!(smtp.contains("NEXTPANEL_BILL_SMTP__HOST"), "{smtp}");
+    assert!(
+        text.contains("#   smtp_password: file ")
+            && text.contains("(from NEXTPANEL_BILL_SMTP_PASSWORD_FILE)"),
+        "{text}"
+    );
+    assert!(text.contains("#   smtp_port: file "), "{text}");
+    assert!(
+        !text.contains("smtp-secret-from-file"),
+        "secret shown: {text}"
+    );
+
+    // A misspelt variable and a value of the wrong type are refused, naming both.
+    for (var, value, named) in [
+        ("NEXTPANEL_BILL_SMTP_HOTS", "x", "smtp_hots"),
+        ("NEXTPANEL_BILL_SMTP_PORT", "twenty-five", "smtp_port"),
+        ("NEXTPANEL_BILL_ORDER_DUE_DAYS", "0", "order_due_days"),
+        (
+            "NEXTPANEL_BILL_SMTP_PASSWORD_FILE",
+            "/nonexistent/secret",
+            "smtp_password",
+        ),
+    ] {
+        let out = bin().arg("config").env(var, value).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{var}={value} was taken");
+        assert!(stderr.contains(named), "{var}: {stderr}");
+    }
 }
 
 #[test]

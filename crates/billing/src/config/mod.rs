@@ -1,8 +1,10 @@
 //! Typed configuration: command-line flags, then `NEXTPANEL_BILL_*` environment
-//! variables, then an optional TOML file, then defaults. Validated once at start-up.
+//! variables, then an optional TOML file, then defaults ([`sources`] merges them with
+//! figment). Validated once at start-up.
+
+pub mod sources;
 
 use std::net::SocketAddr;
-use std::path::Path;
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -35,6 +37,24 @@ pub enum ConfigError {
         /// What is wrong.
         message: String,
     },
+    /// A key that is no setting.
+    #[error("unknown setting `{key}` in {origin}")]
+    Unknown {
+        /// The key as written.
+        key: String,
+        /// Where it was written.
+        origin: String,
+    },
+    /// A value of the wrong type, or a secret file that cannot be read.
+    #[error("invalid setting `{key}` in {origin}: {message}")]
+    Value {
+        /// Setting name.
+        key: String,
+        /// Where the value was written.
+        origin: String,
+        /// What is wrong.
+        message: String,
+    },
     /// A value is out of range.
     #[error("invalid setting `{key}`: {message}")]
     Invalid {
@@ -45,8 +65,10 @@ pub enum ConfigError {
     },
 }
 
-/// Settings as given in the TOML file, flags or environment; every key optional.
-#[derive(Debug, Default, Clone, Deserialize)]
+/// Settings as given in the TOML file, flags or environment; every key optional. A new
+/// setting is one field here (its environment variable and file key follow from the name)
+/// and its check in [`Settings::from_layer`].
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Layer {
     /// Listen address.
@@ -209,134 +231,18 @@ pub struct Layer {
 }
 
 impl Layer {
-    /// Reads a TOML file.
-    pub fn from_file(path: &Path) -> Result<Layer, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.display().to_string(),
-            source,
-        })?;
-        toml::from_str(&text).map_err(|e| ConfigError::Parse {
-            path: path.display().to_string(),
-            message: e.to_string(),
-        })
-    }
-
-    /// Fills every unset key of `self` from `lower`.
+    /// `self` over `lower`: every key set in `self` wins (for settings layered in code, such
+    /// as tests; the command line uses [`sources`]).
     pub fn or(self, lower: Layer) -> Layer {
-        Layer {
-            listen: self.listen.or(lower.listen),
-            database_url: self.database_url.or(lower.database_url),
-            admin_email: self.admin_email.or(lower.admin_email),
-            admin_password: self.admin_password.or(lower.admin_password),
-            allow_registration: self.allow_registration.or(lower.allow_registration),
-            behind_proxy: self.behind_proxy.or(lower.behind_proxy),
-            access_token_ttl_secs: self.access_token_ttl_secs.or(lower.access_token_ttl_secs),
-            refresh_token_ttl_secs: self.refresh_token_ttl_secs.or(lower.refresh_token_ttl_secs),
-            console_session_ttl_secs: self
-                .console_session_ttl_secs
-                .or(lower.console_session_ttl_secs),
-            login_max_failures_per_account: self
-                .login_max_failures_per_account
-                .or(lower.login_max_failures_per_account),
-            login_max_failures_per_client: self
-                .login_max_failures_per_client
-                .or(lower.login_max_failures_per_client),
-            login_failure_window_secs: self
-                .login_failure_window_secs
-                .or(lower.login_failure_window_secs),
-            log_format: self.log_format.or(lower.log_format),
-            master_key: self.master_key.or(lower.master_key),
-            master_key_file: self.master_key_file.or(lower.master_key_file),
-            health_interval_secs: self.health_interval_secs.or(lower.health_interval_secs),
-            reconcile_interval_secs: self
-                .reconcile_interval_secs
-                .or(lower.reconcile_interval_secs),
-            usage_poll_interval_secs: self
-                .usage_poll_interval_secs
-                .or(lower.usage_poll_interval_secs),
-            health_failures_to_offline: self
-                .health_failures_to_offline
-                .or(lower.health_failures_to_offline),
-            health_successes_to_online: self
-                .health_successes_to_online
-                .or(lower.health_successes_to_online),
-            workers: self.workers.or(lower.workers),
-            job_max_attempts: self.job_max_attempts.or(lower.job_max_attempts),
-            job_backoff_base_ms: self.job_backoff_base_ms.or(lower.job_backoff_base_ms),
-            job_backoff_cap_ms: self.job_backoff_cap_ms.or(lower.job_backoff_cap_ms),
-            job_lease_secs: self.job_lease_secs.or(lower.job_lease_secs),
-            provision_wait_secs: self.provision_wait_secs.or(lower.provision_wait_secs),
-            provision_max_servers: self.provision_max_servers.or(lower.provision_max_servers),
-            provisioning_log: self.provisioning_log.or(lower.provisioning_log),
-            panel_timeout_ms: self.panel_timeout_ms.or(lower.panel_timeout_ms),
-            panel_create_timeout_ms: self
-                .panel_create_timeout_ms
-                .or(lower.panel_create_timeout_ms),
-            smtp_host: self.smtp_host.or(lower.smtp_host),
-            smtp_port: self.smtp_port.or(lower.smtp_port),
-            smtp_security: self.smtp_security.or(lower.smtp_security),
-            smtp_username: self.smtp_username.or(lower.smtp_username),
-            smtp_password: self.smtp_password.or(lower.smtp_password),
-            smtp_from: self.smtp_from.or(lower.smtp_from),
-            smtp_timeout_secs: self.smtp_timeout_secs.or(lower.smtp_timeout_secs),
-            smtp_ca_file: self.smtp_ca_file.or(lower.smtp_ca_file),
-            company_name: self.company_name.or(lower.company_name),
-            company_logo_url: self.company_logo_url.or(lower.company_logo_url),
-            support_email: self.support_email.or(lower.support_email),
-            company_address: self.company_address.or(lower.company_address),
-            company_country: self.company_country.or(lower.company_country),
-            company_tax_id: self.company_tax_id.or(lower.company_tax_id),
-            invoice_number_format: self.invoice_number_format.or(lower.invoice_number_format),
-            credit_note_number_format: self
-                .credit_note_number_format
-                .or(lower.credit_note_number_format),
-            email_templates_dir: self.email_templates_dir.or(lower.email_templates_dir),
-            mail_max_attempts: self.mail_max_attempts.or(lower.mail_max_attempts),
-            password_reset_url: self.password_reset_url.or(lower.password_reset_url),
-            public_url: self.public_url.or(lower.public_url),
-            stripe_secret_key: self.stripe_secret_key.or(lower.stripe_secret_key),
-            stripe_webhook_secret: self.stripe_webhook_secret.or(lower.stripe_webhook_secret),
-            stripe_api_base: self.stripe_api_base.or(lower.stripe_api_base),
-            checkout_success_url: self.checkout_success_url.or(lower.checkout_success_url),
-            checkout_cancel_url: self.checkout_cancel_url.or(lower.checkout_cancel_url),
-            billing_interval_secs: self.billing_interval_secs.or(lower.billing_interval_secs),
-            renewal_lead_days: self.renewal_lead_days.or(lower.renewal_lead_days),
-            order_due_days: self.order_due_days.or(lower.order_due_days),
-            reminder_interval_days: self.reminder_interval_days.or(lower.reminder_interval_days),
-            max_reminders: self.max_reminders.or(lower.max_reminders),
-            suspend_overdue_after_days: self
-                .suspend_overdue_after_days
-                .or(lower.suspend_overdue_after_days),
-            late_fee_fixed: self.late_fee_fixed.or(lower.late_fee_fixed),
-            late_fee_percent_bp: self.late_fee_percent_bp.or(lower.late_fee_percent_bp),
-            late_fee_after_days: self.late_fee_after_days.or(lower.late_fee_after_days),
-            audit_retention_days: self.audit_retention_days.or(lower.audit_retention_days),
-            void_unpaid_orders_after_days: self
-                .void_unpaid_orders_after_days
-                .or(lower.void_unpaid_orders_after_days),
-            license_callbacks_v1: self.license_callbacks_v1.or(lower.license_callbacks_v1),
-            autopay_retry_days: self.autopay_retry_days.or(lower.autopay_retry_days),
-            card_expiry_notice_days: self
-                .card_expiry_notice_days
-                .or(lower.card_expiry_notice_days),
-            payment_sweep_interval_secs: self
-                .payment_sweep_interval_secs
-                .or(lower.payment_sweep_interval_secs),
-            suspend_on_dispute: self.suspend_on_dispute.or(lower.suspend_on_dispute),
-            accept_orders_when_full: self
-                .accept_orders_when_full
-                .or(lower.accept_orders_when_full),
-            autopay_concurrency: self.autopay_concurrency.or(lower.autopay_concurrency),
-            capture: self.capture.or(lower.capture),
-            license_callbacks_per_minute: self
-                .license_callbacks_per_minute
-                .or(lower.license_callbacks_per_minute),
-            password_resets_per_client_per_hour: self
-                .password_resets_per_client_per_hour
-                .or(lower.password_resets_per_client_per_hour),
-            welcome_credentials: self.welcome_credentials.or(lower.welcome_credentials),
-            credential_link_hours: self.credential_link_hours.or(lower.credential_link_hours),
+        let (Ok(serde_json::Value::Object(top)), Ok(serde_json::Value::Object(mut merged))) =
+            (serde_json::to_value(&self), serde_json::to_value(&lower))
+        else {
+            return self;
+        };
+        for (key, value) in top.into_iter().filter(|(_, v)| !v.is_null()) {
+            merged.insert(key, value);
         }
+        serde_json::from_value(serde_json::Value::Object(merged)).unwrap_or(self)
     }
 }
 
@@ -1129,6 +1035,43 @@ impl Settings {
     }
 }
 
+impl Settings {
+    /// [`Settings::masked`] with, after each value, where it came from (`sources` as
+    /// [`sources::Loaded`] gives them; a key in no source is a default).
+    pub fn describe(&self, sources: &std::collections::BTreeMap<String, String>) -> String {
+        let mut out = String::new();
+        let mut shown = std::collections::BTreeSet::new();
+        for line in self.masked().lines() {
+            let Some((key, _)) = line.split_once(" = ") else {
+                out.push_str(line);
+                out.push('\n');
+                continue;
+            };
+            shown.insert(key.to_owned());
+            // Lines that sum up several settings take the source of the one that decides.
+            let lookup = match key {
+                "smtp" => "smtp_host",
+                "master_key" if !sources.contains_key("master_key") => "master_key_file",
+                other => other,
+            };
+            let source = sources.get(lookup).map_or("default", String::as_str);
+            out.push_str(&format!("{line}  # {source}\n"));
+        }
+        // Settings folded into a line above (smtp_port, support_email...), by name.
+        let folded: Vec<_> = sources
+            .iter()
+            .filter(|(k, _)| !shown.contains(*k))
+            .collect();
+        if !folded.is_empty() {
+            out.push_str("\n# also set (values above):\n");
+            for (key, source) in folded {
+                out.push_str(&format!("#   {key}: {source}\n"));
+            }
+        }
+        out
+    }
+}
+
 /// Replaces the password of `scheme://user:password@host/...` with `********`.
 pub fn mask_url_password(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
@@ -1148,20 +1091,35 @@ mod tests {
     use super::*;
 
     #[test]
-    fn layers_merge_in_order() -> Result<(), ConfigError> {
+    fn defaults_fill_what_no_source_sets() -> Result<(), ConfigError> {
         let flags = Layer {
             listen: Some("127.0.0.1:9000".into()),
             ..Layer::default()
         };
-        let file: Layer = toml::from_str("listen = \"0.0.0.0:1\"\nallow_registration = false\n")
-            .map_err(|e| ConfigError::Parse {
-                path: "t".into(),
-                message: e.to_string(),
-            })?;
-        let s = Settings::from_layer(flags.or(file))?;
+        let loaded = sources::load(
+            None,
+            [(
+                "NEXTPANEL_BILL_ALLOW_REGISTRATION".to_owned(),
+                "false".to_owned(),
+            )],
+            &flags,
+        )?;
+        let s = Settings::from_layer(loaded.layer)?;
         assert_eq!(s.listen.to_string(), "127.0.0.1:9000");
         assert!(!s.auth.allow_registration);
         assert_eq!(s.database_url.expose_secret(), DEFAULT_DATABASE_URL);
+        let shown = s.describe(&loaded.sources);
+        assert!(
+            shown.contains("listen = \"127.0.0.1:9000\"  # command-line flag"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains(
+                "allow_registration = false  # environment NEXTPANEL_BILL_ALLOW_REGISTRATION"
+            ),
+            "{shown}"
+        );
+        assert!(shown.contains("workers = 4  # default"), "{shown}");
         Ok(())
     }
 
