@@ -167,6 +167,21 @@ pub enum AppError {
     Io(#[from] std::io::Error),
 }
 
+/// The vault for secrets at rest, from the configured key or key file (created with mode
+/// 0600 on first use).
+pub fn open_vault(settings: &Settings) -> Result<Vault, AppError> {
+    Ok(match &settings.master_key {
+        MasterKeySource::Key(key) => Vault::from_hex(key.expose_secret())?,
+        MasterKeySource::File(path) => {
+            let (vault, created) = Vault::from_file_or_create(path)?;
+            if created {
+                tracing::warn!(path = %path.display(), "created a new master key file for secrets at rest; back it up with the database");
+            }
+            vault
+        }
+    })
+}
+
 /// Connects to the configured database, migrates it and creates the first admin if needed.
 pub async fn prepare(settings: Settings) -> Result<(AppState, Option<SeededAdmin>), AppError> {
     let db = Db::connect(settings.database_url.expose_secret()).await?;
@@ -184,16 +199,7 @@ pub async fn prepare_with_db(
         .as_ref()
         .map(|p| p.expose_secret().to_owned());
     let seeded = users::ensure_admin(&db, &settings.admin_email, password.as_deref()).await?;
-    let vault = match &settings.master_key {
-        MasterKeySource::Key(key) => Vault::from_hex(key.expose_secret())?,
-        MasterKeySource::File(path) => {
-            let (vault, created) = Vault::from_file_or_create(path)?;
-            if created {
-                tracing::warn!(path = %path.display(), "created a new master key file for secrets at rest; back it up with the database");
-            }
-            vault
-        }
-    };
+    let vault = open_vault(&settings)?;
     crate::service::servers::fill_in_api_key_lookups(&db, &vault).await?;
     warn_about_shared_files(&settings);
     let settings_timeouts = settings.panel_timeouts;

@@ -13,6 +13,7 @@ pub mod jobs;
 pub mod mail;
 pub mod panel;
 pub mod payments;
+pub mod seed;
 pub mod service;
 pub mod store;
 pub mod vault;

@@ -11,6 +11,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 mod client;
 mod commands;
 mod credentials;
+mod import;
 mod local;
 mod maintenance;
 mod output;
@@ -68,6 +69,11 @@ enum Command {
         after_help = "Example:\n  nextpanel-bill restore --from /var/backups/bill-2026-12-02.db --key-file /var/backups/bill-2026-12-02.db.key --force"
     )]
     Restore(maintenance::RestoreArgs),
+    /// Move data over from the older billing system (a dry run unless --apply).
+    Import {
+        #[command(subcommand)]
+        command: import::ImportCommand,
+    },
     /// Manage admin users directly in the database.
     Admin {
         #[command(subcommand)]
@@ -168,6 +174,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate(args) => maintenance::migrate(args).await,
         Command::Backup(args) => maintenance::backup(args).await,
         Command::Restore(args) => maintenance::restore(args).await,
+        Command::Import {
+            command: import::ImportCommand::Seed(args),
+        } => import::seed(args, json).await,
         Command::Worker(args) => local::worker(args).await,
         Command::Admin {
             command:

@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::free_port;
+use common::{free_port, FreshPg};
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -497,57 +497,6 @@ async fn kill_9_before_the_panel_creates_then_restart_creates_exactly_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_after_the_panel_created_then_restart_adopts_the_account() {
     kill_9_mid_create_then_restart(KillPoint::AfterThePanelCreated).await;
-}
-
-/// A fresh PostgreSQL database, dropped (WITH (FORCE)) when the guard goes.
-struct FreshPg {
-    admin_url: String,
-    name: String,
-    url: String,
-}
-
-impl FreshPg {
-    async fn create(admin_url: &str) -> FreshPg {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos();
-        let name = format!("test_proc_{}_{nanos}", std::process::id());
-        let admin = sqlx::PgPool::connect(admin_url).await.unwrap();
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&admin)
-            .await
-            .unwrap();
-        admin.close().await;
-        let (prefix, _) = admin_url.rsplit_once('/').unwrap();
-        FreshPg {
-            admin_url: admin_url.to_owned(),
-            url: format!("{prefix}/{name}"),
-            name,
-        }
-    }
-}
-
-impl Drop for FreshPg {
-    fn drop(&mut self) {
-        let (url, name) = (self.admin_url.clone(), self.name.clone());
-        // Drop runs inside the test's runtime: use a thread with its own.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                if let Ok(admin) = sqlx::PgPool::connect(&url).await {
-                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                        .execute(&admin)
-                        .await;
-                    admin.close().await;
-                }
-            });
-        })
-        .join();
-    }
 }
 
 /// `serve` (4 workers) and `worker` (4 workers) on one PostgreSQL work through 200

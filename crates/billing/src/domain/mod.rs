@@ -18,6 +18,7 @@ pub mod quota;
 pub mod reconcile;
 pub mod role;
 pub mod second_factor;
+pub mod seed;
 pub mod server;
 pub mod tax;
 pub mod text;

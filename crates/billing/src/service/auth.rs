@@ -236,7 +236,8 @@ pub async fn login(
     throttle(&mut conn, policy, &email, client.ip).await?;
     let user = store::users::find_by_email(&mut conn, &email).await?;
     let stored = user.as_ref().and_then(|u| u.password_hash.clone());
-    let ok = passwords::verify(body.password, stored).await?;
+    let legacy = stored.as_deref().is_some_and(passwords::is_legacy);
+    let ok = passwords::verify(body.password.clone(), stored).await?;
     let Some(user) = user.filter(|_| ok) else {
         store::login_attempts::record_failure(&mut conn, &email, client.ip, now, since).await?;
         return Err(ServiceError::Unauthenticated(BAD_LOGIN));
@@ -245,6 +246,17 @@ pub async fn login(
         return Err(ServiceError::Forbidden(
             "this account is deactivated; contact support",
         ));
+    }
+    if legacy {
+        // The older system's bcrypt hash, right once: from now on Argon2id.
+        let upgraded = passwords::hash(body.password.clone()).await?;
+        let old = user.password_hash.as_deref().unwrap_or_default();
+        if store::users::upgrade_password_hash(&mut conn, user.id, old, &upgraded).await? {
+            tracing::info!(
+                user = user.id,
+                "imported bcrypt password hash replaced by Argon2id"
+            );
+        }
     }
     if two_factor::is_enabled(&mut conn, user.id).await? {
         // The password is right, but failures are only cleared once the code is too.

@@ -402,10 +402,15 @@ async fn find_license(
     conn: &mut impl store::AsConn,
     raw_key: &str,
 ) -> Result<Option<LicenseRow>, ServiceError> {
-    let Ok(key) = LicenseKey::parse(raw_key) else {
-        return Ok(None);
-    };
-    Ok(store::licenses::find_by_key(conn, key.as_str()).await?)
+    match LicenseKey::parse(raw_key) {
+        Ok(key) => Ok(store::licenses::find_by_key(conn, key.as_str()).await?),
+        // Keys imported from the older system may use letters ours leave out (0, O, 1, I):
+        // they are kept exactly as they were issued, so look them up exactly.
+        Err(_) if raw_key.len() <= 100 && raw_key.starts_with("NP-") => {
+            Ok(store::licenses::find_by_key(conn, raw_key).await?)
+        }
+        Err(_) => Ok(None),
+    }
 }
 
 /// How many of `resource` exist: accounts from our records, the rest as reported.

@@ -41,6 +41,7 @@ pub mod rate_limit;
 pub mod reconciliation;
 pub mod refunds;
 pub mod reports;
+pub mod seed_import;
 pub mod server_health;
 pub mod servers;
 pub mod sessions;

@@ -30,6 +30,10 @@ pub async fn verify(password: String, stored: Option<String>) -> Result<bool, Se
     tokio::task::spawn_blocking(move || {
         let dummy = dummy_hash()?;
         let (phc, real) = match stored.as_deref() {
+            // Imported from the older billing system; replaced by Argon2id at sign-in.
+            Some(legacy) if is_legacy(legacy) => {
+                return Ok(bcrypt::verify(password.as_bytes(), legacy).unwrap_or(false));
+            }
             Some(phc) => (phc, true),
             None => (dummy, false),
         };
@@ -42,6 +46,14 @@ pub async fn verify(password: String, stored: Option<String>) -> Result<bool, Se
     })
     .await
     .map_err(|e| ServiceError::Internal(format!("verification task failed: {e}")))?
+}
+
+/// A bcrypt hash (`$2b$...`, passlib's format) carried over by `import seed`: it still
+/// verifies, and sign-in replaces it with an Argon2id hash.
+pub fn is_legacy(stored: &str) -> bool {
+    ["$2a$", "$2b$", "$2x$", "$2y$"]
+        .iter()
+        .any(|p| stored.starts_with(p))
 }
 
 fn dummy_hash() -> Result<&'static str, ServiceError> {
@@ -64,6 +76,18 @@ mod tests {
         assert!(verify("correct horse battery".into(), Some(h.clone())).await?);
         assert!(!verify("wrong horse battery".into(), Some(h)).await?);
         assert!(!verify("nextpanel-bill dummy password".into(), None).await?);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn imported_bcrypt_hashes_verify() -> Result<(), ServiceError> {
+        // passlib's bcrypt of "old-password-1" at cost 4.
+        let old =
+            bcrypt::hash("old-password-1", 4).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        assert!(is_legacy(&old));
+        assert!(verify("old-password-1".into(), Some(old.clone())).await?);
+        assert!(!verify("old-password-2".into(), Some(old)).await?);
+        assert!(!verify("x".into(), Some("$2b$04$broken".into())).await?);
         Ok(())
     }
 }

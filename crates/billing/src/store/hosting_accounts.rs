@@ -271,3 +271,17 @@ pub async fn username_in_use(conn: &mut impl AsConn, username: &str) -> Result<b
     .await)?;
     Ok(n > 0)
 }
+
+/// The account with this username (usernames are unique across servers), if any.
+pub async fn find_by_username(
+    conn: &mut impl AsConn,
+    username: &str,
+) -> Result<Option<AccountRow>, StoreError> {
+    let sql =
+        format!("SELECT {COLUMNS} FROM hosting_accounts WHERE username = $1 ORDER BY id LIMIT 1");
+    let row = on_conn!(conn, |c| sqlx::query_as::<_, AccountRow>(&sql)
+        .bind(username)
+        .fetch_optional(c)
+        .await)?;
+    Ok(row)
+}

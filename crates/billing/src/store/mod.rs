@@ -25,6 +25,8 @@ pub mod credits;
 pub mod disputes;
 pub mod hosting_accounts;
 pub mod housekeeping;
+pub mod import_map;
+pub mod imported_history;
 pub mod invoices;
 pub mod jobs;
 pub mod license_callbacks;

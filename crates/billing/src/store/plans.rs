@@ -147,3 +147,14 @@ pub async fn list(
         .await)?;
     Ok(rows)
 }
+
+/// The id of the plan called `name` (exactly), if any.
+pub async fn id_by_name(conn: &mut impl AsConn, name: &str) -> Result<Option<i64>, StoreError> {
+    let id = on_conn!(conn, |c| {
+        sqlx::query_scalar("SELECT id FROM plans WHERE name = $1 ORDER BY id LIMIT 1")
+            .bind(name)
+            .fetch_optional(c)
+            .await
+    })?;
+    Ok(id)
+}

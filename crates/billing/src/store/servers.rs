@@ -318,3 +318,14 @@ pub async fn names(conn: &mut impl AsConn, ids: &[i64]) -> Result<Vec<(i64, Stri
     })?;
     Ok(rows)
 }
+
+/// The id of the server called `name`, if any.
+pub async fn id_by_name(conn: &mut impl AsConn, name: &str) -> Result<Option<i64>, StoreError> {
+    let id = on_conn!(conn, |c| {
+        sqlx::query_scalar("SELECT id FROM servers WHERE name = $1")
+            .bind(name)
+            .fetch_optional(c)
+            .await
+    })?;
+    Ok(id)
+}

@@ -251,3 +251,23 @@ pub async fn fix_billing_currency(tx: &mut Tx, id: i64, currency: &str) -> Resul
     .map(|r| r.rows_affected()))?;
     Ok(())
 }
+
+/// Replaces a password hash that is still `expected` (an imported bcrypt hash upgraded at
+/// sign-in); `false` when it changed meanwhile (a password change won the race).
+pub async fn upgrade_password_hash(
+    conn: &mut impl AsConn,
+    id: i64,
+    expected: &str,
+    new_hash: &str,
+) -> Result<bool, StoreError> {
+    let n = on_conn!(conn, |c| {
+        sqlx::query("UPDATE users SET password_hash = $3 WHERE id = $1 AND password_hash = $2")
+            .bind(id)
+            .bind(expected)
+            .bind(new_hash)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+    })?;
+    Ok(n == 1)
+}
