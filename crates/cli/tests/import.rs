@@ -350,4 +350,34 @@ async fn the_older_systems_database_moves_over_once_and_completely() {
     )
     .await;
     assert!(hash.starts_with("$argon2id$"), "{hash}");
+
+    // Ada finds her old invoices and payments, under their old numbers.
+    let token: Value = http
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&serde_json::json!({"email": seed_db::ADA_EMAIL, "password": facts.ada_password}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let history: Value = http
+        .get(format!("{base}/api/v1/me/imported-history"))
+        .bearer_auth(token["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let numbers: Vec<&str> = history["invoices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|i| i["number"].as_str())
+        .collect();
+    assert_eq!(numbers.len(), 2, "{history}");
+    assert!(numbers.contains(&"INV-2025-0001") && numbers.contains(&"INV-2025-0002"));
+    assert_eq!(history["payments"][0]["amount"], 999, "{history}");
+    assert_eq!(history["payments"][0]["reference"], "pi_old_1", "{history}");
 }

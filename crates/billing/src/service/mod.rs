@@ -25,6 +25,7 @@ pub mod customers;
 pub mod disputes;
 pub mod documents;
 pub mod housekeeping;
+pub mod imported_history;
 pub mod invoices;
 pub mod license_check;
 pub mod licenses;

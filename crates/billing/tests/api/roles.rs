@@ -64,6 +64,12 @@ const ROUTES: &[(&str, &str, Access)] = &[
     ("DELETE", "/api/v1/licenses/{id}/plan-change", Access::Admin),
     ("GET", "/api/v1/licenses/{id}/plan-changes", Access::Staff),
     ("GET", "/api/v1/me/credit", Access::User),
+    ("GET", "/api/v1/me/imported-history", Access::User),
+    (
+        "GET",
+        "/api/v1/customers/{id}/imported-history",
+        Access::Staff,
+    ),
     ("GET", "/api/v1/customers/{id}/credit", Access::Staff),
     ("POST", "/api/v1/customers/{id}/credit", Access::Admin),
     ("GET", "/api/v1/invoices/{id}/pdf", Access::Staff),

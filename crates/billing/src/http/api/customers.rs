@@ -11,6 +11,7 @@ use crate::app::AppState;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::{AdminAuth, Body, Params, StaffAuth};
 use crate::service::customers::{self, CustomerDetail, CustomerPatch, NewCustomer};
+use crate::service::imported_history::ImportedHistory;
 use crate::service::licenses::{self, License, NewLicense};
 use crate::service::users::User;
 use crate::service::Paginated;
@@ -144,5 +145,19 @@ pub async fn list_licenses(
 ) -> Result<Json<Paginated<License>>, ApiError> {
     Ok(Json(
         licenses::list(&state.db, &actor, Some(id), None, q.page()?).await?,
+    ))
+}
+
+/// The customer's invoices and payments from the older billing system (read-only).
+#[utoipa::path(get, path = "/api/v1/customers/{id}/imported-history", tag = "customers", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "customer id")),
+    responses((status = 200, body = ImportedHistory), (status = 404, body = ErrorBody)))]
+pub async fn imported_history(
+    State(state): State<AppState>,
+    StaffAuth(actor): StaffAuth,
+    Path(id): Path<i64>,
+) -> Result<Json<ImportedHistory>, ApiError> {
+    Ok(Json(
+        crate::service::imported_history::of_customer(&state.db, &actor, id).await?,
     ))
 }

@@ -9,6 +9,7 @@ use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::{Auth, Body, Params};
 use crate::service::credential_links::{self, Credentials, RevealRequest};
 use crate::service::customers::{self, ProfilePatch};
+use crate::service::imported_history::ImportedHistory;
 use crate::service::licenses::{self, License, LicenseDetail};
 use crate::service::users::User;
 use crate::service::Paginated;
@@ -71,5 +72,17 @@ pub async fn reveal_credentials(
 ) -> Result<Json<Credentials>, ApiError> {
     Ok(Json(
         credential_links::reveal(&state.db, &state.vault, &actor, body).await?,
+    ))
+}
+
+/// The caller's invoices and payments from the older billing system (read-only).
+#[utoipa::path(get, path = "/api/v1/me/imported-history", tag = "me", security(("bearer" = [])),
+    responses((status = 200, body = ImportedHistory), (status = 404, body = ErrorBody)))]
+pub async fn imported_history(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+) -> Result<Json<ImportedHistory>, ApiError> {
+    Ok(Json(
+        crate::service::imported_history::mine(&state.db, &actor).await?,
     ))
 }
