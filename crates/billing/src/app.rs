@@ -85,6 +85,7 @@ impl AppState {
             max_attempts: self.settings.mail_max_attempts,
             backoff_base_ms: self.settings.jobs.backoff_base_ms,
             backoff_cap_ms: self.settings.jobs.backoff_cap_ms,
+            lease_secs: self.settings.jobs.lease_secs,
         }))
     }
 

@@ -841,3 +841,139 @@ async fn kill_9_between_charging_a_card_and_recording_it_charges_once() {
     assert_eq!(stripe.made.lock().unwrap().len(), 1);
     second.assert_alive();
 }
+
+/// A create slower than the job's lease: the heartbeat keeps renewing the lease, so the
+/// second worker of the process never takes the job over (one attempt, one create sent).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_longer_than_its_lease_is_not_taken_over_while_its_worker_lives() {
+    let dir = tempfile::tempdir().unwrap();
+    let (database_url, _pg) = engine_database(dir.path()).await;
+    let config = dir.path().join("bill.toml");
+    std::fs::write(&config, "job_lease_secs = 1\nprovision_wait_secs = 0\n").unwrap();
+    let sim = nextpanel_sim::spawn(SimConfig::random().unwrap().with_baseline(true))
+        .await
+        .unwrap();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let listen = format!("127.0.0.1:{port}");
+    let mut proc = start(
+        "heartbeat",
+        "serve",
+        dir.path(),
+        &database_url,
+        &config,
+        &["--listen", listen.as_str(), "--workers", "2"],
+    );
+    wait_healthy(&mut proc, &base).await;
+    let api = Api::login(&base).await;
+    let (plan, customer) = api.catalogue(&[(&sim, sim.base_url())], 10).await;
+    // Four leases long.
+    sim.set_faults(json!({"latency_ms": 4000})).unwrap();
+    let (status, body) = api
+        .post(
+            "/api/v1/nextpanel/provision",
+            json!({"customer_id": customer, "username": "slowpoke", "plan_id": plan}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let job_id = body["job_id"].as_i64().unwrap();
+    let job = poll(Duration::from_secs(30), "the slow job to finish", || {
+        let api = api.clone();
+        async move {
+            let job = api.get(&format!("/api/v1/jobs/{job_id}")).await;
+            (job["state"] == "done").then_some(job)
+        }
+    })
+    .await;
+    assert_eq!(job["attempts"], 1, "taken over while running: {job}");
+    assert_eq!(
+        create_requests(&sim),
+        1,
+        "a second worker sent the create again"
+    );
+    proc.assert_alive();
+}
+
+/// kill -9 in the middle of a create with the default lease (15 s, renewed while alive):
+/// after the restart the interrupted job is taken over and finished well within 30 s,
+/// exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_kill_9_an_interrupted_job_finishes_within_30_seconds_of_the_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (database_url, _pg) = engine_database(dir.path()).await;
+    let config = dir.path().join("bill.toml");
+    std::fs::write(&config, "provision_wait_secs = 0\n").unwrap();
+    let sim = nextpanel_sim::spawn(SimConfig::random().unwrap().with_baseline(true))
+        .await
+        .unwrap();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let listen = format!("127.0.0.1:{port}");
+    let args = ["--listen", listen.as_str(), "--workers", "1"];
+    let mut first = start("first", "serve", dir.path(), &database_url, &config, &args);
+    wait_healthy(&mut first, &base).await;
+    let api = Api::login(&base).await;
+    let (plan, customer) = api.catalogue(&[(&sim, sim.base_url())], 10).await;
+    sim.set_faults(json!({"latency_ms": 1500})).unwrap();
+    let (status, body) = api
+        .post(
+            "/api/v1/nextpanel/provision",
+            json!({"customer_id": customer, "username": "crashy", "plan_id": plan}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let account_id = body["id"].as_i64().unwrap();
+    poll(
+        Duration::from_secs(10),
+        "the create to reach the panel",
+        || {
+            let n = create_requests(&sim);
+            async move { (n >= 1).then_some(()) }
+        },
+    )
+    .await;
+    first.kill9();
+    sim.set_faults(json!({"latency_ms": 0})).unwrap();
+
+    let restarted = Instant::now();
+    let mut second = start("second", "serve", dir.path(), &database_url, &config, &args);
+    wait_healthy(&mut second, &base).await;
+    let api = Api::login(&base).await;
+    poll(
+        Duration::from_secs(30),
+        "the interrupted account to be active",
+        || {
+            let api = api.clone();
+            async move {
+                let a = api
+                    .get(&format!("/api/v1/nextpanel/accounts/{account_id}"))
+                    .await;
+                (a["state"] == "active").then_some(())
+            }
+        },
+    )
+    .await;
+    eprintln!(
+        "recovery after kill -9: the interrupted job finished {:.1} s after the restart",
+        restarted.elapsed().as_secs_f64()
+    );
+    let on_panel = panel_usernames(&sim);
+    assert_eq!(
+        on_panel.iter().filter(|u| *u == "crashy").count(),
+        1,
+        "exactly one panel account: {on_panel:?}"
+    );
+    second.assert_alive();
+}
+
+/// The database of a test on the engine the suite runs on: an SQLite file in `dir`, or a
+/// fresh PostgreSQL database (dropped with the returned guard).
+async fn engine_database(dir: &Path) -> (String, Option<FreshPg>) {
+    if std::env::var("NPB_TEST_ENGINE").as_deref() == Ok("postgres") {
+        let admin = std::env::var("DATABASE_URL").expect("DATABASE_URL for PostgreSQL");
+        let pg = FreshPg::create(&admin).await;
+        (pg.url.clone(), Some(pg))
+    } else {
+        (format!("sqlite://{}", dir.join("bill.db").display()), None)
+    }
+}

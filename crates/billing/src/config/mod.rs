@@ -119,7 +119,8 @@ pub struct Layer {
     pub job_backoff_base_ms: Option<i64>,
     /// Longest retry delay in milliseconds.
     pub job_backoff_cap_ms: Option<i64>,
-    /// Seconds a claimed job is leased before another worker may take it over.
+    /// Seconds a claimed job or message is leased (renewed while it runs) before another
+    /// worker may take it over.
     pub job_lease_secs: Option<i64>,
     /// Seconds `POST /provision` waits for the account before answering 202.
     pub provision_wait_secs: Option<i64>,
@@ -392,7 +393,7 @@ pub struct JobSettings {
     pub backoff_base_ms: u64,
     /// Longest retry delay.
     pub backoff_cap_ms: u64,
-    /// Lease of a claimed job; longer than the slowest panel call (create: 30 s).
+    /// Lease of a claimed job or message, renewed every third of it while it runs.
     pub lease_secs: u64,
 }
 
@@ -554,7 +555,7 @@ impl Settings {
                 .unsigned_abs(),
             backoff_cap_ms: positive("job_backoff_cap_ms", layer.job_backoff_cap_ms, 600_000)?
                 .unsigned_abs(),
-            lease_secs: positive("job_lease_secs", layer.job_lease_secs, 120)?.unsigned_abs(),
+            lease_secs: positive("job_lease_secs", layer.job_lease_secs, 15)?.unsigned_abs(),
         };
         let provision_wait_secs = match layer.provision_wait_secs {
             Some(0) => 0,

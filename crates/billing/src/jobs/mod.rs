@@ -221,12 +221,21 @@ impl JobContext {
         let token = token()?;
         let now = store::now();
         let lease = now
-            + ChronoDuration::seconds(i64::try_from(self.settings.jobs.lease_secs).unwrap_or(120));
+            + ChronoDuration::seconds(i64::try_from(self.settings.jobs.lease_secs).unwrap_or(15));
         let mut conn = self.db.conn().await?;
         let Some(job) = store::jobs::claim(&mut conn, now, lease, &token).await? else {
             return Ok(false);
         };
         drop(conn);
+        // Renewed while the job runs, so the lease can be short: a dead worker's job is
+        // taken over within one lease, a live one's never.
+        let _heartbeat = crate::service::leases::Heartbeat::start(
+            self.db.clone(),
+            store::LeasedTable::Jobs,
+            job.id,
+            token.clone(),
+            std::time::Duration::from_secs(self.settings.jobs.lease_secs),
+        );
         let outcome = if job.attempts > job.max_attempts {
             // Its workers kept dying mid-run (leases expired): stop trying.
             Outcome::retry(format!(

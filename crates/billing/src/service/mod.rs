@@ -27,6 +27,7 @@ pub mod documents;
 pub mod housekeeping;
 pub mod imported_history;
 pub mod invoices;
+pub mod leases;
 pub mod license_check;
 pub mod licenses;
 pub mod notifications;

@@ -140,6 +140,8 @@ pub struct Mailer {
     pub backoff_base_ms: u64,
     /// Longest retry delay.
     pub backoff_cap_ms: u64,
+    /// Lease of a message being sent (renewed while it is).
+    pub lease_secs: u64,
 }
 
 impl Mailer {
@@ -148,12 +150,20 @@ impl Mailer {
         let token = hex::encode(random_bytes::<16>()?);
         let now = store::now();
         let mut conn = self.db.conn().await?;
-        // The lease outlives the SMTP timeout, so a live sender is never overtaken.
-        let Some(row) =
-            store::outbox::claim(&mut conn, now, now + ChronoDuration::minutes(5), &token).await?
-        else {
+        // A short lease renewed while sending: a live sender is never overtaken, and a
+        // dead one's message goes out again within one lease.
+        let lease = std::time::Duration::from_secs(self.lease_secs);
+        let until = now + ChronoDuration::from_std(lease).unwrap_or(ChronoDuration::seconds(15));
+        let Some(row) = store::outbox::claim(&mut conn, now, until, &token).await? else {
             return Ok(false);
         };
+        let _heartbeat = super::leases::Heartbeat::start(
+            self.db.clone(),
+            store::LeasedTable::Outbox,
+            row.id,
+            token.clone(),
+            lease,
+        );
         match self.deliver(&row).await {
             Ok(()) => {
                 store::outbox::mark_sent(&mut conn, row.id, &token, store::now()).await?;

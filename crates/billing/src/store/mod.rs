@@ -494,6 +494,42 @@ pub(crate) async fn claim_next<T: Record>(
     Ok(row)
 }
 
+/// A table whose rows are claimed with a lease (`locked_until`, `locked_by`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeasedTable {
+    /// `jobs`, running rows.
+    Jobs,
+    /// `email_outbox`, rows being sent.
+    Outbox,
+}
+
+/// Extends the lease of a row the caller still holds (`token`) to `until`; `false` when
+/// the lease was lost to another holder (or the row settled).
+pub async fn renew_lease(
+    conn: &mut impl AsConn,
+    table: LeasedTable,
+    id: i64,
+    token: &str,
+    until: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let sql = match table {
+        LeasedTable::Jobs => {
+            "UPDATE jobs SET locked_until = $3 WHERE id = $1 AND locked_by = $2 AND state = 'running'"
+        }
+        LeasedTable::Outbox => {
+            "UPDATE email_outbox SET locked_until = $3 WHERE id = $1 AND locked_by = $2 AND state = 'sending'"
+        }
+    };
+    let n = on_conn!(conn, |c| sqlx::query(sql)
+        .bind(id)
+        .bind(token)
+        .bind(until)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(n == 1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
