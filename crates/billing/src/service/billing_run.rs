@@ -27,6 +27,11 @@ use crate::store::{self, Db};
 /// Rows one run looks at per step; the next run continues.
 const BATCH: i64 = 500;
 
+/// Where a keyset cursor over times starts: before any row.
+fn start_of_time() -> DateTime<Utc> {
+    DateTime::<Utc>::UNIX_EPOCH
+}
+
 /// What one billing run did.
 #[derive(Debug, Default, Serialize, ToSchema)]
 pub struct BillingRunReport {
@@ -116,19 +121,28 @@ impl BillingRunner {
         report: &mut BillingRunReport,
     ) -> Result<(), ServiceError> {
         let horizon = now + chrono::Duration::days(self.settings.billing.renewal_lead_days);
-        let mut conn = self.db.conn().await?;
-        let due = store::invoices::licenses_to_renew(&mut conn, horizon, BATCH).await?;
-        drop(conn);
-        for license_id in due {
-            match self.renewal_invoice(license_id, now).await {
-                Ok(true) => report.renewal_invoices += 1,
-                Ok(false) => report.renewals_skipped += 1,
-                // Another instance issued it between our read and our write.
-                Err(ServiceError::Conflict { .. }) => {}
-                Err(e) => return Err(e),
+        // Batch after batch, each renewal its own transaction; the cursor walks past
+        // licenses left alone (no price), so every due license is seen once per run.
+        let mut after = (start_of_time(), 0);
+        loop {
+            let mut conn = self.db.conn().await?;
+            let due = store::invoices::licenses_to_renew(&mut conn, horizon, after, BATCH).await?;
+            drop(conn);
+            let full = due.len() == usize::try_from(BATCH).unwrap_or(usize::MAX);
+            for (license_id, expires_at) in due {
+                after = (expires_at, license_id);
+                match self.renewal_invoice(license_id, now).await {
+                    Ok(true) => report.renewal_invoices += 1,
+                    Ok(false) => report.renewals_skipped += 1,
+                    // Another instance issued it between our read and our write.
+                    Err(ServiceError::Conflict { .. }) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            if !full {
+                return Ok(());
             }
         }
-        Ok(())
     }
 
     /// Issues the renewal invoice of one license; `false` when its plan cannot price it.
@@ -208,33 +222,52 @@ impl BillingRunner {
         report: &mut BillingRunReport,
     ) -> Result<(), ServiceError> {
         let policy = self.settings.billing.dunning;
-        let mut conn = self.db.conn().await?;
-        let overdue = store::invoices::overdue(&mut conn, now, BATCH).await?;
-        drop(conn);
-        for row in overdue {
-            if row.kind == InvoiceKind::Order.as_str() && policy.order_void_due(now, row.due_at) {
-                // An authorized order is settled with its account, not voided.
-                let mut conn = self.db.conn().await?;
-                if super::capture::pending_for(&mut conn, row.id).await? {
-                    continue;
-                }
-                drop(conn);
-                if self.void_stale_order(&row).await? {
-                    report.orders_voided += 1;
-                }
-                continue;
+        let mut after = (start_of_time(), 0);
+        loop {
+            let mut conn = self.db.conn().await?;
+            let overdue = store::invoices::overdue(&mut conn, now, after, BATCH).await?;
+            drop(conn);
+            let full = overdue.len() == usize::try_from(BATCH).unwrap_or(usize::MAX);
+            for row in &overdue {
+                after = (row.due_at, row.id);
+                self.chase(row, now, policy, report).await?;
             }
-            if policy.reminder_due(now, row.due_at, row.reminders_sent, row.last_reminder_at)
-                && !self.autopay_ahead(row.id).await?
-                && self.remind(&row, now).await?
-            {
-                report.reminders += 1;
+            if !full {
+                return Ok(());
             }
-            if row.kind == InvoiceKind::Renewal.as_str() && policy.suspension_due(now, row.due_at) {
-                if let Some(accounts) = self.suspend_for(&row).await? {
-                    report.licenses_suspended += 1;
-                    report.accounts_suspended += accounts;
-                }
+        }
+    }
+
+    /// Voids, reminds or suspends for one overdue invoice, as its age calls for.
+    async fn chase(
+        &self,
+        row: &InvoiceRow,
+        now: DateTime<Utc>,
+        policy: crate::domain::invoice::DunningPolicy,
+        report: &mut BillingRunReport,
+    ) -> Result<(), ServiceError> {
+        if row.kind == InvoiceKind::Order.as_str() && policy.order_void_due(now, row.due_at) {
+            // An authorized order is settled with its account, not voided.
+            let mut conn = self.db.conn().await?;
+            if super::capture::pending_for(&mut conn, row.id).await? {
+                return Ok(());
+            }
+            drop(conn);
+            if self.void_stale_order(row).await? {
+                report.orders_voided += 1;
+            }
+            return Ok(());
+        }
+        if policy.reminder_due(now, row.due_at, row.reminders_sent, row.last_reminder_at)
+            && !self.autopay_ahead(row.id).await?
+            && self.remind(row, now).await?
+        {
+            report.reminders += 1;
+        }
+        if row.kind == InvoiceKind::Renewal.as_str() && policy.suspension_due(now, row.due_at) {
+            if let Some(accounts) = self.suspend_for(row).await? {
+                report.licenses_suspended += 1;
+                report.accounts_suspended += accounts;
             }
         }
         Ok(())

@@ -374,13 +374,17 @@ pub async fn count_reminder(
 pub async fn overdue(
     conn: &mut impl AsConn,
     now: DateTime<Utc>,
+    after: (DateTime<Utc>, i64),
     limit: i64,
 ) -> Result<Vec<InvoiceRow>, StoreError> {
     let sql = format!(
-        "SELECT {COLUMNS} FROM invoices WHERE status = 'open' AND due_at < $1 ORDER BY due_at, id LIMIT $2"
+        "SELECT {COLUMNS} FROM invoices WHERE status = 'open' AND due_at < $1 \
+         AND (due_at > $2 OR (due_at = $2 AND id > $3)) ORDER BY due_at, id LIMIT $4"
     );
     let rows = on_conn!(conn, |c| sqlx::query_as::<_, InvoiceRow>(&sql)
         .bind(now)
+        .bind(after.0)
+        .bind(after.1)
         .bind(limit)
         .fetch_all(c)
         .await)?;
@@ -408,15 +412,19 @@ pub async fn renewal_for(
 pub async fn licenses_to_renew(
     conn: &mut impl AsConn,
     horizon: DateTime<Utc>,
+    after: (DateTime<Utc>, i64),
     limit: i64,
-) -> Result<Vec<i64>, StoreError> {
+) -> Result<Vec<(i64, DateTime<Utc>)>, StoreError> {
     let ids = on_conn!(conn, |c| {
-        sqlx::query_scalar::<_, i64>(
-        "SELECT l.id FROM licenses l WHERE l.status IN ('active', 'suspended') AND l.auto_renew AND l.expires_at <= $1 \
+        sqlx::query_as::<_, (i64, DateTime<Utc>)>(
+        "SELECT l.id, l.expires_at FROM licenses l WHERE l.status IN ('active', 'suspended') AND l.auto_renew \
+         AND l.expires_at <= $1 AND (l.expires_at > $2 OR (l.expires_at = $2 AND l.id > $3)) \
          AND NOT EXISTS (SELECT 1 FROM invoices i WHERE i.kind = 'renewal' AND i.license_id = l.id \
-         AND i.period_start = l.expires_at) ORDER BY l.expires_at, l.id LIMIT $2"
+         AND i.period_start = l.expires_at) ORDER BY l.expires_at, l.id LIMIT $4"
     )
     .bind(horizon)
+    .bind(after.0)
+    .bind(after.1)
     .bind(limit)
     .fetch_all(c)
     .await

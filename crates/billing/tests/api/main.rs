@@ -7,6 +7,7 @@ mod helpers;
 
 mod auth;
 mod autopay;
+mod billing_run;
 mod browser;
 mod coupons;
 mod currencies;
