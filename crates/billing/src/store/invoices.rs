@@ -379,7 +379,7 @@ pub async fn overdue(
 ) -> Result<Vec<InvoiceRow>, StoreError> {
     let sql = format!(
         "SELECT {COLUMNS} FROM invoices WHERE status = 'open' AND due_at < $1 \
-         AND (due_at > $2 OR (due_at = $2 AND id > $3)) ORDER BY due_at, id LIMIT $4"
+         AND (due_at, id) > ($2, $3) ORDER BY due_at, id LIMIT $4"
     );
     let rows = on_conn!(conn, |c| sqlx::query_as::<_, InvoiceRow>(&sql)
         .bind(now)
@@ -415,19 +415,28 @@ pub async fn licenses_to_renew(
     after: (DateTime<Utc>, i64),
     limit: i64,
 ) -> Result<Vec<(i64, DateTime<Utc>)>, StoreError> {
-    let ids = on_conn!(conn, |c| {
-        sqlx::query_as::<_, (i64, DateTime<Utc>)>(
+    // The renewal check is a probe of invoices_renewal_period_idx per candidate, in key
+    // order. PostgreSQL would turn NOT EXISTS into an anti-join whose plan depends on fresh
+    // statistics (right after many licenses changed it chose a nested loop over every
+    // renewal invoice: minutes); `OFFSET 0` keeps it a per-row probe on any statistics.
+    let fence = match conn.raw() {
+        super::RawConn::Postgres(_) => " OFFSET 0",
+        super::RawConn::Sqlite(_) => "",
+    };
+    let sql = format!(
         "SELECT l.id, l.expires_at FROM licenses l WHERE l.status IN ('active', 'suspended') AND l.auto_renew \
-         AND l.expires_at <= $1 AND (l.expires_at > $2 OR (l.expires_at = $2 AND l.id > $3)) \
+         AND l.expires_at <= $1 AND (l.expires_at, l.id) > ($2, $3) \
          AND NOT EXISTS (SELECT 1 FROM invoices i WHERE i.kind = 'renewal' AND i.license_id = l.id \
-         AND i.period_start = l.expires_at) ORDER BY l.expires_at, l.id LIMIT $4"
-    )
-    .bind(horizon)
-    .bind(after.0)
-    .bind(after.1)
-    .bind(limit)
-    .fetch_all(c)
-    .await
+         AND i.period_start = l.expires_at{fence}) ORDER BY l.expires_at, l.id LIMIT $4"
+    );
+    let ids = on_conn!(conn, |c| {
+        sqlx::query_as::<_, (i64, DateTime<Utc>)>(&sql)
+            .bind(horizon)
+            .bind(after.0)
+            .bind(after.1)
+            .bind(limit)
+            .fetch_all(c)
+            .await
     })?;
     Ok(ids)
 }

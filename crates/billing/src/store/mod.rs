@@ -479,8 +479,20 @@ pub(crate) async fn claim_next<T: Record>(
     token: &str,
 ) -> Result<Option<T>, StoreError> {
     let locking = match conn.raw() {
-        // One UPDATE is atomic in SQLite, and SQLite has a single writer.
-        RawConn::Sqlite(_) => "",
+        // One UPDATE is atomic in SQLite, and SQLite has a single writer. An UPDATE takes
+        // the write lock even when it matches nothing, so idle workers polling several
+        // times a second would keep taking it from the writers that have work (a billing
+        // run, checkouts): look first with a read, which never blocks in WAL mode.
+        RawConn::Sqlite(c) => {
+            let any: bool = sqlx::query_scalar(&format!("SELECT EXISTS ({pick})"))
+                .bind(now)
+                .fetch_one(&mut *c)
+                .await?;
+            if !any {
+                return Ok(None);
+            }
+            ""
+        }
         // SKIP LOCKED lets many workers in many processes claim different rows at once.
         RawConn::Postgres(_) => " FOR UPDATE SKIP LOCKED",
     };
