@@ -164,8 +164,28 @@ fn print_seeded(seeded: &billing::service::users::SeededAdmin) {
     println!("================================================================");
 }
 
+/// Keeps glibc's allocator from holding on to memory a long-running server no longer uses.
+///
+/// Two habits of glibc malloc showed up as resident memory that never came back: every
+/// thread that allocates gets its own arena (SQLite runs one thread per connection, tokio
+/// a blocking pool), and after a large block is freed the threshold for giving blocks
+/// their own mapping rises, so the next Argon2 hash's 19 MiB comes from an arena and stays
+/// there. Two arenas and a fixed 1 MiB threshold keep both in check.
+fn lean_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // SAFETY: mallopt only changes allocator parameters, with valid values; it is
+        // called once, at start-up.
+        unsafe {
+            libc::mallopt(libc::M_ARENA_MAX, 2);
+            libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+        }
+    }
+}
+
 /// Runs `serve`.
 pub async fn serve(args: SettingsArgs) -> anyhow::Result<()> {
+    lean_allocator();
     let settings = args.resolve()?;
     init_logging(settings.log_format);
     let listen = settings.listen;
@@ -186,6 +206,7 @@ pub async fn serve(args: SettingsArgs) -> anyhow::Result<()> {
 
 /// Runs `worker`.
 pub async fn worker(args: SettingsArgs) -> anyhow::Result<()> {
+    lean_allocator();
     let settings = args.resolve()?;
     init_logging(settings.log_format);
     let (state, seeded) = billing::app::prepare(settings)
