@@ -144,18 +144,6 @@ impl SeedDb {
         }
         Ok(out)
     }
-
-    /// Rows in `table` (0 when it does not exist).
-    pub async fn count(&self, table: &'static str) -> Result<i64, SeedError> {
-        if self.columns(table, &["id"]).await?.is_empty() {
-            return Ok(0);
-        }
-        let sql = format!("SELECT COUNT(*) FROM {table}");
-        Ok(match self {
-            SeedDb::Sqlite(pool) => sqlx::query_scalar(&sql).fetch_one(pool).await?,
-            SeedDb::Postgres(pool) => sqlx::query_scalar(&sql).fetch_one(pool).await?,
-        })
-    }
 }
 
 /// The columns the importer reads, per table.

@@ -170,12 +170,11 @@ impl Run<'_> {
         entity: &'static str,
         source_table: &'static str,
         rows: &[SeedRow],
-        in_source: i64,
     ) -> Result<(), ImportError> {
         let mut t = TableReport {
             entity,
             source_table,
-            in_source,
+            in_source: i64::try_from(rows.len()).unwrap_or(i64::MAX),
             ..TableReport::default()
         };
         for row in rows {
@@ -194,7 +193,12 @@ impl Run<'_> {
                 "licenses" => self.license(row).await?,
                 "accounts" => self.account(row).await?,
                 "invoices" => self.invoice(row).await?,
-                _ => self.payment(row).await?,
+                "payments" => self.payment(row).await?,
+                other => {
+                    return Err(ImportError::Service(ServiceError::Internal(format!(
+                        "no import for {other}"
+                    ))))
+                }
             };
             match outcome {
                 Outcome::Created(target) => {
@@ -260,7 +264,7 @@ pub async fn import(
         tx: None,
         report: ImportReport::default(),
         ending,
-        licenses: licenses.clone(),
+        licenses,
     };
     for (entity, table, order) in [
         ("users", "users", "created_at"),
@@ -271,13 +275,16 @@ pub async fn import(
         ("invoices", "invoices", "created_at"),
         ("payments", "payments", "created_at"),
     ] {
+        // The licenses were read once above (accounts are matched against them).
         let rows = if entity == "licenses" {
-            licenses.clone()
+            std::mem::take(&mut run.licenses)
         } else {
             source.rows(table, columns::of(table), order).await?
         };
-        let in_source = source.count(table).await?;
-        run.table(entity, table, &rows, in_source).await?;
+        run.table(entity, table, &rows).await?;
+        if entity == "licenses" {
+            run.licenses = rows;
+        }
     }
     run.finish().await
 }
