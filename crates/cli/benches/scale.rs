@@ -168,7 +168,12 @@ async fn main() {
         let mut rows: Vec<Row> = Vec::new();
         let quiet = |s: &str| s.to_owned();
 
+        // `BENCH_SCALE_PARTS=billing,lists,reports` measures only those (all by default).
+        let parts = std::env::var("BENCH_SCALE_PARTS").unwrap_or_default();
+        let part = |name: &str| parts.is_empty() || parts.split(',').any(|p| p.trim() == name);
+
         // 1. The billing run.
+        if part("billing") {
         let mut runs = Vec::new();
         for _ in 0..3 {
             let start = Instant::now();
@@ -186,8 +191,10 @@ async fn main() {
         assert!(status.is_success(), "{report}");
         assert_eq!(report["renewal_invoices"].as_u64(), Some(due), "{report}");
         add(&mut rows, Row { what: format!("billing run, {due} renewals due (one run)"), figure: format!("{took:.1} s ({:.0}/s)", due as f64 / took), target: quiet("< 60 s"), ok: took < 60.0 });
+        }
 
         // 2. Lists at page 1 and at the last page, and the dashboard's counts.
+        if part("lists") {
         for (what, path) in [
             ("accounts", "/api/v1/nextpanel/accounts"),
             ("accounts by state", "/api/v1/nextpanel/accounts?state=active"),
@@ -209,6 +216,8 @@ async fn main() {
             let (p50, p99) = latency(&api, &format!("{path}{sep}per_page=50&page={last}"), 20).await;
             add(&mut rows, Row { what: format!("{what}, page {last}"), figure: format!("p50 {p50:.1} ms, p99 {p99:.1} ms"), target: quiet("p99 < 50 ms"), ok: p99 < 50.0 });
         }
+        }
+        if part("reports") {
         for (what, path) in [
             ("dashboard: accounts by type", "/api/v1/nextpanel/accounts/counts/by-role"),
             ("dashboard: services report", "/api/v1/reports/services?months=12"),
@@ -217,6 +226,7 @@ async fn main() {
         ] {
             let (p50, p99) = latency(&api, path, 10).await;
             add(&mut rows, Row { what: what.to_owned(), figure: format!("p50 {p50:.1} ms, p99 {p99:.1} ms"), target: quiet("< 100 ms"), ok: p99 < 100.0 });
+        }
         }
 
         // 3. Memory and size.

@@ -27,7 +27,16 @@ pub async fn record<B: Serialize, A: Serialize>(
     actor: &Actor,
     change: Change<'_, B, A>,
 ) -> Result<(), ServiceError> {
-    let row = AuditRow {
+    store::audit::insert(tx, &entry(actor, change)?).await?;
+    Ok(())
+}
+
+/// The entry [`record`] appends, for callers that append many in one step.
+pub(crate) fn entry<B: Serialize, A: Serialize>(
+    actor: &Actor,
+    change: Change<'_, B, A>,
+) -> Result<AuditRow, ServiceError> {
+    Ok(AuditRow {
         id: 0,
         actor_kind: match actor.kind {
             ActorKind::Session(_) => "user",
@@ -43,9 +52,7 @@ pub async fn record<B: Serialize, A: Serialize>(
         before_state: change.before.map(to_json).transpose()?,
         after_state: change.after.map(to_json).transpose()?,
         created_at: store::now(),
-    };
-    store::audit::insert(tx, &row).await?;
-    Ok(())
+    })
 }
 
 /// Serialises a snapshot for the audit table.

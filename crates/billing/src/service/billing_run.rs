@@ -4,6 +4,8 @@
 //! counter moved with compare-and-set, a license that is suspended once), so runs on
 //! several instances, or a run repeated after a crash, send nothing twice.
 
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,16 +22,70 @@ use crate::domain::hosting::AccountState;
 use crate::domain::invoice::{self, InvoiceKind};
 use crate::domain::license::{self as license_rules, LicenseStatus};
 use crate::domain::plan::BillingCycle;
+use crate::domain::plan::PriceList;
 use crate::jobs::{self, Payload};
 use crate::store::invoices::InvoiceRow;
+use crate::store::licenses::LicenseRow;
+use crate::store::plan_changes::PlanChangeRow;
+use crate::store::plans::PlanRow;
+use crate::store::users::UserRow;
 use crate::store::{self, Db};
 
 /// Rows one run looks at per step; the next run continues.
 const BATCH: i64 = 500;
 
+/// Renewal invoices issued per transaction: one commit (one disk flush) per group
+/// instead of per invoice, short enough that a checkout waiting for the invoice
+/// number sequence waits a fraction of a second, and a crash loses at most one
+/// group, which the next run issues again.
+const RENEWALS_PER_COMMIT: usize = 100;
+
 /// Where a keyset cursor over times starts: before any row.
 fn start_of_time() -> DateTime<Utc> {
     DateTime::<Utc>::UNIX_EPOCH
+}
+
+/// One license to renew, with what was read for its group.
+struct Renewal<'a> {
+    license: &'a LicenseRow,
+    customer: &'a UserRow,
+    change: Option<&'a PlanChangeRow>,
+    /// Whether a coupon may discount it (read for the group; the coupon itself is read
+    /// only for these).
+    coupon: bool,
+}
+
+/// Plans and their prices per currency, read once per group of renewals.
+#[derive(Default)]
+struct Plans {
+    plans: HashMap<i64, PlanRow>,
+    prices: HashMap<(i64, String), Option<PriceList>>,
+}
+
+impl Plans {
+    /// The plan and its prices in the customer's billing currency (`None`: not sold in it).
+    async fn priced(
+        &mut self,
+        tx: &mut store::Tx,
+        plan_id: i64,
+        customer: &UserRow,
+    ) -> Result<(&PlanRow, Option<&PriceList>), ServiceError> {
+        let plan = match self.plans.entry(plan_id) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => e.insert(
+                store::plans::find(tx, plan_id)
+                    .await?
+                    .ok_or(ServiceError::NotFound("plan"))?,
+            ),
+        };
+        let currency = super::invoices::billing_currency(customer, plan);
+        let key = (plan_id, currency);
+        if !self.prices.contains_key(&key) {
+            let prices = super::plans::prices_in(tx, plan, &key.1).await?;
+            self.prices.insert(key.clone(), prices);
+        }
+        Ok((plan, self.prices[&key].as_ref()))
+    }
 }
 
 /// What one billing run did.
@@ -121,21 +177,38 @@ impl BillingRunner {
         report: &mut BillingRunReport,
     ) -> Result<(), ServiceError> {
         let horizon = now + chrono::Duration::days(self.settings.billing.renewal_lead_days);
-        // Batch after batch, each renewal its own transaction; the cursor walks past
-        // licenses left alone (no price), so every due license is seen once per run.
+        // Batch after batch; the cursor walks past licenses left alone (no price), so
+        // every due license is seen once per run.
         let mut after = (start_of_time(), 0);
         loop {
             let mut conn = self.db.conn().await?;
             let due = store::invoices::licenses_to_renew(&mut conn, horizon, after, BATCH).await?;
             drop(conn);
             let full = due.len() == usize::try_from(BATCH).unwrap_or(usize::MAX);
-            for (license_id, expires_at) in due {
-                after = (expires_at, license_id);
-                match self.renewal_invoice(license_id, now).await {
-                    Ok(true) => report.renewal_invoices += 1,
-                    Ok(false) => report.renewals_skipped += 1,
-                    // Another instance issued it between our read and our write.
-                    Err(ServiceError::Conflict { .. }) => {}
+            if let Some(last) = due.last() {
+                after = (last.expires_at, last.id);
+            }
+            for group in due.chunks(RENEWALS_PER_COMMIT) {
+                match self.renew_group(group, now).await {
+                    Ok((issued, skipped)) => {
+                        report.renewal_invoices += issued;
+                        report.renewals_skipped += skipped;
+                    }
+                    // Another instance issued one of them meanwhile: its unique renewal
+                    // index refused ours and aborted the transaction. One by one, the
+                    // others still get theirs.
+                    Err(ServiceError::Conflict { .. }) => {
+                        for license in group {
+                            match self.renew_group(std::slice::from_ref(license), now).await {
+                                Ok((issued, skipped)) => {
+                                    report.renewal_invoices += issued;
+                                    report.renewals_skipped += skipped;
+                                }
+                                Err(ServiceError::Conflict { .. }) => {}
+                                Err(e) => return Err(e),
+                            }
+                        }
+                    }
                     Err(e) => return Err(e),
                 }
             }
@@ -145,48 +218,104 @@ impl BillingRunner {
         }
     }
 
-    /// Issues the renewal invoice of one license; `false` when its plan cannot price it.
-    async fn renewal_invoice(
+    /// Issues the renewal invoices of `group` in one transaction, reading what they have
+    /// in common (customers, plans, pending plan changes, coupons, credit) once:
+    /// `(issued, left alone because their plan cannot price them)`.
+    async fn renew_group(
         &self,
-        license_id: i64,
+        group: &[LicenseRow],
+        now: DateTime<Utc>,
+    ) -> Result<(i64, i64), ServiceError> {
+        let mut tx = self.db.begin().await?;
+        let ids: Vec<i64> = group.iter().map(|l| l.id).collect();
+        let mut customer_ids: Vec<i64> = group.iter().map(|l| l.customer_id).collect();
+        customer_ids.sort_unstable();
+        customer_ids.dedup();
+        let customers: HashMap<i64, UserRow> = store::users::find_many(&mut tx, &customer_ids)
+            .await?
+            .into_iter()
+            .map(|u| (u.id, u))
+            .collect();
+        let changes: HashMap<i64, PlanChangeRow> =
+            store::plan_changes::pending_among(&mut tx, &ids)
+                .await?
+                .into_iter()
+                .map(|c| (c.license_id, c))
+                .collect();
+        let coupons: HashSet<i64> = store::coupons::renewing_among(&mut tx, &ids)
+            .await?
+            .into_iter()
+            .collect();
+        let mut issuing = super::invoices::Issuing::default();
+        issuing.know_credit(&mut tx, &customer_ids).await?;
+        let mut plans = Plans::default();
+        let mut skipped = 0;
+        for license in group {
+            let customer = customers
+                .get(&license.customer_id)
+                .ok_or(ServiceError::NotFound("customer"))?;
+            let renewal = Renewal {
+                license,
+                customer,
+                change: changes.get(&license.id),
+                coupon: coupons.contains(&license.id),
+            };
+            if !self
+                .add_renewal(&mut tx, &mut issuing, &mut plans, renewal, now)
+                .await?
+            {
+                skipped += 1;
+            }
+        }
+        let issued = issuing
+            .issue(&mut tx, &self.settings.invoicing, &Actor::system())
+            .await?;
+        tx.commit().await?;
+        Ok((i64::try_from(issued.len()).unwrap_or(i64::MAX), skipped))
+    }
+
+    /// Prices the renewal of one license into `issuing`; `false` when its plan cannot
+    /// price it.
+    async fn add_renewal(
+        &self,
+        tx: &mut store::Tx,
+        issuing: &mut super::invoices::Issuing,
+        plans: &mut Plans,
+        renewal: Renewal<'_>,
         now: DateTime<Utc>,
     ) -> Result<bool, ServiceError> {
-        let mut tx = self.db.begin().await?;
-        let license = store::licenses::find(&mut tx, license_id)
-            .await?
-            .ok_or(ServiceError::NotFound("license"))?;
+        let Renewal {
+            license, customer, ..
+        } = renewal;
         // A downgrade scheduled for the next period prices it.
-        let plan_id = super::plan_changes::renewal_plan(&mut tx, &license).await?;
-        let plan = store::plans::find(&mut tx, plan_id)
-            .await?
-            .ok_or(ServiceError::NotFound("plan"))?;
+        let plan_id = super::plan_changes::renewal_plan(license, renewal.change);
         let cycle = BillingCycle::parse(&license.billing_cycle).unwrap_or(BillingCycle::Monthly);
-        let customer = store::users::find(&mut tx, license.customer_id)
-            .await?
-            .ok_or(ServiceError::NotFound("customer"))?;
-        let currency = super::invoices::billing_currency(&customer, &plan);
-        let Some(prices) = super::plans::prices_in(&mut tx, &plan, &currency).await? else {
-            tracing::warn!(license = license_id, %currency, "no renewal invoice: the plan has no price in the customer's currency");
+        let (plan, prices) = plans.priced(tx, plan_id, customer).await?;
+        let Some(prices) = prices else {
+            tracing::warn!(license = license.id, currency = %super::invoices::billing_currency(customer, plan), "no renewal invoice: the plan has no price in the customer's currency");
             return Ok(false);
         };
+        let currency = super::invoices::billing_currency(customer, plan);
         let start = license.expires_at;
         let end = license_rules::period_end(start, cycle, 1)?;
         let mut lines = match invoice::lines(
             &plan.name,
-            &prices,
+            prices,
             cycle,
             InvoiceKind::Renewal,
             Some((start, end)),
         ) {
             Ok(lines) => lines,
             Err(e) => {
-                tracing::warn!(license = license_id, problem = %e, "no renewal invoice: the plan cannot price it");
+                tracing::warn!(license = license.id, problem = %e, "no renewal invoice: the plan cannot price it");
                 return Ok(false);
             }
         };
         // A coupon entered with the order may discount this renewal too.
-        if let Some(line) = super::coupons::renewal_line(&mut tx, license.id, &lines).await? {
-            lines.push(line);
+        if renewal.coupon {
+            if let Some(line) = super::coupons::renewal_line(tx, license.id, &lines).await? {
+                lines.push(line);
+            }
         }
         let row = InvoiceRow {
             license_id: Some(license.id),
@@ -194,25 +323,18 @@ impl BillingRunner {
             period_end: Some(end),
             // Due when the paid period ends, or now if it already has.
             ..super::invoices::open_row(
-                &customer,
+                customer,
                 InvoiceKind::Renewal,
-                &plan,
+                plan,
                 cycle,
                 &currency,
                 start.max(now),
                 now,
             )
         };
-        super::invoices::create(
-            &mut tx,
-            &self.settings.invoicing,
-            &Actor::system(),
-            &customer,
-            &row,
-            lines,
-        )
-        .await?;
-        tx.commit().await?;
+        issuing
+            .add(tx, &self.settings.invoicing, customer, &row, lines)
+            .await?;
         Ok(true)
     }
 

@@ -205,17 +205,3 @@ pub(crate) async fn add(
     )
     .await?)
 }
-
-/// How much of `due` the customer's balance pays (all of it, or the whole balance).
-pub(crate) async fn usable(
-    tx: &mut Tx,
-    customer_id: i64,
-    currency: &str,
-    due: i64,
-) -> Result<i64, ServiceError> {
-    if due <= 0 {
-        return Ok(0);
-    }
-    let balance = store::credits::balance(tx, customer_id, currency).await?;
-    Ok(balance.clamp(0, due))
-}

@@ -1,6 +1,8 @@
 //! Invoices: a customer orders a plan (an open invoice), staff read every invoice, a
 //! customer reads their own, an admin voids an unpaid one. Paying is in `payments`.
 
+use std::collections::{HashMap, HashSet};
+
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -521,78 +523,224 @@ pub(crate) async fn create(
     row: &InvoiceRow,
     lines: Vec<invoice::Line>,
 ) -> Result<InvoiceRow, ServiceError> {
-    let issued = row.created_at;
-    let priced = super::tax::price(tx, invoicing, customer, lines, issued.date_naive()).await?;
-    let format = &invoicing.invoice_numbers;
-    let seq = store::refunds::next_in_sequence(tx, "invoice", format.counter_year(issued)).await?;
-    let mut row = row.clone();
-    row.number = Some(format.render(seq, issued));
-    row.subtotal_minor = priced.subtotal;
-    row.tax_minor = priced.tax;
-    // The customer's credit pays what it can; the rest is what is left to pay.
-    let credit = super::credits::usable(tx, row.customer_id, &row.currency, priced.total).await?;
-    row.credit_applied_minor = credit;
-    row.total_minor = priced.total - credit;
-    row.prices_include_tax = priced.prices_include_tax;
-    row.reverse_charge = priced.reverse_charge;
-    row.buyer = priced.buyer.clone();
-    let saved = store::invoices::insert(tx, &row).await?;
-    if credit > 0 {
-        super::credits::add(
+    let mut issuing = Issuing::default();
+    issuing.add(tx, invoicing, customer, row, lines).await?;
+    issuing
+        .issue(tx, invoicing, actor)
+        .await?
+        .pop()
+        .ok_or_else(|| ServiceError::Internal("an issued invoice went missing".into()))
+}
+
+/// Invoices issued together in one transaction (the billing run's renewals): what
+/// pricing reads (tax settings and rates, credit balances) is read once for all of them,
+/// and their numbers are taken from the sequence in one step, at the end, so the
+/// sequence is locked only while they are written.
+#[derive(Default)]
+pub(crate) struct Issuing {
+    tax: super::tax::Known,
+    /// Credit left per customer and currency, after the invoices added so far.
+    credit: HashMap<(i64, String), i64>,
+    /// Customers whose every balance is in `credit` (a missing currency is zero).
+    credit_known: HashSet<i64>,
+    ready: Vec<Ready>,
+}
+
+/// An invoice priced and paid with credit, waiting for its number.
+struct Ready {
+    customer: store::users::UserRow,
+    row: InvoiceRow,
+    lines: Vec<(invoice::Line, i64, i64)>,
+    rate: Option<crate::domain::tax::Rate>,
+    credit: i64,
+}
+
+impl Issuing {
+    /// Reads the credit balances of these customers in one step (customers not read here
+    /// are read when their first invoice is added).
+    pub(crate) async fn know_credit(
+        &mut self,
+        tx: &mut Tx,
+        customer_ids: &[i64],
+    ) -> Result<(), ServiceError> {
+        for (customer, currency, balance) in
+            store::credits::balances_among(tx, customer_ids).await?
+        {
+            self.credit.insert((customer, currency), balance);
+        }
+        self.credit_known.extend(customer_ids);
+        Ok(())
+    }
+
+    /// Prices `lines` for `customer` and pays what the customer's credit can; the
+    /// invoice is written by [`Issuing::issue`].
+    pub(crate) async fn add(
+        &mut self,
+        tx: &mut Tx,
+        invoicing: &InvoicingSettings,
+        customer: &store::users::UserRow,
+        row: &InvoiceRow,
+        lines: Vec<invoice::Line>,
+    ) -> Result<(), ServiceError> {
+        let issued = row.created_at;
+        let priced = super::tax::price(
             tx,
-            actor,
-            row.customer_id,
-            &row.currency,
-            -credit,
-            &format!("paid part of invoice {}", number_of(&saved)),
-            Some(saved.id),
-            None,
+            &mut self.tax,
+            invoicing,
+            customer,
+            lines,
+            issued.date_naive(),
         )
         .await?;
+        let mut row = row.clone();
+        row.subtotal_minor = priced.subtotal;
+        row.tax_minor = priced.tax;
+        // The customer's credit pays what it can; the rest is what is left to pay.
+        let credit = self
+            .use_credit(tx, row.customer_id, &row.currency, priced.total)
+            .await?;
+        row.credit_applied_minor = credit;
+        row.total_minor = priced.total - credit;
+        row.prices_include_tax = priced.prices_include_tax;
+        row.reverse_charge = priced.reverse_charge;
+        row.buyer = priced.buyer.clone();
+        self.ready.push(Ready {
+            customer: customer.clone(),
+            row,
+            lines: priced.lines,
+            rate: priced.rate,
+            credit,
+        });
+        Ok(())
     }
-    for (line, net, tax) in &priced.lines {
-        store::invoices::insert_line(
-            tx,
-            &LineRow {
-                id: 0,
-                invoice_id: saved.id,
-                description: line.description.clone(),
-                quantity: line.quantity,
-                unit_amount_minor: line.unit_amount,
-                amount_minor: *net,
-                tax_rate_id: priced.rate.as_ref().map(|r| r.id),
-                tax_name: priced.rate.as_ref().map(|r| r.name.clone()),
-                tax_rate_bp: priced.rate.as_ref().map_or(0, |r| r.rate_bp),
-                tax_minor: *tax,
-            },
-        )
-        .await?;
+
+    /// Takes up to `due` of the customer's credit in `currency`.
+    async fn use_credit(
+        &mut self,
+        tx: &mut Tx,
+        customer_id: i64,
+        currency: &str,
+        due: i64,
+    ) -> Result<i64, ServiceError> {
+        if due <= 0 {
+            return Ok(0);
+        }
+        let key = (customer_id, currency.to_owned());
+        let left = match self.credit.get_mut(&key) {
+            Some(left) => left,
+            None => {
+                let balance = if self.credit_known.contains(&customer_id) {
+                    0
+                } else {
+                    store::credits::balance(tx, customer_id, currency).await?
+                };
+                self.credit.entry(key).or_insert(balance)
+            }
+        };
+        let used = (*left).clamp(0, due);
+        *left -= used;
+        Ok(used)
     }
-    // Nothing to pay (a free plan) is nothing to announce.
-    if saved.total_minor > 0 {
-        queue_message(
-            tx,
-            &saved,
-            "invoice_created",
-            &saved.id.to_string(),
-            json!({"attach_invoice": saved.id}),
-        )
-        .await?;
+
+    /// Numbers the invoices added, in the order added, and stores each with its lines,
+    /// credit entry, "invoice created" message and audit entry.
+    pub(crate) async fn issue(
+        &mut self,
+        tx: &mut Tx,
+        invoicing: &InvoicingSettings,
+        actor: &Actor,
+    ) -> Result<Vec<InvoiceRow>, ServiceError> {
+        let ready = std::mem::take(&mut self.ready);
+        let format = &invoicing.invoice_numbers;
+        // One block of numbers per counter year (one year, unless issued across New Year).
+        let mut next: Vec<(i64, i64)> = Vec::new();
+        for r in &ready {
+            let year = format.counter_year(r.row.created_at);
+            match next.iter_mut().find(|(y, _)| *y == year) {
+                Some((_, n)) => *n += 1,
+                None => next.push((year, 1)),
+            }
+        }
+        for (year, n) in &mut next {
+            let last = store::refunds::take_from_sequence(tx, "invoice", *year, *n).await?;
+            *n = last - *n + 1;
+        }
+        let mut rows = Vec::with_capacity(ready.len());
+        for r in &ready {
+            let year = format.counter_year(r.row.created_at);
+            let seq = next
+                .iter_mut()
+                .find(|(y, _)| *y == year)
+                .map(|(_, n)| {
+                    *n += 1;
+                    *n - 1
+                })
+                .ok_or_else(|| ServiceError::Internal("no number taken for a year".into()))?;
+            let mut row = r.row.clone();
+            row.number = Some(format.render(seq, row.created_at));
+            rows.push(row);
+        }
+        // Each kind of row in one statement: a run's renewals cost a few statements per
+        // hundred invoices rather than several per invoice.
+        let saved = store::invoices::insert_many(tx, &rows).await?;
+        let mut lines = Vec::new();
+        let mut messages = Vec::new();
+        let mut entries = Vec::with_capacity(saved.len());
+        for (invoice, r) in saved.iter().zip(&ready) {
+            if r.credit > 0 {
+                super::credits::add(
+                    tx,
+                    actor,
+                    invoice.customer_id,
+                    &invoice.currency,
+                    -r.credit,
+                    &format!("paid part of invoice {}", number_of(invoice)),
+                    Some(invoice.id),
+                    None,
+                )
+                .await?;
+            }
+            let rate = r.rate.as_ref();
+            for (line, net, tax) in &r.lines {
+                lines.push(LineRow {
+                    id: 0,
+                    invoice_id: invoice.id,
+                    description: line.description.clone(),
+                    quantity: line.quantity,
+                    unit_amount_minor: line.unit_amount,
+                    amount_minor: *net,
+                    tax_rate_id: rate.map(|r| r.id),
+                    tax_name: rate.map(|r| r.name.clone()),
+                    tax_rate_bp: rate.map_or(0, |r| r.rate_bp),
+                    tax_minor: *tax,
+                });
+            }
+            // Nothing to pay (a free plan) is nothing to announce.
+            if invoice.total_minor > 0 {
+                messages.push(message(
+                    &r.customer,
+                    invoice,
+                    "invoice_created",
+                    &invoice.id.to_string(),
+                    json!({"attach_invoice": invoice.id}),
+                ));
+            }
+            entries.push(audit::entry(
+                actor,
+                Change::<(), _> {
+                    action: "invoice.created",
+                    entity_type: "invoice",
+                    entity_id: Some(invoice.id),
+                    before: None,
+                    after: Some(&Invoice::from(invoice)),
+                },
+            )?);
+        }
+        store::invoices::insert_lines(tx, &lines).await?;
+        store::outbox::insert_many(tx, &messages, store::now()).await?;
+        store::audit::insert_many(tx, &entries).await?;
+        Ok(saved)
     }
-    let view = Invoice::from(&saved);
-    audit::record(
-        tx,
-        actor,
-        Change::<(), _> {
-            action: "invoice.created",
-            entity_type: "invoice",
-            entity_id: Some(saved.id),
-            before: None,
-            after: Some(&view),
-        },
-    )
-    .await?;
-    Ok(saved)
 }
 
 /// Queues `template` about `invoice` to its customer, once per `event` of that template.
@@ -606,6 +754,19 @@ pub(crate) async fn queue_message(
     let customer = store::users::find(tx, invoice.customer_id)
         .await?
         .ok_or(ServiceError::NotFound("customer"))?;
+    let message = message(&customer, invoice, template, event, extra);
+    store::outbox::insert_many(tx, std::slice::from_ref(&message), store::now()).await?;
+    Ok(())
+}
+
+/// The message [`queue_message`] queues, to a customer already read.
+fn message(
+    customer: &store::users::UserRow,
+    invoice: &InvoiceRow,
+    template: &str,
+    event: &str,
+    extra: serde_json::Value,
+) -> store::outbox::NewMessage {
     let mut data = json!({
         "name": customer.full_name,
         "number": number_of(invoice),
@@ -618,16 +779,13 @@ pub(crate) async fn queue_message(
             obj.insert(k.clone(), v.clone());
         }
     }
-    super::notifications::queue_sealed(
-        tx,
-        &format!("{template}:{event}"),
-        &customer.email,
-        template,
-        data,
-        "",
-        None,
-    )
-    .await
+    store::outbox::NewMessage {
+        event_key: format!("{template}:{event}"),
+        recipient: customer.email.clone(),
+        template: template.to_owned(),
+        data: data.to_string(),
+        secret: None,
+    }
 }
 
 async fn detail(conn: &mut impl store::AsConn, row: &InvoiceRow) -> Result<Invoice, ServiceError> {

@@ -439,19 +439,16 @@ pub(crate) async fn invoice_voided(tx: &mut Tx, invoice_id: i64) -> Result<(), S
     Ok(())
 }
 
-/// The plan a license renews at: the target of a downgrade scheduled for that period's start.
-pub(crate) async fn renewal_plan(
-    conn: &mut impl AsConn,
+/// The plan a license renews at, given its pending change: the target of a downgrade
+/// scheduled for that period's start.
+pub(crate) fn renewal_plan(
     license: &LicenseRow,
-) -> Result<i64, ServiceError> {
-    Ok(
-        match store::plan_changes::pending(conn, license.id).await? {
-            Some(c) if c.state == "scheduled" && c.effective_at <= license.expires_at => {
-                c.to_plan_id
-            }
-            _ => license.plan_id,
-        },
-    )
+    pending: Option<&store::plan_changes::PlanChangeRow>,
+) -> i64 {
+    match pending {
+        Some(c) if c.state == "scheduled" && c.effective_at <= license.expires_at => c.to_plan_id,
+        _ => license.plan_id,
+    }
 }
 
 /// A renewal was paid: a downgrade scheduled for the new period takes effect.

@@ -1,7 +1,8 @@
 //! Tax: the rates admins keep (by country, region and dates), whether plan prices
 //! include tax, the tax of a new invoice for its buyer, and the tax report.
 
-use std::collections::BTreeMap;
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -390,10 +391,19 @@ pub(crate) struct Priced {
     pub buyer: BuyerRow,
 }
 
+/// The tax settings and rates read so far in one transaction: an invoice run reads each
+/// once rather than once per invoice.
+#[derive(Debug, Default)]
+pub(crate) struct Known {
+    inclusive: Option<bool>,
+    rates: HashMap<String, Vec<Rate>>,
+}
+
 /// Taxes `lines` for `customer` on `day`: the rate of the buyer's country (and region;
 /// the seller's country when the buyer gave none), none under the EU reverse charge.
 pub(crate) async fn price(
     conn: &mut impl AsConn,
+    known: &mut Known,
     invoicing: &InvoicingSettings,
     customer: &UserRow,
     lines: Vec<Line>,
@@ -409,16 +419,24 @@ pub(crate) async fn price(
     });
     let rate = match (&place, reverse_charge) {
         (Some(country), false) => {
-            let rates: Vec<Rate> = store::tax_rates::of_country(conn, country)
-                .await?
-                .iter()
-                .map(rate)
-                .collect();
-            tax::pick(&rates, country, b.billing_region.as_deref(), day).cloned()
+            let rates = match known.rates.entry(country.clone()) {
+                Entry::Occupied(e) => e.into_mut(),
+                Entry::Vacant(e) => e.insert(
+                    store::tax_rates::of_country(conn, country)
+                        .await?
+                        .iter()
+                        .map(rate)
+                        .collect(),
+                ),
+            };
+            tax::pick(rates, country, b.billing_region.as_deref(), day).cloned()
         }
         _ => None,
     };
-    let prices_include_tax = inclusive(conn).await?;
+    let prices_include_tax = match known.inclusive {
+        Some(flag) => flag,
+        None => *known.inclusive.insert(inclusive(conn).await?),
+    };
     let amounts = lines
         .iter()
         .map(Line::amount)

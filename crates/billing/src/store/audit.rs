@@ -34,23 +34,34 @@ const COLUMNS: &str =
 
 /// Appends an entry (the row's `id` is ignored).
 pub async fn insert(tx: &mut Tx, e: &AuditRow) -> Result<(), StoreError> {
-    on_conn!(tx, |c| {
-        sqlx::query(
+    insert_many(tx, std::slice::from_ref(e)).await
+}
+
+/// Appends entries in one statement.
+pub async fn insert_many(tx: &mut Tx, entries: &[AuditRow]) -> Result<(), StoreError> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
         "INSERT INTO audit_log (actor_kind, actor_id, actor_label, action, entity_type, entity_id, before_state, after_state, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-    )
-    .bind(&e.actor_kind)
-    .bind(e.actor_id)
-    .bind(&e.actor_label)
-    .bind(&e.action)
-    .bind(&e.entity_type)
-    .bind(e.entity_id)
-    .bind(&e.before_state)
-    .bind(&e.after_state)
-    .bind(e.created_at)
-    .execute(c)
-    .await
-        .map(|r| r.rows_affected())
+         VALUES {}",
+        super::values_lists(entries.len(), 9)
+    );
+    on_conn!(tx, |c| {
+        let mut q = sqlx::query(&sql);
+        for e in entries {
+            q = q
+                .bind(&e.actor_kind)
+                .bind(e.actor_id)
+                .bind(&e.actor_label)
+                .bind(&e.action)
+                .bind(&e.entity_type)
+                .bind(e.entity_id)
+                .bind(&e.before_state)
+                .bind(&e.after_state)
+                .bind(e.created_at);
+        }
+        q.execute(c).await.map(|r| r.rows_affected())
     })?;
     Ok(())
 }

@@ -190,6 +190,30 @@ pub async fn for_renewal(
     Ok(found.map(|f| (f.redemption_id, f.coupon)))
 }
 
+/// Which of these licenses have a coupon that still discounts renewals (the ones for
+/// which [`for_renewal`] finds something).
+pub async fn renewing_among(
+    conn: &mut impl AsConn,
+    license_ids: &[i64],
+) -> Result<Vec<i64>, StoreError> {
+    if license_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT DISTINCT i.license_id FROM coupon_redemptions r JOIN invoices i ON i.id = r.invoice_id \
+         WHERE i.license_id IN ({}) AND i.status = 'paid' AND r.cycles_left > 0",
+        super::placeholders(license_ids.len())
+    );
+    let ids = on_conn!(conn, |c| {
+        let mut q = sqlx::query_scalar::<_, i64>(&sql);
+        for id in license_ids {
+            q = q.bind(*id);
+        }
+        q.fetch_all(c).await
+    })?;
+    Ok(ids)
+}
+
 /// Uses one renewal of a redemption; `false` when none is left.
 pub async fn use_cycle(tx: &mut Tx, redemption_id: i64) -> Result<bool, StoreError> {
     let n = on_conn!(tx, |c| {

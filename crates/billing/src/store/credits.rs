@@ -85,6 +85,29 @@ pub async fn balances(
     Ok(rows)
 }
 
+/// The balances of these customers that are not zero: `(customer, currency, balance)`.
+pub async fn balances_among(
+    conn: &mut impl AsConn,
+    customer_ids: &[i64],
+) -> Result<Vec<(i64, String, i64)>, StoreError> {
+    if customer_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT customer_id, currency, CAST(SUM(amount_minor) AS BIGINT) FROM credit_entries \
+         WHERE customer_id IN ({}) GROUP BY customer_id, currency",
+        super::placeholders(customer_ids.len())
+    );
+    let rows = on_conn!(conn, |c| {
+        let mut q = sqlx::query_as::<_, (i64, String, i64)>(&sql);
+        for id in customer_ids {
+            q = q.bind(*id);
+        }
+        q.fetch_all(c).await
+    })?;
+    Ok(rows)
+}
+
 /// The customer's latest entries, newest first.
 pub async fn entries(
     conn: &mut impl AsConn,

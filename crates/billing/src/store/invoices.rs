@@ -122,76 +122,111 @@ const COLUMNS: &str = "id, number, customer_id, kind, status, plan_id, billing_c
 
 /// Inserts an invoice (the row's `id` is ignored).
 pub async fn insert(tx: &mut Tx, i: &InvoiceRow) -> Result<InvoiceRow, StoreError> {
+    insert_many(tx, std::slice::from_ref(i))
+        .await?
+        .pop()
+        .ok_or_else(|| sqlx::Error::RowNotFound.into())
+}
+
+/// Inserts invoices in one statement; returns them as stored, in the order given (they
+/// must have distinct numbers: the order is restored by number, as RETURNING has none).
+pub async fn insert_many(tx: &mut Tx, rows: &[InvoiceRow]) -> Result<Vec<InvoiceRow>, StoreError> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    const FIELDS: usize = 35;
     let sql = format!(
         "INSERT INTO invoices (customer_id, kind, status, plan_id, billing_cycle, license_id, hosting_account_id, \
          order_username, currency, total_minor, period_start, period_end, due_at, paid_at, voided_at, \
          checkout_session_id, checkout_url, checkout_created_at, reminders_sent, last_reminder_at, created_at, updated_at, \
          number, subtotal_minor, tax_minor, prices_include_tax, reverse_charge, \
          buyer_name, buyer_company, buyer_address, buyer_country, buyer_region, buyer_tax_id, credit_applied_minor, late_fee_for) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, \
-         $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35) \
-         RETURNING {COLUMNS}"
+         VALUES {} RETURNING {COLUMNS}",
+        super::values_lists(rows.len(), FIELDS)
     );
-    let row = on_conn!(tx, |c| sqlx::query_as::<_, InvoiceRow>(&sql)
-        .bind(i.customer_id)
-        .bind(&i.kind)
-        .bind(&i.status)
-        .bind(i.plan_id)
-        .bind(&i.billing_cycle)
-        .bind(i.license_id)
-        .bind(i.hosting_account_id)
-        .bind(&i.order_username)
-        .bind(&i.currency)
-        .bind(i.total_minor)
-        .bind(i.period_start)
-        .bind(i.period_end)
-        .bind(i.due_at)
-        .bind(i.paid_at)
-        .bind(i.voided_at)
-        .bind(&i.checkout_session_id)
-        .bind(&i.checkout_url)
-        .bind(i.checkout_created_at)
-        .bind(i.reminders_sent)
-        .bind(i.last_reminder_at)
-        .bind(i.created_at)
-        .bind(i.updated_at)
-        .bind(&i.number)
-        .bind(i.subtotal_minor)
-        .bind(i.tax_minor)
-        .bind(i.prices_include_tax)
-        .bind(i.reverse_charge)
-        .bind(&i.buyer.buyer_name)
-        .bind(&i.buyer.buyer_company)
-        .bind(&i.buyer.buyer_address)
-        .bind(&i.buyer.buyer_country)
-        .bind(&i.buyer.buyer_region)
-        .bind(&i.buyer.buyer_tax_id)
-        .bind(i.credit_applied_minor)
-        .bind(i.late_fee_for)
-        .fetch_one(c)
-        .await)?;
-    Ok(row)
+    let mut saved = on_conn!(tx, |c| {
+        let mut q = sqlx::query_as::<_, InvoiceRow>(&sql);
+        for i in rows {
+            q = q
+                .bind(i.customer_id)
+                .bind(&i.kind)
+                .bind(&i.status)
+                .bind(i.plan_id)
+                .bind(&i.billing_cycle)
+                .bind(i.license_id)
+                .bind(i.hosting_account_id)
+                .bind(&i.order_username)
+                .bind(&i.currency)
+                .bind(i.total_minor)
+                .bind(i.period_start)
+                .bind(i.period_end)
+                .bind(i.due_at)
+                .bind(i.paid_at)
+                .bind(i.voided_at)
+                .bind(&i.checkout_session_id)
+                .bind(&i.checkout_url)
+                .bind(i.checkout_created_at)
+                .bind(i.reminders_sent)
+                .bind(i.last_reminder_at)
+                .bind(i.created_at)
+                .bind(i.updated_at)
+                .bind(&i.number)
+                .bind(i.subtotal_minor)
+                .bind(i.tax_minor)
+                .bind(i.prices_include_tax)
+                .bind(i.reverse_charge)
+                .bind(&i.buyer.buyer_name)
+                .bind(&i.buyer.buyer_company)
+                .bind(&i.buyer.buyer_address)
+                .bind(&i.buyer.buyer_country)
+                .bind(&i.buyer.buyer_region)
+                .bind(&i.buyer.buyer_tax_id)
+                .bind(i.credit_applied_minor)
+                .bind(i.late_fee_for);
+        }
+        q.fetch_all(c).await
+    })?;
+    if rows.len() > 1 {
+        let order: std::collections::HashMap<&Option<String>, usize> = rows
+            .iter()
+            .enumerate()
+            .map(|(n, r)| (&r.number, n))
+            .collect();
+        saved.sort_by_key(|r| order.get(&r.number).copied().unwrap_or(usize::MAX));
+    }
+    Ok(saved)
 }
 
 /// Inserts one line of an invoice.
 pub async fn insert_line(tx: &mut Tx, l: &LineRow) -> Result<(), StoreError> {
-    on_conn!(tx, |c| {
-        sqlx::query(
+    insert_lines(tx, std::slice::from_ref(l)).await
+}
+
+/// Inserts invoice lines in one statement.
+pub async fn insert_lines(tx: &mut Tx, lines: &[LineRow]) -> Result<(), StoreError> {
+    if lines.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
         "INSERT INTO invoice_lines (invoice_id, description, quantity, unit_amount_minor, amount_minor, \
-         tax_rate_id, tax_name, tax_rate_bp, tax_minor) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-    )
-    .bind(l.invoice_id)
-    .bind(&l.description)
-    .bind(l.quantity)
-    .bind(l.unit_amount_minor)
-    .bind(l.amount_minor)
-    .bind(l.tax_rate_id)
-    .bind(&l.tax_name)
-    .bind(l.tax_rate_bp)
-    .bind(l.tax_minor)
-    .execute(c)
-    .await
-    .map(|r| r.rows_affected())
+         tax_rate_id, tax_name, tax_rate_bp, tax_minor) VALUES {}",
+        super::values_lists(lines.len(), 9)
+    );
+    on_conn!(tx, |c| {
+        let mut q = sqlx::query(&sql);
+        for l in lines {
+            q = q
+                .bind(l.invoice_id)
+                .bind(&l.description)
+                .bind(l.quantity)
+                .bind(l.unit_amount_minor)
+                .bind(l.amount_minor)
+                .bind(l.tax_rate_id)
+                .bind(&l.tax_name)
+                .bind(l.tax_rate_bp)
+                .bind(l.tax_minor);
+        }
+        q.execute(c).await.map(|r| r.rows_affected())
     })?;
     Ok(())
 }
@@ -408,13 +443,14 @@ pub async fn renewal_for(
     Ok(row)
 }
 
-/// Ids of active or suspended licenses expiring before `horizon` without a renewal invoice for that period.
+/// Active or suspended licenses expiring before `horizon` without a renewal invoice for
+/// that period, in `(expires_at, id)` order after `after`.
 pub async fn licenses_to_renew(
     conn: &mut impl AsConn,
     horizon: DateTime<Utc>,
     after: (DateTime<Utc>, i64),
     limit: i64,
-) -> Result<Vec<(i64, DateTime<Utc>)>, StoreError> {
+) -> Result<Vec<super::licenses::LicenseRow>, StoreError> {
     // The renewal check is a probe of invoices_renewal_period_idx per candidate, in key
     // order. PostgreSQL would turn NOT EXISTS into an anti-join whose plan depends on fresh
     // statistics (right after many licenses changed it chose a nested loop over every
@@ -423,14 +459,15 @@ pub async fn licenses_to_renew(
         super::RawConn::Postgres(_) => " OFFSET 0",
         super::RawConn::Sqlite(_) => "",
     };
+    let columns = super::qualified("l", super::licenses::COLUMNS);
     let sql = format!(
-        "SELECT l.id, l.expires_at FROM licenses l WHERE l.status IN ('active', 'suspended') AND l.auto_renew \
+        "SELECT {columns} FROM licenses l WHERE l.status IN ('active', 'suspended') AND l.auto_renew \
          AND l.expires_at <= $1 AND (l.expires_at, l.id) > ($2, $3) \
          AND NOT EXISTS (SELECT 1 FROM invoices i WHERE i.kind = 'renewal' AND i.license_id = l.id \
          AND i.period_start = l.expires_at{fence}) ORDER BY l.expires_at, l.id LIMIT $4"
     );
-    let ids = on_conn!(conn, |c| {
-        sqlx::query_as::<_, (i64, DateTime<Utc>)>(&sql)
+    let rows = on_conn!(conn, |c| {
+        sqlx::query_as::<_, super::licenses::LicenseRow>(&sql)
             .bind(horizon)
             .bind(after.0)
             .bind(after.1)
@@ -438,7 +475,7 @@ pub async fn licenses_to_renew(
             .fetch_all(c)
             .await
     })?;
-    Ok(ids)
+    Ok(rows)
 }
 
 /// Takes the right to ask Stripe about the invoice's Checkout Session now, unless it was

@@ -45,7 +45,7 @@ pub struct LicenseRow {
     pub updated_at: DateTime<Utc>,
 }
 
-const COLUMNS: &str = "id, license_key, customer_id, plan_id, billing_cycle, status, max_accounts, max_domains, \
+pub(super) const COLUMNS: &str = "id, license_key, customer_id, plan_id, billing_cycle, status, max_accounts, max_domains, \
     max_databases, max_emails, storage_mb, bandwidth_mb, activated_at, expires_at, cancelled_at, created_at, updated_at, auto_renew";
 
 /// Inserts a license (the row's `id` is ignored).

@@ -423,6 +423,48 @@ pub(crate) async fn find_row<T: Record>(
     Ok(row)
 }
 
+/// The rows of `table` whose `column` is one of `ids` (and that meet `and`, SQL without
+/// parameters), read as `columns`: one statement for a batch instead of one per id.
+pub(crate) async fn rows_in<T: Record>(
+    conn: &mut impl AsConn,
+    table: &str,
+    columns: &str,
+    column: &str,
+    ids: &[i64],
+    and: &str,
+) -> Result<Vec<T>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT {columns} FROM {table} WHERE {column} IN ({}){and}",
+        placeholders(ids.len())
+    );
+    let rows = on_conn!(conn, |c| {
+        let mut q = sqlx::query_as::<_, T>(&sql);
+        for id in ids {
+            q = q.bind(*id);
+        }
+        q.fetch_all(c).await
+    })?;
+    Ok(rows)
+}
+
+/// `($1, ... $f), ($f+1, ... $2f), ...`: the VALUES of a multi-row INSERT of `rows`
+/// rows of `fields` columns.
+pub(crate) fn values_lists(rows: usize, fields: usize) -> String {
+    (0..rows)
+        .map(|r| {
+            let row = (1..=fields)
+                .map(|f| format!("${}", r * fields + f))
+                .collect::<Vec<_>>()
+                .join(", ");
+            format!("({row})")
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// `$1, $2, ... $n`: the placeholders of an `IN (...)` list of `n` values.
 pub(crate) fn placeholders(n: usize) -> String {
     (1..=n)

@@ -52,22 +52,75 @@ pub async fn insert(
     secret: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
-    let n = on_conn!(tx, |c| {
-        sqlx::query(
+    let message = NewMessage {
+        event_key: event_key.to_owned(),
+        recipient: recipient.to_owned(),
+        template: template.to_owned(),
+        data: data.to_owned(),
+        secret: secret.map(str::to_owned),
+    };
+    Ok(insert_many(tx, std::slice::from_ref(&message), now).await? == 1)
+}
+
+/// A message to queue.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    /// Unique per event: a second message for the same event is not queued.
+    pub event_key: String,
+    /// Email address.
+    pub recipient: String,
+    /// Template name.
+    pub template: String,
+    /// Template data (JSON).
+    pub data: String,
+    /// A sealed secret sent with it, erased once sent.
+    pub secret: Option<String>,
+}
+
+/// Queues messages in one statement, each unless its event was queued before; returns
+/// how many were queued.
+pub async fn insert_many(
+    tx: &mut Tx,
+    messages: &[NewMessage],
+    now: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    if messages.is_empty() {
+        return Ok(0);
+    }
+    let values = (0..messages.len())
+        .map(|m| {
+            let p = m * 6;
+            format!(
+                "(${}, ${}, ${}, ${}, ${}, 'queued', 0, ${}, ${})",
+                p + 1,
+                p + 2,
+                p + 3,
+                p + 4,
+                p + 5,
+                p + 6,
+                p + 6
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
         "INSERT INTO email_outbox (event_key, recipient, template, data, secret_sealed, state, attempts, next_attempt_at, created_at) \
-         VALUES ($1, $2, $3, $4, $5, 'queued', 0, $6, $6) ON CONFLICT (event_key) DO NOTHING"
-    )
-    .bind(event_key)
-    .bind(recipient)
-    .bind(template)
-    .bind(data)
-    .bind(secret)
-    .bind(now)
-    .execute(c)
-    .await
-    .map(|r| r.rows_affected())
+         VALUES {values} ON CONFLICT (event_key) DO NOTHING"
+    );
+    let n = on_conn!(tx, |c| {
+        let mut q = sqlx::query(&sql);
+        for m in messages {
+            q = q
+                .bind(&m.event_key)
+                .bind(&m.recipient)
+                .bind(&m.template)
+                .bind(&m.data)
+                .bind(&m.secret)
+                .bind(now);
+        }
+        q.execute(c).await.map(|r| r.rows_affected())
     })?;
-    Ok(n == 1)
+    Ok(n)
 }
 
 /// Claims the next due message (or one whose sender died) under `token` until `lease_until`.

@@ -84,6 +84,22 @@ pub async fn pending(
     Ok(row)
 }
 
+/// The pending changes of any of these licenses (at most one each).
+pub async fn pending_among(
+    conn: &mut impl AsConn,
+    license_ids: &[i64],
+) -> Result<Vec<PlanChangeRow>, StoreError> {
+    super::rows_in(
+        conn,
+        "plan_changes",
+        COLUMNS,
+        "license_id",
+        license_ids,
+        " AND state IN ('awaiting_payment', 'scheduled')",
+    )
+    .await
+}
+
 /// The change an invoice pays for.
 pub async fn of_invoice(
     conn: &mut impl AsConn,

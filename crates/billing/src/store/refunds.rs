@@ -198,13 +198,25 @@ pub async fn finish(
 /// The next number of a kind of document in `year`: 1, 2, 3 ... in the caller's
 /// transaction, so a rolled-back document gives its number back.
 pub async fn next_in_sequence(tx: &mut Tx, kind: &str, year: i64) -> Result<i64, StoreError> {
+    take_from_sequence(tx, kind, year, 1).await
+}
+
+/// Takes the next `n` values of a sequence at once; returns the last of them (the first
+/// is `last - n + 1`). Gapless as long as the caller uses all `n` in this transaction.
+pub async fn take_from_sequence(
+    tx: &mut Tx,
+    kind: &str,
+    year: i64,
+    n: i64,
+) -> Result<i64, StoreError> {
     let value: i64 = on_conn!(tx, |c| sqlx::query_scalar(
-        "INSERT INTO document_sequences (kind, year, last_value) VALUES ($1, $2, 1) \
-         ON CONFLICT (kind, year) DO UPDATE SET last_value = document_sequences.last_value + 1 \
+        "INSERT INTO document_sequences (kind, year, last_value) VALUES ($1, $2, $3) \
+         ON CONFLICT (kind, year) DO UPDATE SET last_value = document_sequences.last_value + $3 \
          RETURNING last_value"
     )
     .bind(kind)
     .bind(year)
+    .bind(n)
     .fetch_one(c)
     .await)?;
     Ok(value)

@@ -217,6 +217,11 @@ pub async fn list(
     Ok((rows, total))
 }
 
+/// The users with these ids, in no particular order (absent ids are left out).
+pub async fn find_many(conn: &mut impl AsConn, ids: &[i64]) -> Result<Vec<UserRow>, StoreError> {
+    super::rows_in(conn, "users", COLUMNS, "id", ids, "").await
+}
+
 /// Names and emails of the users with these ids (for lists that show who, not only an id).
 pub async fn labels(
     conn: &mut impl AsConn,

@@ -103,15 +103,22 @@ pub async fn start_server(dir: &Path, database_url: &str, extra: &[&str]) -> Ser
 
 /// Runs `bench(engine name, work dir, database URL)` on a temp SQLite file, then on a
 /// fresh PostgreSQL database named `<db_prefix>_<pid>` (dropped afterwards, even when
-/// the run panics) when `DATABASE_URL` is a PostgreSQL URL.
+/// the run panics) when `DATABASE_URL` is a PostgreSQL URL. `BENCH_ENGINE=sqlite` or
+/// `postgres` runs only that one.
 pub async fn on_each_engine<F, Fut>(db_prefix: &str, bench: F)
 where
     F: Fn(&'static str, PathBuf, String) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let dir = tempfile::tempdir().unwrap();
-    let sqlite = format!("sqlite://{}", dir.path().join("bench.db").display());
-    bench("SQLite", dir.path().to_owned(), sqlite).await;
+    let only = std::env::var("BENCH_ENGINE").unwrap_or_default();
+    if only != "postgres" {
+        let dir = tempfile::tempdir().unwrap();
+        let sqlite = format!("sqlite://{}", dir.path().join("bench.db").display());
+        bench("SQLite", dir.path().to_owned(), sqlite).await;
+    }
+    if only == "sqlite" {
+        return;
+    }
 
     let Some(url) = std::env::var("DATABASE_URL")
         .ok()
