@@ -42,6 +42,8 @@ pub struct AppState {
     pub panel_clients: Arc<crate::service::servers::ClientCache>,
     /// This process's request-rate limits (license callbacks, password resets).
     pub limits: Arc<crate::service::rate_limit::RateLimiter>,
+    /// Writes this process's license validation answers in batches.
+    pub answers: crate::service::answer_book::AnswerBook,
 }
 
 impl AppState {
@@ -205,6 +207,7 @@ pub async fn prepare_with_db(
     warn_about_shared_files(&settings);
     let settings_timeouts = settings.panel_timeouts;
     let state = AppState {
+        answers: crate::service::answer_book::AnswerBook::start(db.clone()),
         db,
         settings: Arc::new(settings),
         vault,

@@ -1,13 +1,17 @@
-//! License validation by fleet size: the release server validates signed version-2
-//! callbacks (`POST /api/v1/licenses/validate`, a fresh `request_id` each) from one
-//! registered server, first with 5 servers registered, then with 5,000
-//! (`BENCH_FLEET`). The caller is found by the keyed hash of its API key, so the rate
-//! should not depend on the fleet: the benchmark prints both rates and their ratio
-//! (the target is at least 90 %).
+//! License validation: the release server validates signed version-2 callbacks
+//! (`POST /api/v1/licenses/validate`, a fresh `request_id` each) from one registered
+//! server.
 //!
-//! Bounded: `BENCH_SECONDS` (default 5) per measurement with `BENCH_CONCURRENCY`
-//! (default 16) connections; SQLite always, PostgreSQL too when DATABASE_URL points
-//! to one. Loopback only.
+//! 1. By fleet size, with 16 callers: 5 servers registered, then 1,000 (`BENCH_FLEET`).
+//!    The caller is found by the keyed hash of its API key, so the rate should not
+//!    depend on the fleet (target: at least 90 %).
+//! 2. With the fleet registered: 1, 16 and 64 callers, and `GET /api/v1/plans` at 64
+//!    in the same run (targets: at least 5,000/s and 80 % of `/plans` at 64).
+//! 3. p50 and p99 at a fixed offered rate (`BENCH_OFFERED`, default 1,000/s), open
+//!    loop (target: p99 under 5 ms).
+//!
+//! Bounded: `BENCH_SECONDS` (default 5) per measurement; SQLite always, PostgreSQL too
+//! when DATABASE_URL points to one. Loopback only.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -29,38 +33,69 @@ fn vault() -> billing::vault::Vault {
     billing::vault::Vault::from_hex(&"42".repeat(32)).unwrap()
 }
 
-/// Validations per second over `BENCH_SECONDS` with `BENCH_CONCURRENCY` callers.
-async fn rate(base: &str, key: &str, secret: &str, license: &str) -> (f64, u64) {
-    let seconds = env_u64("BENCH_SECONDS", 5);
-    let concurrency = env_u64("BENCH_CONCURRENCY", 16);
-    let client = reqwest::Client::builder()
+/// One signed version-2 validation, checked to be answered `valid`.
+#[derive(Clone)]
+struct Caller {
+    client: reqwest::Client,
+    url: String,
+    key: String,
+    secret: String,
+    license: String,
+}
+
+impl Caller {
+    async fn validate(&self) {
+        let ts = chrono::Utc::now().timestamp();
+        let id = new_request_id().unwrap();
+        let signature = sign(
+            &self.secret,
+            &[&self.license, "create_database", &ts.to_string(), &id],
+        );
+        let resp = self
+            .client
+            .post(&self.url)
+            .header("X-API-Key", &self.key)
+            .json(
+                &json!({"license_key": self.license, "feature": "create_database", "timestamp": ts,
+                "request_id": id, "signature": signature}),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            resp.status().is_success(),
+            "validation answered {}",
+            resp.status()
+        );
+        let answer: serde_json::Value = resp.json().await.unwrap();
+        assert_eq!(answer["valid"], true, "{answer}");
+    }
+}
+
+fn client(connections: usize) -> reqwest::Client {
+    reqwest::Client::builder()
         .no_proxy()
-        .pool_max_idle_per_host(concurrency as usize)
+        .pool_max_idle_per_host(connections)
         .build()
-        .unwrap();
+        .unwrap()
+}
+
+/// Requests per second over `BENCH_SECONDS` with `connections` callers each sending the
+/// next request when the last is answered (closed loop).
+async fn closed_loop<F, Fut>(connections: u64, call: F) -> (f64, u64)
+where
+    F: Fn() -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let seconds = env_u64("BENCH_SECONDS", 5);
     let stop = Arc::new(AtomicBool::new(false));
     let done = Arc::new(AtomicU64::new(0));
-    let url = format!("{base}/api/v1/licenses/validate");
     let mut callers = Vec::new();
-    for _ in 0..concurrency {
-        let (client, url, stop, done) = (client.clone(), url.clone(), stop.clone(), done.clone());
-        let (key, secret, license) = (key.to_owned(), secret.to_owned(), license.to_owned());
+    for _ in 0..connections {
+        let (call, stop, done) = (call.clone(), stop.clone(), done.clone());
         callers.push(tokio::spawn(async move {
             while !stop.load(Ordering::Relaxed) {
-                let ts = chrono::Utc::now().timestamp();
-                let id = new_request_id().unwrap();
-                let signature = sign(&secret, &[&license, "create_database", &ts.to_string(), &id]);
-                let resp = client
-                    .post(&url)
-                    .header("X-API-Key", &key)
-                    .json(&json!({"license_key": license, "feature": "create_database", "timestamp": ts,
-                        "request_id": id, "signature": signature}))
-                    .send()
-                    .await
-                    .unwrap();
-                assert!(resp.status().is_success(), "validation answered {}", resp.status());
-                let answer: serde_json::Value = resp.json().await.unwrap();
-                assert_eq!(answer["valid"], true, "{answer}");
+                call().await;
                 done.fetch_add(1, Ordering::Relaxed);
             }
         }));
@@ -73,6 +108,33 @@ async fn rate(base: &str, key: &str, secret: &str, license: &str) -> (f64, u64) 
     }
     let n = done.load(Ordering::Relaxed);
     (n as f64 / started.elapsed().as_secs_f64(), n)
+}
+
+/// p50 and p99 in milliseconds at a fixed offered rate (open loop): a request starts at
+/// its scheduled time whether or not earlier ones were answered, and its latency counts
+/// from that time, so a stall shows in the figures instead of slowing the sender.
+async fn open_loop(per_second: u64, caller: Caller) -> (f64, f64, usize) {
+    let seconds = env_u64("BENCH_SECONDS", 5);
+    let total = per_second * seconds;
+    let gap = Duration::from_secs_f64(1.0 / per_second as f64);
+    let start = tokio::time::Instant::now();
+    let mut tasks = Vec::with_capacity(total as usize);
+    for i in 0..total {
+        let due = start + gap * i as u32;
+        tokio::time::sleep_until(due).await;
+        let caller = caller.clone();
+        tasks.push(tokio::spawn(async move {
+            caller.validate().await;
+            due.elapsed().as_secs_f64() * 1000.0
+        }));
+    }
+    let mut times = Vec::with_capacity(tasks.len());
+    for t in tasks {
+        times.push(t.await.unwrap());
+    }
+    times.sort_by(f64::total_cmp);
+    let at = |q: f64| times[((times.len() as f64 - 1.0) * q).round() as usize];
+    (at(0.5), at(0.99), times.len())
 }
 
 /// Registers the servers numbered by `range` straight in the database, each with its own sealed
@@ -103,7 +165,7 @@ macro_rules! seed_servers {
 }
 
 async fn bench_engine(name: &str, dir: std::path::PathBuf, database_url: String) {
-    let fleet = env_u64("BENCH_FLEET", 5_000);
+    let fleet = env_u64("BENCH_FLEET", 1_000);
     // One server calls far more often here than a panel would: no per-server limit.
     std::fs::write(
         dir.join("nextpanel-bill.toml"),
@@ -148,18 +210,65 @@ async fn bench_engine(name: &str, dir: std::path::PathBuf, database_url: String)
     assert_eq!(status, reqwest::StatusCode::CREATED, "{account}");
     let license = account["license_key"].as_str().unwrap().to_owned();
 
+    let caller = Caller {
+        client: client(64),
+        url: format!("{}/api/v1/licenses/validate", server.base),
+        key: sim.api_key().to_owned(),
+        secret: sim.api_secret().to_owned(),
+        license,
+    };
+    let validate = {
+        let caller = caller.clone();
+        move || {
+            let caller = caller.clone();
+            async move { caller.validate().await }
+        }
+    };
+
     with_pool!(database_url, |pool| seed_servers!(&pool, 0..4));
-    let (small, n_small) = rate(&server.base, sim.api_key(), sim.api_secret(), &license).await;
+    let (small, n_small) = closed_loop(16, validate.clone()).await;
     with_pool!(database_url, |pool| seed_servers!(&pool, 4..fleet - 1));
-    let (large, n_large) = rate(&server.base, sim.api_key(), sim.api_secret(), &license).await;
+    let (large, n_large) = closed_loop(16, validate.clone()).await;
     println!("\n{name}:");
-    println!("  5 servers registered: {small:.0} validations/s ({n_small} signed v2 callbacks)");
+    println!("  16 callers, 5 servers registered: {small:.0} validations/s ({n_small} signed v2 callbacks)");
     println!(
-        "  {fleet} servers registered: {large:.0} validations/s ({n_large} signed v2 callbacks)"
+        "  16 callers, {fleet} servers registered: {large:.0} validations/s ({n_large} signed v2 callbacks)"
     );
     println!(
         "  {fleet} servers vs 5: {:.0} % (target: at least 90 %)",
         100.0 * large / small
+    );
+
+    // With the whole fleet registered: 1, 16 and 64 callers, and the plan list (one
+    // cached-free read, no signature) at 64 in the same run for comparison.
+    let mut at = Vec::new();
+    for connections in [1, 16, 64] {
+        let (rate, _) = closed_loop(connections, validate.clone()).await;
+        println!("  {connections} callers: {rate:.0} validations/s");
+        at.push(rate);
+    }
+    let plans = {
+        let (client, url) = (client(64), format!("{}/api/v1/plans", server.base));
+        move || {
+            let (client, url) = (client.clone(), url.clone());
+            async move {
+                let resp = client.get(&url).send().await.unwrap();
+                assert!(resp.status().is_success());
+                resp.bytes().await.unwrap();
+            }
+        }
+    };
+    let (plans_rate, _) = closed_loop(64, plans).await;
+    println!("  GET /api/v1/plans, 64 callers: {plans_rate:.0}/s");
+    println!(
+        "  validation at 64 callers: {:.0}/s (target at least 5,000/s) = {:.0} % of /plans (target at least 80 %)",
+        at[2],
+        100.0 * at[2] / plans_rate
+    );
+    let offered = env_u64("BENCH_OFFERED", 1_000);
+    let (p50, p99, n) = open_loop(offered, caller).await;
+    println!(
+        "  open loop at {offered}/s ({n} validations): p50 {p50:.2} ms, p99 {p99:.2} ms (target p99 < 5 ms)"
     );
     drop(server);
 }
@@ -170,8 +279,7 @@ async fn main() {
         return;
     }
     println!(
-        "nextpanel-bill license-validation benchmark: {} callers, {} s each, {} cores shared by client and server",
-        env_u64("BENCH_CONCURRENCY", 16),
+        "nextpanel-bill license-validation benchmark: {} s per figure, {} cores shared by client and server",
         env_u64("BENCH_SECONDS", 5),
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
     );

@@ -41,6 +41,8 @@ pub struct Callbacks<'a> {
     pub limits: &'a RateLimiter,
     /// Callbacks one server may make per minute; past it, 429.
     pub per_minute: u32,
+    /// Remembers validation answers in batches.
+    pub answers: &'a super::answer_book::AnswerBook,
 }
 
 /// A request to validate a license before a quota-consuming action.
@@ -154,28 +156,47 @@ impl Callbacks<'_> {
             req.timestamp,
             request_id.as_ref(),
         );
-        let server_id = self
-            .authenticate(api_key, &message, &req.signature, req.timestamp)
-            .await?;
+        let api_key = presented(api_key)?;
+        let resource = Resource::for_feature(&req.feature);
         let mut conn = self.db.conn().await?;
-        let answer = decide(&mut conn, server_id, &req).await?;
+        // The caller and everything the verdict needs, in one read; nothing read is
+        // used or shown before the signature is checked.
+        let rows = license_usage::for_validation(
+            &mut conn,
+            &self.vault.lookup_hash(api_key),
+            lookup_key(&req.license_key).as_deref(),
+            resource.map(Resource::as_str),
+        )
+        .await?;
+        let callers = rows.iter().map(|r| {
+            (
+                r.server_id,
+                r.api_key_sealed.as_str(),
+                r.api_secret_sealed.as_str(),
+            )
+        });
+        let server_id =
+            self.signed_by(api_key, callers, &message, &req.signature, req.timestamp)?;
+        let row = rows
+            .iter()
+            .find(|r| r.server_id == server_id)
+            .ok_or_else(|| ServiceError::Internal("the caller's row went missing".into()))?;
+        let answer = decide(row, resource)?;
         tracing::debug!(server_id, feature = %req.feature, valid = answer.valid, "license validated");
         let Some(id) = request_id else {
             return Ok(answer);
         };
+        // Not held while the answer waits for its batch.
+        drop(conn);
         let outcome = to_json(&answer)?;
-        if license_callbacks::remember(
-            &mut conn,
-            server_id,
-            id.as_str(),
-            Kind::Validate.as_str(),
-            &outcome,
-            store::now(),
-        )
-        .await?
+        if self
+            .answers
+            .remember(server_id, id.as_str(), Kind::Validate.as_str(), outcome)
+            .await?
         {
             return Ok(answer);
         }
+        let mut conn = self.db.conn().await?;
         // Seen before: the first answer stands, whatever has changed since.
         let first = remembered(&mut conn, server_id, &id, Kind::Validate).await?;
         from_json(&first)
@@ -250,8 +271,7 @@ impl Callbacks<'_> {
     }
 
     /// Finds the server whose API key is `api_key` and checks the request's signature
-    /// (made with that server's secret) and timestamp; returns the server's id. Every
-    /// failure is the same 401, so a caller learns nothing about which part was wrong.
+    /// (made with that server's secret) and timestamp; returns the server's id.
     async fn authenticate(
         &self,
         api_key: Option<&str>,
@@ -259,34 +279,49 @@ impl Callbacks<'_> {
         signature: &str,
         timestamp: i64,
     ) -> Result<i64, ServiceError> {
-        const REFUSED: &str = "unknown API key, bad signature or stale timestamp";
-        let api_key = api_key
-            .filter(|k| !k.is_empty())
-            .ok_or(ServiceError::Unauthenticated(
-                "send the server's API key in X-API-Key and sign the request",
-            ))?;
+        let api_key = presented(api_key)?;
         let callers = {
             let mut conn = self.db.conn().await?;
             store::servers::find_callers(&mut conn, &self.vault.lookup_hash(api_key)).await?
         };
+        let callers = callers.iter().map(|c| {
+            (
+                c.id,
+                c.api_key_sealed.as_str(),
+                c.api_secret_sealed.as_str(),
+            )
+        });
+        self.signed_by(api_key, callers, message, signature, timestamp)
+    }
+
+    /// Which of `callers` (`(server id, sealed key, sealed secret)`, found by the key's
+    /// look-up hash) sent `api_key` and signed `message`, with a fresh timestamp. Every
+    /// failure is the same 401, so a caller learns nothing about which part was wrong.
+    fn signed_by<'r>(
+        &self,
+        api_key: &str,
+        callers: impl Iterator<Item = (i64, &'r str, &'r str)>,
+        message: &str,
+        signature: &str,
+        timestamp: i64,
+    ) -> Result<i64, ServiceError> {
+        const REFUSED: &str = "unknown API key, bad signature or stale timestamp";
         // Normally one caller; the key itself is compared too, so a hash collision
         // could never let one server stand in for another.
         let mut signed_by = None;
-        for caller in callers {
-            let (key, secret) = match (
-                self.vault.open(&caller.api_key_sealed),
-                self.vault.open(&caller.api_secret_sealed),
-            ) {
+        for (id, key_sealed, secret_sealed) in callers {
+            let (key, secret) = match (self.vault.open(key_sealed), self.vault.open(secret_sealed))
+            {
                 (Ok(key), Ok(secret)) => (key, secret),
                 (Err(e), _) | (_, Err(e)) => {
-                    tracing::warn!(server_id = caller.id, error = %e, "cannot open a server's credentials");
+                    tracing::warn!(server_id = id, error = %e, "cannot open a server's credentials");
                     continue;
                 }
             };
             if check::constant_time_eq(key.as_bytes(), api_key.as_bytes())
                 && check::signature_matches(&secret, message, signature)
             {
-                signed_by = Some(caller.id);
+                signed_by = Some(id);
                 break;
             }
         }
@@ -315,29 +350,36 @@ impl Callbacks<'_> {
 }
 
 /// The verdict on a validation from what we know of the license now.
-async fn decide(
-    conn: &mut impl store::AsConn,
-    server_id: i64,
-    req: &ValidateRequest,
+fn decide(
+    row: &license_usage::ValidationRow,
+    resource: Option<Resource>,
 ) -> Result<ValidateAnswer, ServiceError> {
-    let Some(license) = find_license(conn, &req.license_key).await? else {
+    let Some(license_id) = row.license_id else {
         return Ok(answer(Verdict::refused("Unknown license key")));
     };
-    let status = LicenseStatus::parse(&license.status).ok_or_else(|| {
-        ServiceError::Internal(format!("license {} has no known status", license.id))
-    })?;
-    let on_server = license_usage::license_on_server(conn, license.id, server_id).await?;
-    let quota = match Resource::for_feature(&req.feature) {
-        Some(resource) => {
-            let used = used(conn, &license, resource).await?;
-            Some((resource, max_of(&license, resource), used))
-        }
-        None => None,
-    };
+    let status = row
+        .status
+        .as_deref()
+        .and_then(LicenseStatus::parse)
+        .ok_or_else(|| {
+            ServiceError::Internal(format!("license {license_id} has no known status"))
+        })?;
+    let expires_at = row
+        .expires_at
+        .ok_or_else(|| ServiceError::Internal(format!("license {license_id} has no expiry")))?;
+    let quota = resource.map(|resource| {
+        let max = match resource {
+            Resource::Accounts => row.max_accounts,
+            Resource::Domains => row.max_domains,
+            Resource::Databases => row.max_databases,
+            Resource::Emails => row.max_emails,
+        };
+        (resource, max.unwrap_or(0), row.used)
+    });
     let facts = LicenseFacts {
         status,
-        expires_at: license.expires_at,
-        on_server,
+        expires_at,
+        on_server: row.on_server,
     };
     Ok(answer(check::decide(facts, quota, store::now())))
 }
@@ -402,27 +444,30 @@ async fn find_license(
     conn: &mut impl store::AsConn,
     raw_key: &str,
 ) -> Result<Option<LicenseRow>, ServiceError> {
-    match LicenseKey::parse(raw_key) {
-        Ok(key) => Ok(store::licenses::find_by_key(conn, key.as_str()).await?),
-        // Keys imported from the older system may use letters ours leave out (0, O, 1, I):
-        // they are kept exactly as they were issued, so look them up exactly.
-        Err(_) if raw_key.len() <= 100 && raw_key.starts_with("NP-") => {
-            Ok(store::licenses::find_by_key(conn, raw_key).await?)
-        }
-        Err(_) => Ok(None),
+    match lookup_key(raw_key) {
+        Some(key) => Ok(store::licenses::find_by_key(conn, &key).await?),
+        None => Ok(None),
     }
 }
 
-/// How many of `resource` exist: accounts from our records, the rest as reported.
-async fn used(
-    conn: &mut impl store::AsConn,
-    license: &LicenseRow,
-    resource: Resource,
-) -> Result<i64, ServiceError> {
-    Ok(match resource {
-        Resource::Accounts => store::hosting_accounts::live_under_license(conn, license.id).await?,
-        other => license_usage::used(conn, license.id, other.as_str()).await?,
-    })
+/// The key to look a license up by: ours normalised; keys imported from the older system
+/// (which may use letters ours leave out: 0, O, 1, I) exactly as they were issued;
+/// `None` for anything else.
+fn lookup_key(raw_key: &str) -> Option<String> {
+    match LicenseKey::parse(raw_key) {
+        Ok(key) => Some(key.as_str().to_owned()),
+        Err(_) if raw_key.len() <= 100 && raw_key.starts_with("NP-") => Some(raw_key.to_owned()),
+        Err(_) => None,
+    }
+}
+
+/// The API key the caller presented, or the 401 that asks for one.
+fn presented(api_key: Option<&str>) -> Result<&str, ServiceError> {
+    api_key
+        .filter(|k| !k.is_empty())
+        .ok_or(ServiceError::Unauthenticated(
+            "send the server's API key in X-API-Key and sign the request",
+        ))
 }
 
 fn max_of(license: &LicenseRow, resource: Resource) -> i64 {

@@ -11,6 +11,7 @@ use crate::store::StoreError;
 
 pub mod account_ops;
 pub mod accounts;
+pub mod answer_book;
 pub mod api_keys;
 pub mod audit;
 pub mod auth;

@@ -41,6 +41,55 @@ pub async fn remember(
     Ok(inserted == 1)
 }
 
+/// An answer to remember.
+#[derive(Debug, Clone, Copy)]
+pub struct NewAnswer<'a> {
+    /// The calling server.
+    pub server_id: i64,
+    /// Its request id.
+    pub request_id: &'a str,
+    /// `validate` or `usage`.
+    pub kind: &'a str,
+    /// The answer (JSON).
+    pub outcome: &'a str,
+}
+
+/// Remembers many answers in one statement; returns the (server, request id) pairs that
+/// were new (an id taken before is left as it was). Twins within `answers` are written
+/// once.
+pub async fn remember_many(
+    conn: &mut impl AsConn,
+    answers: &[NewAnswer<'_>],
+    now: DateTime<Utc>,
+) -> Result<Vec<(i64, String)>, StoreError> {
+    if answers.is_empty() {
+        return Ok(Vec::new());
+    }
+    let values = (0..answers.len())
+        .map(|a| {
+            let p = a * 4;
+            format!("(${}, ${}, ${}, ${}, $1)", p + 2, p + 3, p + 4, p + 5)
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "INSERT INTO license_callbacks (server_id, request_id, kind, outcome, created_at) \
+         VALUES {values} ON CONFLICT (server_id, request_id) DO NOTHING RETURNING server_id, request_id"
+    );
+    let rows = on_conn!(conn, |c| {
+        let mut q = sqlx::query_as::<_, (i64, String)>(&sql).bind(now);
+        for a in answers {
+            q = q
+                .bind(a.server_id)
+                .bind(a.request_id)
+                .bind(a.kind)
+                .bind(a.outcome);
+        }
+        q.fetch_all(c).await
+    })?;
+    Ok(rows)
+}
+
 /// The remembered answer to a server's request id, if it used that id before.
 pub async fn find(
     conn: &mut impl AsConn,

@@ -6,6 +6,69 @@ use chrono::{DateTime, Utc};
 
 use super::{on_conn, AsConn, StoreError, Tx};
 
+/// What a validation needs, read in one statement: the calling server (found by the
+/// look-up hash of its key; checked by the caller), and the license of the key if there
+/// is one, whether it has a live account on that server, and what it uses of `resource`.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ValidationRow {
+    /// The server's id.
+    pub server_id: i64,
+    /// Its API key, sealed by the vault.
+    pub api_key_sealed: String,
+    /// Its API secret, sealed by the vault.
+    pub api_secret_sealed: String,
+    /// The license's id; `None`: no license has this key.
+    pub license_id: Option<i64>,
+    /// `active`, `suspended`...
+    pub status: Option<String>,
+    /// When the paid period ends.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Quotas.
+    pub max_accounts: Option<i64>,
+    /// Quotas.
+    pub max_domains: Option<i64>,
+    /// Quotas.
+    pub max_databases: Option<i64>,
+    /// Quotas.
+    pub max_emails: Option<i64>,
+    /// Whether the license has a live account on this server.
+    pub on_server: bool,
+    /// How many of the resource exist (0 when no resource was asked about).
+    pub used: i64,
+}
+
+/// One row per server whose key has `api_key_lookup` (normally one), with the license
+/// whose key is `license_key`: the four or five look-ups of a validation as one read.
+pub async fn for_validation(
+    conn: &mut impl AsConn,
+    api_key_lookup: &str,
+    license_key: Option<&str>,
+    resource: Option<&str>,
+) -> Result<Vec<ValidationRow>, StoreError> {
+    let rows = on_conn!(conn, |c| {
+        sqlx::query_as::<_, ValidationRow>(
+        "SELECT s.id AS server_id, s.api_key_sealed, s.api_secret_sealed, l.id AS license_id, l.status, \
+         l.expires_at, l.max_accounts, l.max_domains, l.max_databases, l.max_emails, \
+         CASE WHEN l.id IS NULL THEN FALSE ELSE EXISTS (SELECT 1 FROM hosting_accounts a \
+           WHERE a.license_id = l.id AND a.server_id = s.id \
+           AND a.state IN ('pending', 'provisioning', 'active', 'suspended')) END AS on_server, \
+         CASE WHEN l.id IS NULL OR $3 IS NULL THEN 0 \
+           WHEN $3 = 'accounts' THEN (SELECT COUNT(*) FROM hosting_accounts a WHERE a.license_id = l.id \
+             AND a.state IN ('pending', 'provisioning', 'active', 'suspended')) \
+           ELSE COALESCE((SELECT u.used FROM license_usage u WHERE u.license_id = l.id AND u.resource = $3), 0) \
+         END AS used \
+         FROM servers s LEFT JOIN licenses l ON l.license_key = $2 \
+         WHERE s.api_key_lookup = $1 ORDER BY s.id"
+    )
+    .bind(api_key_lookup)
+    .bind(license_key)
+    .bind(resource)
+    .fetch_all(c)
+    .await
+    })?;
+    Ok(rows)
+}
+
 /// How many of `resource` exist under a license; 0 when nothing was reported yet.
 pub async fn used(
     conn: &mut impl AsConn,

@@ -504,6 +504,83 @@ async fn a_replayed_usage_report_is_answered_again_and_counted_once() {
     assert_eq!(answer, json!({"current": 2, "max": 5}));
 }
 
+/// Validation answers are written in batches (every validation arriving while one batch
+/// is written joins the next): copies of one request in flight at once, landing in one
+/// batch or in several, are remembered once and all get that answer.
+#[tokio::test]
+async fn concurrent_copies_of_a_validation_are_remembered_once() {
+    let s = setup(5).await;
+    let account = provision(&s, s.customer, "alice", None).await;
+    let key = account["license_key"].as_str().unwrap();
+
+    let id = rid();
+    let mut body = json!({"license_key": key, "feature": "create_database", "timestamp": now(), "request_id": id});
+    body["signature"] = json!(sign(
+        s.sim.api_secret(),
+        &[key, "create_database", &body["timestamp"].to_string(), &id],
+    ));
+    let mut copies = tokio::task::JoinSet::new();
+    for n in 0..24 {
+        // Fresh validations beside the copies, so the batches hold more than one id.
+        let other = {
+            let other_id = rid();
+            let mut b = json!({"license_key": key, "feature": "create_domain", "timestamp": now(), "request_id": other_id});
+            b["signature"] = json!(sign(
+                s.sim.api_secret(),
+                &[key, "create_domain", &b["timestamp"].to_string(), &other_id],
+            ));
+            b
+        };
+        let which = if n % 2 == 0 { &body } else { &other };
+        let request = s
+            .app
+            .client
+            .post(s.app.url("/api/v1/licenses/validate"))
+            .header("X-API-Key", s.sim.api_key())
+            .json(which);
+        copies.spawn(async move {
+            let resp = request.send().await.unwrap();
+            (resp.status(), resp.json::<Value>().await.unwrap())
+        });
+    }
+    while let Some(copy) = copies.join_next().await {
+        let (status, answer) = copy.unwrap();
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        assert_eq!(answer["valid"], true, "{answer}");
+    }
+    let rows = s
+        .app
+        .query_strings(&format!(
+            "SELECT kind FROM license_callbacks WHERE request_id = '{id}'"
+        ))
+        .await;
+    assert_eq!(rows, vec!["validate"]);
+    assert_eq!(s.app.count("license_callbacks").await, 13);
+
+    // An id a usage report used is refused for a validation, in words.
+    let (usage_body, usage_signature) = usage_body(&s.sim, key, "domains", 1, &rid());
+    let counted = send(
+        &s.app,
+        "/api/v1/licenses/usage",
+        s.sim.api_key(),
+        usage_body.clone(),
+        usage_signature,
+    )
+    .await;
+    assert_eq!(counted.0, StatusCode::OK, "{}", counted.1);
+    let used_id = usage_body["request_id"].as_str().unwrap();
+    let ts = now();
+    let answer = send(
+        &s.app,
+        "/api/v1/licenses/validate",
+        s.sim.api_key(),
+        json!({"license_key": key, "feature": "create_database", "timestamp": ts, "request_id": used_id}),
+        sign(s.sim.api_secret(), &[key, "create_database", &ts.to_string(), used_id]),
+    )
+    .await;
+    assert_error(answer, StatusCode::CONFLICT, "conflict", Some("request_id"));
+}
+
 #[tokio::test]
 async fn a_repeated_request_id_gets_the_first_answer_even_after_things_change() {
     let s = setup(5).await;

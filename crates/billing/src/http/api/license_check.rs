@@ -26,6 +26,7 @@ fn callbacks(state: &AppState) -> Callbacks<'_> {
         accept_v1: state.settings.license_callbacks_v1,
         limits: &state.limits,
         per_minute: state.settings.license_callbacks_per_minute,
+        answers: &state.answers,
     }
 }
 
