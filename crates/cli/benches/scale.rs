@@ -5,8 +5,9 @@
 //!
 //! 1. the billing run with nothing due, and with `BENCH_SCALE_DUE` (default 100,000; a
 //!    tenth on SQLite) renewals due, in one run that commits invoice by invoice;
-//! 2. every admin list at page 1 and at its last page, with a filter or search where the
-//!    list has one, and the dashboard's counts (p50 and p99 of 20 calls each);
+//! 2. every admin list at page 1 and at its last page, by page number and again by
+//!    `?after=` cursor, with a filter or search where the list has one, and the
+//!    dashboard's counts (p50 and p99 of 20 calls each);
 //! 3. resident memory of `serve` and the database size per 1,000 services.
 //!
 //! Each figure is printed beside its target from issue 15.
@@ -215,6 +216,12 @@ async fn main() {
             add(&mut rows, Row { what: format!("{what}, page 1 of {last}"), figure: format!("p50 {p50:.1} ms, p99 {p99:.1} ms"), target: quiet("p99 < 50 ms"), ok: p99 < 50.0 });
             let (p50, p99) = latency(&api, &format!("{path}{sep}per_page=50&page={last}"), 20).await;
             add(&mut rows, Row { what: format!("{what}, page {last}"), figure: format!("p50 {p50:.1} ms, p99 {p99:.1} ms"), target: quiet("p99 < 50 ms"), ok: p99 < 50.0 });
+            // The same last page by cursor: the items below its first one.
+            let deep = api.get(&format!("{path}{sep}per_page=50&page={last}")).await;
+            if let Some(first_id) = deep["items"][0]["id"].as_i64() {
+                let (p50, p99) = latency(&api, &format!("{path}{sep}per_page=50&after={}", first_id + 1), 20).await;
+                add(&mut rows, Row { what: format!("{what}, page {last} by ?after="), figure: format!("p50 {p50:.1} ms, p99 {p99:.1} ms"), target: quiet("p99 < 50 ms"), ok: p99 < 50.0 });
+            }
         }
         }
         if part("reports") {

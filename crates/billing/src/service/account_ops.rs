@@ -476,13 +476,8 @@ pub async fn list_jobs(
         }
     }
     let mut conn = db.conn().await?;
-    let (rows, total) = store::jobs::list(&mut conn, state, page).await?;
-    Ok(super::Paginated {
-        items: rows.iter().map(JobView::from).collect(),
-        page: page.page,
-        per_page: page.per_page,
-        total,
-    })
+    let listed = store::jobs::list(&mut conn, state, page).await?;
+    Ok(super::Paginated::of(page, listed, |r| JobView::from(&r)))
 }
 
 /// One job (admin and staff).

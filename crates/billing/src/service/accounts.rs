@@ -169,8 +169,12 @@ pub async fn list(
 ) -> Result<Paginated<HostingAccount>, ServiceError> {
     actor.require_staff()?;
     let mut conn = db.conn().await?;
-    let (rows, total) = store::hosting_accounts::list(&mut conn, filter, page).await?;
-    let mut items: Vec<HostingAccount> = rows.iter().map(HostingAccount::from).collect();
+    let mut list = Paginated::of(
+        page,
+        store::hosting_accounts::list(&mut conn, filter, page).await?,
+        |r| HostingAccount::from(&r),
+    );
+    let items = &mut list.items;
     let distinct = |mut ids: Vec<i64>| {
         ids.sort_unstable();
         ids.dedup();
@@ -186,7 +190,7 @@ pub async fn list(
         &distinct(items.iter().filter_map(|a| a.server_id).collect()),
     )
     .await?;
-    for item in &mut items {
+    for item in items.iter_mut() {
         item.customer_email = customers
             .iter()
             .find(|(id, _, _)| *id == item.customer_id)
@@ -196,12 +200,7 @@ pub async fn list(
             .find(|(id, _)| Some(*id) == item.server_id)
             .map(|(_, name)| name.clone());
     }
-    Ok(Paginated {
-        items,
-        page: page.page,
-        per_page: page.per_page,
-        total,
-    })
+    Ok(list)
 }
 
 /// One account (admin and staff).
@@ -218,18 +217,14 @@ pub async fn list_mine(
     page: Page,
 ) -> Result<Paginated<MyAccount>, ServiceError> {
     let id = actor.user_id.ok_or(ServiceError::NotFound("user"))?;
-    let list = list_for_customer(db, id, page).await?;
+    let mut list = list_for_customer(db, id, page).await?;
+    let accounts = std::mem::take(&mut list.items);
     let mut conn = db.conn().await?;
-    let mut items = Vec::with_capacity(list.items.len());
-    for account in list.items {
+    let mut items = Vec::with_capacity(accounts.len());
+    for account in accounts {
         items.push(MyAccount::with_panel(&mut conn, account).await?);
     }
-    Ok(Paginated {
-        items,
-        page: list.page,
-        per_page: list.per_page,
-        total: list.total,
-    })
+    Ok(list.with_items(items))
 }
 
 /// A hosting account as its owner sees it: where to log in besides.
@@ -275,13 +270,8 @@ pub async fn list_for_customer(
         customer_id: Some(customer_id),
         ..AccountFilter::default()
     };
-    let (rows, total) = store::hosting_accounts::list(&mut conn, &filter, page).await?;
-    Ok(Paginated {
-        items: rows.iter().map(HostingAccount::from).collect(),
-        page: page.page,
-        per_page: page.per_page,
-        total,
-    })
+    let listed = store::hosting_accounts::list(&mut conn, &filter, page).await?;
+    Ok(Paginated::of(page, listed, |r| HostingAccount::from(&r)))
 }
 
 /// One of the caller's own accounts; someone else's is "not found".

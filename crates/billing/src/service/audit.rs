@@ -115,11 +115,6 @@ pub async fn list(
 ) -> Result<Paginated<AuditEntry>, ServiceError> {
     actor.require_staff()?;
     let mut conn = db.conn().await?;
-    let (rows, total) = store::audit::list(&mut conn, entity_type, entity_id, page).await?;
-    Ok(Paginated {
-        items: rows.into_iter().map(AuditEntry::from).collect(),
-        page: page.page,
-        per_page: page.per_page,
-        total,
-    })
+    let listed = store::audit::list(&mut conn, entity_type, entity_id, page).await?;
+    Ok(Paginated::of(page, listed, AuditEntry::from))
 }

@@ -120,13 +120,8 @@ pub async fn list(
         search: search.map(str::trim).filter(|s| !s.is_empty()),
         include_inactive,
     };
-    let (rows, total) = store::users::list(&mut conn, &filter, page).await?;
-    Ok(Paginated {
-        items: rows.iter().map(User::from).collect(),
-        page: page.page,
-        per_page: page.per_page,
-        total,
-    })
+    let listed = store::users::list(&mut conn, &filter, page).await?;
+    Ok(Paginated::of(page, listed, |r| User::from(&r)))
 }
 
 /// Loads a customer by id, or "customer not found".
@@ -386,15 +381,8 @@ pub struct CustomerDetail {
 /// One customer with their hosting accounts (admin and staff).
 pub async fn detail(db: &Db, actor: &Actor, id: i64) -> Result<CustomerDetail, ServiceError> {
     let customer = get(db, actor, id).await?;
-    let accounts = super::accounts::list_for_customer(
-        db,
-        id,
-        Page {
-            page: 1,
-            per_page: 200,
-        },
-    )
-    .await?
-    .items;
+    let accounts = super::accounts::list_for_customer(db, id, Page::first(200))
+        .await?
+        .items;
     Ok(CustomerDetail { customer, accounts })
 }

@@ -229,13 +229,8 @@ pub async fn list(
 ) -> Result<Paginated<Dispute>, ServiceError> {
     actor.require_staff()?;
     let mut conn = db.conn().await?;
-    let (rows, total) = store::disputes::list(&mut conn, customer_id, page).await?;
-    Ok(Paginated {
-        items: rows.iter().map(Dispute::from).collect(),
-        page: page.page,
-        per_page: page.per_page,
-        total,
-    })
+    let listed = store::disputes::list(&mut conn, customer_id, page).await?;
+    Ok(Paginated::of(page, listed, |r| Dispute::from(&r)))
 }
 
 /// The disputes of an invoice.

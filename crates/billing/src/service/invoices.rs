@@ -347,18 +347,16 @@ pub async fn place_order(
         lines.extend(super::coupons::discount_line(c, &lines)?);
     }
     // A second click on "order" must not become a second charge.
-    let (open, _) = store::invoices::list(
+    let open = store::invoices::list(
         &mut tx,
         Some(customer_id),
         Some("open"),
         None,
-        Page {
-            page: 1,
-            per_page: 200,
-        },
+        Page::first(200),
     )
     .await?;
     if let Some(dup) = open
+        .rows
         .iter()
         .find(|i| i.kind == "order" && i.order_username.as_deref() == Some(username.as_str()))
     {
@@ -847,7 +845,7 @@ async fn page_of(
 ) -> Result<Paginated<Invoice>, ServiceError> {
     let mut conn = db.conn().await?;
     let number = number.map(str::trim).filter(|n| !n.is_empty());
-    let (rows, total) = store::invoices::list(
+    let listed = store::invoices::list(
         &mut conn,
         customer_id,
         status.map(|s| s.as_str()),
@@ -855,23 +853,19 @@ async fn page_of(
         page,
     )
     .await?;
-    let mut items: Vec<Invoice> = rows.iter().map(Invoice::from).collect();
+    let mut list = Paginated::of(page, listed, |r| Invoice::from(&r));
+    let items = &mut list.items;
     let mut ids: Vec<i64> = items.iter().map(|i| i.customer_id).collect();
     ids.sort_unstable();
     ids.dedup();
     let labels = store::users::labels(&mut conn, &ids).await?;
-    for item in &mut items {
+    for item in items.iter_mut() {
         if let Some((_, name, email)) = labels.iter().find(|(id, _, _)| *id == item.customer_id) {
             item.customer_name = Some(name.clone());
             item.customer_email = Some(email.clone());
         }
     }
-    Ok(Paginated {
-        items,
-        page: page.page,
-        per_page: page.per_page,
-        total,
-    })
+    Ok(list)
 }
 
 /// One invoice with lines and payments (admin, staff).

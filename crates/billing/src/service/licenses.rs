@@ -249,19 +249,14 @@ pub async fn list(
     if let Some(id) = customer_id {
         customers::load(&mut conn, id).await?;
     }
-    let (rows, total) = store::licenses::list(
+    let listed = store::licenses::list(
         &mut conn,
         customer_id,
         status.map(LicenseStatus::as_str),
         page,
     )
     .await?;
-    Ok(Paginated {
-        items: rows.iter().map(License::from).collect(),
-        page: page.page,
-        per_page: page.per_page,
-        total,
-    })
+    Ok(Paginated::of(page, listed, |r| License::from(&r)))
 }
 
 /// One license (admin and staff).
@@ -303,13 +298,8 @@ pub async fn list_mine(
 ) -> Result<Paginated<License>, ServiceError> {
     let id = actor.user_id.ok_or(ServiceError::NotFound("user"))?;
     let mut conn = db.conn().await?;
-    let (rows, total) = store::licenses::list(&mut conn, Some(id), None, page).await?;
-    Ok(Paginated {
-        items: rows.iter().map(License::from).collect(),
-        page: page.page,
-        per_page: page.per_page,
-        total,
-    })
+    let listed = store::licenses::list(&mut conn, Some(id), None, page).await?;
+    Ok(Paginated::of(page, listed, |r| License::from(&r)))
 }
 
 /// One of the caller's own licenses; someone else's is "not found".

@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 
 use crate::domain::role::Role;
 use crate::domain::Invalid;
-use crate::store::StoreError;
+use crate::store::{Listed, Page, StoreError};
 
 pub mod account_ops;
 pub mod accounts;
@@ -197,17 +197,47 @@ impl Actor {
     }
 }
 
-/// One page of a list, with the total count.
+/// One page of a list, with where the next one starts.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Paginated<T> {
-    /// The items of this page.
+    /// The items of this page, newest (highest id) first.
     pub items: Vec<T>,
-    /// 1-based page number.
+    /// 1-based page number (1 when `after` is used).
     pub page: i64,
     /// Page size.
     pub per_page: i64,
-    /// Items across all pages.
-    pub total: i64,
+    /// Items across all pages; null when `after` is used: counting every row at each step
+    /// would cost what keyset pagination saves; the first page's total stands.
+    #[schema(required = true)]
+    pub total: Option<i64>,
+    /// Pass as `after` for the next page: the id of this page's last item when more
+    /// follow, null when this page is the last.
+    #[schema(required = true)]
+    pub next_after: Option<i64>,
+}
+
+impl<T> Paginated<T> {
+    /// The page `listed` read with `page`, each row shown as `view`.
+    pub fn of<R>(page: Page, listed: Listed<R>, view: impl FnMut(R) -> T) -> Paginated<T> {
+        Paginated {
+            items: listed.rows.into_iter().map(view).collect(),
+            page: page.page,
+            per_page: page.per_page,
+            total: listed.total,
+            next_after: listed.next_after,
+        }
+    }
+
+    /// The same page with other items (views completed after reading).
+    pub fn with_items<U>(self, items: Vec<U>) -> Paginated<U> {
+        Paginated {
+            items,
+            page: self.page,
+            per_page: self.per_page,
+            total: self.total,
+            next_after: self.next_after,
+        }
+    }
 }
 
 /// Fills `len` bytes from the operating system's CSPRNG.

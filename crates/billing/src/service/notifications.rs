@@ -97,16 +97,8 @@ pub async fn queue_to_admins(
         search: None,
         include_inactive: false,
     };
-    let (admins, _) = store::users::list(
-        tx,
-        &filter,
-        Page {
-            page: 1,
-            per_page: 200,
-        },
-    )
-    .await?;
-    for admin in admins {
+    let admins = store::users::list(tx, &filter, Page::first(200)).await?;
+    for admin in admins.rows {
         store::outbox::insert(
             tx,
             &format!("{event_key}:{}", admin.id),
@@ -320,13 +312,8 @@ pub async fn list(
         }
     }
     let mut conn = db.conn().await?;
-    let (rows, total) = store::outbox::list(&mut conn, state, page).await?;
-    Ok(Paginated {
-        items: rows.iter().map(EmailView::from).collect(),
-        page: page.page,
-        per_page: page.per_page,
-        total,
-    })
+    let listed = store::outbox::list(&mut conn, state, page).await?;
+    Ok(Paginated::of(page, listed, |r| EmailView::from(&r)))
 }
 
 /// Queues a failed (or sent) message again (admin). A welcome message whose password was

@@ -428,13 +428,8 @@ pub async fn list(
 ) -> Result<Paginated<Reconciliation>, ServiceError> {
     actor.require_admin()?;
     let mut conn = db.conn().await?;
-    let (rows, total) = store::reconciliations::list(&mut conn, server_id, page).await?;
-    Ok(Paginated {
-        items: rows.iter().map(Reconciliation::from).collect(),
-        page: page.page,
-        per_page: page.per_page,
-        total,
-    })
+    let listed = store::reconciliations::list(&mut conn, server_id, page).await?;
+    Ok(Paginated::of(page, listed, |r| Reconciliation::from(&r)))
 }
 
 /// One stored report (admin only).

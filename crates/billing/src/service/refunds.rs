@@ -643,11 +643,6 @@ async fn notes_page(
     page: Page,
 ) -> Result<Paginated<CreditNote>, ServiceError> {
     let mut conn = db.conn().await?;
-    let (rows, total) = store::refunds::credit_notes(&mut conn, customer_id, page).await?;
-    Ok(Paginated {
-        items: rows.iter().map(CreditNote::from).collect(),
-        page: page.page,
-        per_page: page.per_page,
-        total,
-    })
+    let listed = store::refunds::credit_notes(&mut conn, customer_id, page).await?;
+    Ok(Paginated::of(page, listed, |r| CreditNote::from(&r)))
 }

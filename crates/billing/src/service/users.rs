@@ -216,13 +216,8 @@ pub async fn list_staff(
         search: None,
         include_inactive: true,
     };
-    let (rows, total) = store::users::list(&mut conn, &filter, page).await?;
-    Ok(Paginated {
-        items: rows.iter().map(User::from).collect(),
-        page: page.page,
-        per_page: page.per_page,
-        total,
-    })
+    let listed = store::users::list(&mut conn, &filter, page).await?;
+    Ok(Paginated::of(page, listed, |r| User::from(&r)))
 }
 
 /// Creates the first admin when the database has none. Returns the generated password

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{on_conn, AsConn, Page, StoreError, Tx};
+use super::{on_conn, AsConn, Filters, Listed, Page, StoreError, Tx};
 
 /// A row of `audit_log`.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -66,29 +66,15 @@ pub async fn insert_many(tx: &mut Tx, entries: &[AuditRow]) -> Result<(), StoreE
     Ok(())
 }
 
-/// Lists entries newest first, optionally of one entity type and id, with the total.
+/// Lists entries newest first, optionally of one entity type and id.
 pub async fn list(
     conn: &mut impl AsConn,
     entity_type: Option<&str>,
     entity_id: Option<i64>,
     page: Page,
-) -> Result<(Vec<AuditRow>, i64), StoreError> {
-    let condition = "($1 IS NULL OR entity_type = $1) AND ($2 IS NULL OR entity_id = $2)";
-    let list_sql = format!(
-        "SELECT {COLUMNS} FROM audit_log WHERE {condition} ORDER BY id DESC LIMIT $3 OFFSET $4"
-    );
-    let count_sql = format!("SELECT COUNT(*) FROM audit_log WHERE {condition}");
-    let rows = on_conn!(conn, |c| sqlx::query_as::<_, AuditRow>(&list_sql)
-        .bind(entity_type)
-        .bind(entity_id)
-        .bind(page.per_page)
-        .bind(page.offset())
-        .fetch_all(&mut *c)
-        .await)?;
-    let total: i64 = on_conn!(conn, |c| sqlx::query_scalar(&count_sql)
-        .bind(entity_type)
-        .bind(entity_id)
-        .fetch_one(c)
-        .await)?;
-    Ok((rows, total))
+) -> Result<Listed<AuditRow>, StoreError> {
+    let filters = Filters::new()
+        .eq("entity_type", entity_type)
+        .eq("entity_id", entity_id);
+    super::list_page(conn, "audit_log", COLUMNS, filters, page).await
 }

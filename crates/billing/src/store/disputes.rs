@@ -80,13 +80,14 @@ pub async fn close(
     Ok(row)
 }
 
-/// Disputes, newest first, of one customer or all; with the total count.
+/// Disputes, newest first, of one customer or all.
 pub async fn list(
     conn: &mut impl AsConn,
     customer_id: Option<i64>,
     page: super::Page,
-) -> Result<(Vec<DisputeRow>, i64), StoreError> {
-    super::page_of_customer(conn, "disputes", COLUMNS, customer_id, page).await
+) -> Result<super::Listed<DisputeRow>, StoreError> {
+    let filters = super::Filters::new().eq("customer_id", customer_id);
+    super::list_page(conn, "disputes", COLUMNS, filters, page).await
 }
 
 /// The disputes of an invoice.

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{on_conn, AsConn, Page, StoreError, Tx};
+use super::{on_conn, AsConn, Filters, Listed, Page, StoreError, Tx};
 
 /// A row of `hosting_accounts`.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -182,30 +182,17 @@ pub struct AccountFilter<'a> {
     pub state: Option<&'a str>,
 }
 
-/// Lists accounts newest first, with the total.
+/// Lists accounts newest first.
 pub async fn list(
     conn: &mut impl AsConn,
     f: &AccountFilter<'_>,
     page: Page,
-) -> Result<(Vec<AccountRow>, i64), StoreError> {
-    let condition = "($1 IS NULL OR customer_id = $1) AND ($2 IS NULL OR server_id = $2) AND ($3 IS NULL OR state = $3)";
-    let list_sql = format!("SELECT {COLUMNS} FROM hosting_accounts WHERE {condition} ORDER BY id DESC LIMIT $4 OFFSET $5");
-    let count_sql = format!("SELECT COUNT(*) FROM hosting_accounts WHERE {condition}");
-    let rows = on_conn!(conn, |c| sqlx::query_as::<_, AccountRow>(&list_sql)
-        .bind(f.customer_id)
-        .bind(f.server_id)
-        .bind(f.state)
-        .bind(page.per_page)
-        .bind(page.offset())
-        .fetch_all(&mut *c)
-        .await)?;
-    let total: i64 = on_conn!(conn, |c| sqlx::query_scalar(&count_sql)
-        .bind(f.customer_id)
-        .bind(f.server_id)
-        .bind(f.state)
-        .fetch_one(c)
-        .await)?;
-    Ok((rows, total))
+) -> Result<Listed<AccountRow>, StoreError> {
+    let filters = Filters::new()
+        .eq("customer_id", f.customer_id)
+        .eq("server_id", f.server_id)
+        .eq("state", f.state);
+    super::list_page(conn, "hosting_accounts", COLUMNS, filters, page).await
 }
 
 /// Live accounts counted by account type.

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{on_conn, AsConn, Page, RawConn, StoreError, Tx};
+use super::{on_conn, AsConn, Filters, Listed, Page, RawConn, StoreError, Tx};
 
 /// A row of `invoices`.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -265,28 +265,12 @@ pub async fn list(
     status: Option<&str>,
     number: Option<&str>,
     page: Page,
-) -> Result<(Vec<InvoiceRow>, i64), StoreError> {
-    let condition =
-        "($1 IS NULL OR customer_id = $1) AND ($2 IS NULL OR status = $2) AND ($3 IS NULL OR number = $3)";
-    let list_sql = format!(
-        "SELECT {COLUMNS} FROM invoices WHERE {condition} ORDER BY id DESC LIMIT $4 OFFSET $5"
-    );
-    let count_sql = format!("SELECT COUNT(*) FROM invoices WHERE {condition}");
-    let rows = on_conn!(conn, |c| sqlx::query_as::<_, InvoiceRow>(&list_sql)
-        .bind(customer_id)
-        .bind(status)
-        .bind(number)
-        .bind(page.per_page)
-        .bind(page.offset())
-        .fetch_all(&mut *c)
-        .await)?;
-    let total: i64 = on_conn!(conn, |c| sqlx::query_scalar(&count_sql)
-        .bind(customer_id)
-        .bind(status)
-        .bind(number)
-        .fetch_one(c)
-        .await)?;
-    Ok((rows, total))
+) -> Result<Listed<InvoiceRow>, StoreError> {
+    let filters = Filters::new()
+        .eq("customer_id", customer_id)
+        .eq("status", status)
+        .eq("number", number);
+    super::list_page(conn, "invoices", COLUMNS, filters, page).await
 }
 
 /// Holds the invoice's row lock until the transaction ends, so two deliveries about

@@ -227,11 +227,12 @@ pub async fn latest_for_account(
     Ok(row)
 }
 
-/// Lists jobs newest first, optionally in one state, with the total.
+/// Lists jobs newest first, optionally in one state.
 pub async fn list(
     conn: &mut impl AsConn,
     state: Option<&str>,
     page: Page,
-) -> Result<(Vec<JobRow>, i64), StoreError> {
-    super::page_by_state(conn, "jobs", COLUMNS, state, page).await
+) -> Result<super::Listed<JobRow>, StoreError> {
+    let filters = super::Filters::new().eq("state", state);
+    super::list_page(conn, "jobs", COLUMNS, filters, page).await
 }

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{on_conn, AsConn, Page, StoreError, Tx};
+use super::{on_conn, AsConn, Filters, Listed, Page, StoreError, Tx};
 
 /// A row of `licenses`.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -128,31 +128,17 @@ pub async fn key_exists(conn: &mut impl AsConn, key: &str) -> Result<bool, Store
     Ok(found.is_some())
 }
 
-/// Lists licenses, newest first, optionally of one customer and/or one status, with the total.
+/// Lists licenses, newest first, optionally of one customer and/or one status.
 pub async fn list(
     conn: &mut impl AsConn,
     customer_id: Option<i64>,
     status: Option<&str>,
     page: Page,
-) -> Result<(Vec<LicenseRow>, i64), StoreError> {
-    let condition = "($1 IS NULL OR customer_id = $1) AND ($2 IS NULL OR status = $2)";
-    let list_sql = format!(
-        "SELECT {COLUMNS} FROM licenses WHERE {condition} ORDER BY id DESC LIMIT $3 OFFSET $4"
-    );
-    let count_sql = format!("SELECT COUNT(*) FROM licenses WHERE {condition}");
-    let rows = on_conn!(conn, |c| sqlx::query_as::<_, LicenseRow>(&list_sql)
-        .bind(customer_id)
-        .bind(status)
-        .bind(page.per_page)
-        .bind(page.offset())
-        .fetch_all(&mut *c)
-        .await)?;
-    let total: i64 = on_conn!(conn, |c| sqlx::query_scalar(&count_sql)
-        .bind(customer_id)
-        .bind(status)
-        .fetch_one(c)
-        .await)?;
-    Ok((rows, total))
+) -> Result<Listed<LicenseRow>, StoreError> {
+    let filters = Filters::new()
+        .eq("customer_id", customer_id)
+        .eq("status", status);
+    super::list_page(conn, "licenses", COLUMNS, filters, page).await
 }
 
 /// Moves a license to another plan with that plan's quotas.

@@ -32,6 +32,7 @@ pub mod jobs;
 pub mod license_callbacks;
 pub mod license_usage;
 pub mod licenses;
+pub mod list;
 pub mod login_attempts;
 pub mod maintenance;
 pub mod outbox;
@@ -50,6 +51,9 @@ pub mod settings;
 pub mod tax_rates;
 pub mod two_factor;
 pub mod users;
+
+pub use list::{like_pattern, Listed, Page};
+pub(crate) use list::{list_page, Filters};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -316,69 +320,6 @@ impl Tx {
     }
 }
 
-/// A page request: 1-based page number and page size.
-#[derive(Debug, Clone, Copy)]
-pub struct Page {
-    /// 1-based page number.
-    pub page: i64,
-    /// Items per page.
-    pub per_page: i64,
-}
-
-impl Page {
-    /// The SQL OFFSET of this page.
-    pub fn offset(self) -> i64 {
-        (self.page - 1).saturating_mul(self.per_page)
-    }
-}
-
-/// Escapes `%`, `_` and `\` in a user's search text and wraps it for `LIKE ... ESCAPE '\'`.
-pub fn like_pattern(search: &str) -> String {
-    let mut out = String::with_capacity(search.len() + 2);
-    out.push('%');
-    for ch in search.to_lowercase().chars() {
-        if matches!(ch, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(ch);
-    }
-    out.push('%');
-    out
-}
-
-/// One page of a table's rows newest first, optionally in one `state`, with the total:
-/// the list query of the state-machine tables (jobs, email outbox).
-pub(crate) async fn page_by_state<T>(
-    conn: &mut impl AsConn,
-    table: &str,
-    columns: &str,
-    state: Option<&str>,
-    page: Page,
-) -> Result<(Vec<T>, i64), StoreError>
-where
-    T: Send
-        + Unpin
-        + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
-        + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>,
-{
-    let condition = "($1 IS NULL OR state = $1)";
-    let list_sql = format!(
-        "SELECT {columns} FROM {table} WHERE {condition} ORDER BY id DESC LIMIT $2 OFFSET $3"
-    );
-    let count_sql = format!("SELECT COUNT(*) FROM {table} WHERE {condition}");
-    let rows = on_conn!(conn, |c| sqlx::query_as::<_, T>(&list_sql)
-        .bind(state)
-        .bind(page.per_page)
-        .bind(page.offset())
-        .fetch_all(&mut *c)
-        .await)?;
-    let total: i64 = on_conn!(conn, |c| sqlx::query_scalar(&count_sql)
-        .bind(state)
-        .fetch_one(c)
-        .await)?;
-    Ok((rows, total))
-}
-
 /// A row type both engines can read (what `find_row` and `claim_next` return).
 pub(crate) trait Record:
     Send
@@ -482,32 +423,6 @@ pub(crate) fn qualified(alias: &str, columns: &str) -> String {
         .join(", ")
 }
 
-/// A page of a table's rows, newest first, of one customer or of all, with the total
-/// count (credit notes, disputes).
-pub(crate) async fn page_of_customer<T: Record>(
-    conn: &mut impl AsConn,
-    table: &str,
-    columns: &str,
-    customer_id: Option<i64>,
-    page: Page,
-) -> Result<(Vec<T>, i64), StoreError> {
-    let filter = "($1 IS NULL OR customer_id = $1)";
-    let sql =
-        format!("SELECT {columns} FROM {table} WHERE {filter} ORDER BY id DESC LIMIT $2 OFFSET $3");
-    let rows = on_conn!(conn, |c| sqlx::query_as::<_, T>(&sql)
-        .bind(customer_id)
-        .bind(page.per_page)
-        .bind(page.offset())
-        .fetch_all(c)
-        .await)?;
-    let count = format!("SELECT COUNT(*) FROM {table} WHERE {filter}");
-    let total: i64 = on_conn!(conn, |c| sqlx::query_scalar(&count)
-        .bind(customer_id)
-        .fetch_one(c)
-        .await)?;
-    Ok((rows, total))
-}
-
 /// Claims the next row of a leased queue (jobs, email outbox): `update` is the
 /// `UPDATE <table> SET ...` that marks it taken (binding `$1` now, `$2` the lease end,
 /// `$3` the claim token) and `pick` the `SELECT id ...` of the next due row (binding `$1`).
@@ -582,26 +497,4 @@ pub async fn renew_lease(
         .await
         .map(|r| r.rows_affected()))?;
     Ok(n == 1)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn like_pattern_escapes_wildcards() {
-        assert_eq!(like_pattern("Ad_a%"), "%ad\\_a\\%%");
-    }
-
-    #[test]
-    fn page_offset() {
-        assert_eq!(
-            Page {
-                page: 3,
-                per_page: 20
-            }
-            .offset(),
-            40
-        );
-    }
 }

@@ -210,13 +210,14 @@ pub async fn find(conn: &mut impl AsConn, id: i64) -> Result<Option<OutboxRow>, 
     super::find_row(conn, "email_outbox", COLUMNS, id, None).await
 }
 
-/// Lists messages newest first, optionally in one state, with the total.
+/// Lists messages newest first, optionally in one state.
 pub async fn list(
     conn: &mut impl AsConn,
     state: Option<&str>,
     page: Page,
-) -> Result<(Vec<OutboxRow>, i64), StoreError> {
-    super::page_by_state(conn, "email_outbox", COLUMNS, state, page).await
+) -> Result<super::Listed<OutboxRow>, StoreError> {
+    let filters = super::Filters::new().eq("state", state);
+    super::list_page(conn, "email_outbox", COLUMNS, filters, page).await
 }
 
 /// Messages waiting to be sent (for `/ready`).

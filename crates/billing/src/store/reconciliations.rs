@@ -73,28 +73,14 @@ pub async fn find(
     super::find_row(conn, "reconciliations", COLUMNS, id, None).await
 }
 
-/// Lists reports newest first, optionally of one server, with the total.
+/// Lists reports newest first, optionally of one server.
 pub async fn list(
     conn: &mut impl AsConn,
     server_id: Option<i64>,
     page: Page,
-) -> Result<(Vec<ReconciliationRow>, i64), StoreError> {
-    let condition = "($1 IS NULL OR server_id = $1)";
-    let list_sql = format!(
-        "SELECT {COLUMNS} FROM reconciliations WHERE {condition} ORDER BY id DESC LIMIT $2 OFFSET $3"
-    );
-    let count_sql = format!("SELECT COUNT(*) FROM reconciliations WHERE {condition}");
-    let rows = on_conn!(conn, |c| sqlx::query_as::<_, ReconciliationRow>(&list_sql)
-        .bind(server_id)
-        .bind(page.per_page)
-        .bind(page.offset())
-        .fetch_all(&mut *c)
-        .await)?;
-    let total: i64 = on_conn!(conn, |c| sqlx::query_scalar(&count_sql)
-        .bind(server_id)
-        .fetch_one(c)
-        .await)?;
-    Ok((rows, total))
+) -> Result<super::Listed<ReconciliationRow>, StoreError> {
+    let filters = super::Filters::new().eq("server_id", server_id);
+    super::list_page(conn, "reconciliations", COLUMNS, filters, page).await
 }
 
 /// When the newest report of a server started, if there is one.

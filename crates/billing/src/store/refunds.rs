@@ -246,13 +246,14 @@ pub async fn insert_credit_note(
     Ok(row)
 }
 
-/// Credit notes, newest first, of one customer or all; with the total count.
+/// Credit notes, newest first, of one customer or all.
 pub async fn credit_notes(
     conn: &mut impl AsConn,
     customer_id: Option<i64>,
     page: super::Page,
-) -> Result<(Vec<CreditNoteRow>, i64), StoreError> {
-    super::page_of_customer(conn, "credit_notes", NOTE_COLUMNS, customer_id, page).await
+) -> Result<super::Listed<CreditNoteRow>, StoreError> {
+    let filters = super::Filters::new().eq("customer_id", customer_id);
+    super::list_page(conn, "credit_notes", NOTE_COLUMNS, filters, page).await
 }
 
 /// The credit note of a refund.

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{on_conn, AsConn, Page, StoreError, Tx};
+use super::{on_conn, AsConn, Filters, Listed, Page, StoreError, Tx};
 
 /// A row of `users`.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -180,12 +180,12 @@ pub struct UserFilter<'a> {
     pub include_inactive: bool,
 }
 
-/// Lists users matching `filter`, newest first, with the total count.
+/// Lists users matching `filter`, newest first.
 pub async fn list(
     conn: &mut impl AsConn,
     filter: &UserFilter<'_>,
     page: Page,
-) -> Result<(Vec<UserRow>, i64), StoreError> {
+) -> Result<Listed<UserRow>, StoreError> {
     let pattern = filter.search.map(super::like_pattern);
     // Roles are a closed set from our own code, so they go into the SQL as literals.
     let roles = filter
@@ -194,27 +194,18 @@ pub async fn list(
         .map(|r| format!("'{}'", r.replace('\'', "")))
         .collect::<Vec<_>>()
         .join(", ");
-    let condition = format!(
-        "role IN ({roles}) AND ($1 OR is_active = TRUE) AND ($2 IS NULL OR LOWER(email) LIKE $2 ESCAPE '\\' \
-         OR LOWER(full_name) LIKE $2 ESCAPE '\\' OR LOWER(COALESCE(company_name, '')) LIKE $2 ESCAPE '\\')"
-    );
-    let list_sql = format!(
-        "SELECT {COLUMNS} FROM users WHERE {condition} ORDER BY id DESC LIMIT $3 OFFSET $4"
-    );
-    let count_sql = format!("SELECT COUNT(*) FROM users WHERE {condition}");
-    let rows = on_conn!(conn, |c| sqlx::query_as::<_, UserRow>(&list_sql)
-        .bind(filter.include_inactive)
-        .bind(&pattern)
-        .bind(page.per_page)
-        .bind(page.offset())
-        .fetch_all(&mut *c)
-        .await)?;
-    let total: i64 = on_conn!(conn, |c| sqlx::query_scalar(&count_sql)
-        .bind(filter.include_inactive)
-        .bind(&pattern)
-        .fetch_one(c)
-        .await)?;
-    Ok((rows, total))
+    let mut filters = Filters::new().term(format!("role IN ({roles})"));
+    if !filter.include_inactive {
+        filters = filters.term("is_active = TRUE");
+    }
+    if let Some(pattern) = pattern.as_deref() {
+        let p = filters.bind(pattern);
+        filters = filters.term(format!(
+            "(LOWER(email) LIKE {p} ESCAPE '\\' OR LOWER(full_name) LIKE {p} ESCAPE '\\' \
+             OR LOWER(COALESCE(company_name, '')) LIKE {p} ESCAPE '\\')"
+        ));
+    }
+    super::list_page(conn, "users", COLUMNS, filters, page).await
 }
 
 /// The users with these ids, in no particular order (absent ids are left out).

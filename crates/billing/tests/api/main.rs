@@ -18,6 +18,7 @@ mod legacy_api;
 mod license_validation;
 mod licenses;
 mod notifications;
+mod pagination;
 mod payments;
 mod periodic;
 mod plan_changes;

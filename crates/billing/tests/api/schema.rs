@@ -1,4 +1,4 @@
-//! Both engines' migrations must produce the same tables and columns.
+//! Both engines' migrations must produce the same tables, columns and indexes.
 
 use std::collections::BTreeSet;
 
@@ -25,6 +25,66 @@ async fn columns(db: &Db) -> BTreeSet<(String, String)> {
         .unwrap(),
     };
     rows.into_iter().collect()
+}
+
+/// The indexes created by the migrations (not those behind a primary key or a UNIQUE
+/// constraint, which each engine names its own way): table, name and columns in order.
+async fn indexes(db: &Db) -> BTreeSet<(String, String, String)> {
+    db.migrate().await.unwrap();
+    let rows: Vec<(String, String, String)> = match db {
+        Db::Sqlite(pool) => sqlx::query_as(
+            "SELECT m.tbl_name, m.name, (SELECT group_concat(name, ',') FROM \
+             (SELECT i.name FROM pragma_index_info(m.name) i ORDER BY i.seqno)) \
+             FROM sqlite_master m WHERE m.type = 'index' AND m.sql IS NOT NULL",
+        )
+        .fetch_all(pool)
+        .await
+        .unwrap(),
+        Db::Postgres(pool) => sqlx::query_as(
+            "SELECT t.relname::text, i.relname::text, \
+             string_agg(a.attname::text, ',' ORDER BY k.ord) \
+             FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid \
+             JOIN pg_class t ON t.oid = x.indrelid \
+             JOIN pg_namespace n ON n.oid = t.relnamespace \
+             CROSS JOIN LATERAL unnest(x.indkey) WITH ORDINALITY AS k(attnum, ord) \
+             JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum \
+             WHERE n.nspname = current_schema() \
+             AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid) \
+             GROUP BY t.relname, i.relname",
+        )
+        .fetch_all(pool)
+        .await
+        .unwrap(),
+    };
+    rows.into_iter().collect()
+}
+
+#[tokio::test]
+async fn sqlite_and_postgres_indexes_match() {
+    let sqlite = FreshDb::new(Engine::Sqlite).await;
+    let sqlite_indexes = indexes(&sqlite.db).await;
+    assert!(sqlite_indexes.contains(&(
+        "invoices".into(),
+        "invoices_status_list_idx".into(),
+        "status,id".into()
+    )));
+    let Some(_) = postgres_url() else {
+        assert_ne!(
+            crate::helpers::engine(),
+            Engine::Postgres,
+            "the postgres pass needs DATABASE_URL"
+        );
+        eprintln!("DATABASE_URL is not PostgreSQL: index comparison runs in the PostgreSQL pass");
+        return;
+    };
+    let postgres = FreshDb::new(Engine::Postgres).await;
+    let postgres_indexes = indexes(&postgres.db).await;
+    let only_sqlite: Vec<_> = sqlite_indexes.difference(&postgres_indexes).collect();
+    let only_postgres: Vec<_> = postgres_indexes.difference(&sqlite_indexes).collect();
+    assert!(
+        only_sqlite.is_empty() && only_postgres.is_empty(),
+        "only in SQLite: {only_sqlite:?}; only in PostgreSQL: {only_postgres:?}"
+    );
 }
 
 #[tokio::test]

@@ -94,13 +94,11 @@ pub async fn check_placement(
     servers: &[Value],
 ) -> anyhow::Result<()> {
     let mut taken_on = Vec::new();
+    let first = "/api/v1/nextpanel/accounts?per_page=200";
+    let mut path = first.to_owned();
     let mut page = 1;
     loop {
-        let list = client
-            .get(&format!(
-                "/api/v1/nextpanel/accounts?per_page=200&page={page}"
-            ))
-            .await?;
+        let list = client.get(&path).await?;
         let items = list["items"].as_array().cloned().unwrap_or_default();
         taken_on.extend(
             items
@@ -108,11 +106,23 @@ pub async fn check_placement(
                 .filter(|a| a["username"].as_str() == Some(username))
                 .filter_map(|a| a["server_id"].as_i64()),
         );
-        let total = list["total"].as_i64().unwrap_or(0);
-        if items.is_empty() || page * 200 >= total {
-            break;
-        }
-        page += 1;
+        // By cursor, each request costs the same however many accounts came before it
+        // (page numbers made the server skip them all again, and count them, each time).
+        // A server older than the cursor answers no `next_after`: page numbers there.
+        path = match list.get("next_after") {
+            Some(next) => match next.as_i64() {
+                Some(after) => format!("{first}&after={after}"),
+                None => break,
+            },
+            None => {
+                let total = list["total"].as_i64().unwrap_or(0);
+                if items.is_empty() || page * 200 >= total {
+                    break;
+                }
+                page += 1;
+                format!("{first}&page={page}")
+            }
+        };
     }
     match pinned {
         Some(server) => {

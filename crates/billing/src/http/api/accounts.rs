@@ -76,6 +76,10 @@ pub struct AccountQuery {
     pub page: Option<i64>,
     /// Items per page (1 to 200, default 50).
     pub per_page: Option<i64>,
+    /// Keyset cursor (the previous page's `next_after`): only items with a smaller id;
+    /// 1 or more, not with a `page` other than 1; `total` is then null.
+    #[param(minimum = 1)]
+    pub after: Option<i64>,
 }
 
 /// Lists hosting accounts, newest first.
@@ -86,7 +90,7 @@ pub async fn list(
     StaffAuth(actor): StaffAuth,
     Params(q): Params<AccountQuery>,
 ) -> Result<Json<Paginated<HostingAccount>>, ApiError> {
-    let page = page_of(q.page, q.per_page)?;
+    let page = page_of(q.page, q.per_page, q.after)?;
     let filter = AccountFilter {
         customer_id: q.customer_id,
         server_id: q.server_id,

@@ -24,6 +24,10 @@ pub struct EmailQuery {
     pub page: Option<i64>,
     /// Items per page (1 to 200, default 50).
     pub per_page: Option<i64>,
+    /// Keyset cursor (the previous page's `next_after`): only items with a smaller id;
+    /// 1 or more, not with a `page` other than 1; `total` is then null.
+    #[param(minimum = 1)]
+    pub after: Option<i64>,
 }
 
 /// Lists outgoing messages, newest first (`?state=failed` for the ones that could not be sent).
@@ -34,7 +38,7 @@ pub async fn list(
     StaffAuth(actor): StaffAuth,
     Params(q): Params<EmailQuery>,
 ) -> Result<Json<Paginated<EmailView>>, ApiError> {
-    let page = page_of(q.page, q.per_page)?;
+    let page = page_of(q.page, q.per_page, q.after)?;
     Ok(Json(
         notifications::list(&state.db, &actor, q.state.as_deref(), page).await?,
     ))

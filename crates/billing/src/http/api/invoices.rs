@@ -31,6 +31,10 @@ pub struct InvoiceQuery {
     pub page: Option<i64>,
     /// Items per page (1 to 200, default 50).
     pub per_page: Option<i64>,
+    /// Keyset cursor (the previous page's `next_after`): only items with a smaller id;
+    /// 1 or more, not with a `page` other than 1; `total` is then null.
+    #[param(minimum = 1)]
+    pub after: Option<i64>,
 }
 
 /// Lists invoices, newest first.
@@ -41,7 +45,7 @@ pub async fn list(
     StaffAuth(actor): StaffAuth,
     Params(q): Params<InvoiceQuery>,
 ) -> Result<Json<Paginated<Invoice>>, ApiError> {
-    let page = page_of(q.page, q.per_page)?;
+    let page = page_of(q.page, q.per_page, q.after)?;
     Ok(Json(
         invoices::list(
             &state.db,
@@ -151,7 +155,7 @@ pub async fn list_mine(
     Auth(actor): Auth,
     Params(q): Params<InvoiceQuery>,
 ) -> Result<Json<Paginated<Invoice>>, ApiError> {
-    let page = page_of(q.page, q.per_page)?;
+    let page = page_of(q.page, q.per_page, q.after)?;
     Ok(Json(
         invoices::list_mine(&state.db, &actor, q.status, q.number.as_deref(), page).await?,
     ))

@@ -25,6 +25,10 @@ pub struct LicenseQuery {
     pub page: Option<i64>,
     /// Items per page (1 to 200, default 50).
     pub per_page: Option<i64>,
+    /// Keyset cursor (the previous page's `next_after`): only items with a smaller id;
+    /// 1 or more, not with a `page` other than 1; `total` is then null.
+    #[param(minimum = 1)]
+    pub after: Option<i64>,
 }
 
 /// Lists licenses, newest first.
@@ -35,7 +39,7 @@ pub async fn list(
     StaffAuth(actor): StaffAuth,
     Params(q): Params<LicenseQuery>,
 ) -> Result<Json<Paginated<License>>, ApiError> {
-    let page = page_of(q.page, q.per_page)?;
+    let page = page_of(q.page, q.per_page, q.after)?;
     Ok(Json(
         licenses::list(&state.db, &actor, q.customer_id, q.status, page).await?,
     ))

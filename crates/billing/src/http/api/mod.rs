@@ -37,7 +37,7 @@ use crate::store::Page;
 /// Largest page size a list returns.
 pub const MAX_PER_PAGE: i64 = 200;
 
-/// `?page=&per_page=` of list endpoints.
+/// `?page=&per_page=&after=` of list endpoints.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
@@ -45,34 +45,53 @@ pub struct PageQuery {
     pub page: Option<i64>,
     /// Items per page, 1 to 200 (default 50).
     pub per_page: Option<i64>,
+    /// Keyset cursor (the previous page's `next_after`): only items with a smaller id,
+    /// newest first; 1 or more, and not with a `page` other than 1. Fast at any depth;
+    /// the answer's `total` is then null.
+    #[param(minimum = 1)]
+    pub after: Option<i64>,
 }
 
 impl PageQuery {
     /// Validates into a [`Page`].
     pub fn page(&self) -> Result<Page, ApiError> {
-        page_of(self.page, self.per_page)
+        page_of(self.page, self.per_page, self.after)
     }
 }
 
 /// Validates page parameters (shared by list queries that carry their own filters).
-pub fn page_of(page: Option<i64>, per_page: Option<i64>) -> Result<Page, ApiError> {
-    let page = page.unwrap_or(1);
+pub fn page_of(
+    page: Option<i64>,
+    per_page: Option<i64>,
+    after: Option<i64>,
+) -> Result<Page, ApiError> {
+    let bad = |field: &str, message: String| {
+        ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message).with_field(field)
+    };
+    let number = page.unwrap_or(1);
     let per_page = per_page.unwrap_or(50);
-    if page < 1 {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "bad_request",
-            "page must be 1 or more",
-        )
-        .with_field("page"));
+    if number < 1 {
+        return Err(bad("page", "page must be 1 or more".to_owned()));
     }
     if !(1..=MAX_PER_PAGE).contains(&per_page) {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "bad_request",
+        return Err(bad(
+            "per_page",
             format!("per_page must be between 1 and {MAX_PER_PAGE}"),
-        )
-        .with_field("per_page"));
+        ));
     }
-    Ok(Page { page, per_page })
+    if after.is_some_and(|a| a < 1) {
+        return Err(bad("after", "after must be 1 or more".to_owned()));
+    }
+    if after.is_some() && number != 1 {
+        // Both say where the page starts; taking one silently would hide a client's bug.
+        return Err(bad(
+            "page",
+            "page and after both say where to start: send one of them".to_owned(),
+        ));
+    }
+    Ok(Page {
+        page: number,
+        per_page,
+        after,
+    })
 }

@@ -47,6 +47,10 @@ pub struct ReconciliationQuery {
     pub page: Option<i64>,
     /// Items per page (1 to 200, default 50).
     pub per_page: Option<i64>,
+    /// Keyset cursor (the previous page's `next_after`): only items with a smaller id;
+    /// 1 or more, not with a `page` other than 1; `total` is then null.
+    #[param(minimum = 1)]
+    pub after: Option<i64>,
 }
 
 /// Lists stored reconciliation reports, newest first.
@@ -57,7 +61,7 @@ pub async fn list(
     AdminAuth(actor): AdminAuth,
     Params(q): Params<ReconciliationQuery>,
 ) -> Result<Json<Paginated<Reconciliation>>, ApiError> {
-    let page = page_of(q.page, q.per_page)?;
+    let page = page_of(q.page, q.per_page, q.after)?;
     Ok(Json(
         reconciliation::list(&state.db, &actor, q.server_id, page).await?,
     ))

@@ -25,6 +25,10 @@ pub struct CustomerQuery {
     pub page: Option<i64>,
     /// Items per page (1 to 200, default 50).
     pub per_page: Option<i64>,
+    /// Keyset cursor (the previous page's `next_after`): only items with a smaller id;
+    /// 1 or more, not with a `page` other than 1; `total` is then null.
+    #[param(minimum = 1)]
+    pub after: Option<i64>,
 }
 
 /// Refunds a payment in full (the default) or in part, with a reason; issues a credit
@@ -61,7 +65,7 @@ pub async fn credit_notes(
     StaffAuth(actor): StaffAuth,
     Params(q): Params<CustomerQuery>,
 ) -> Result<Json<Paginated<CreditNote>>, ApiError> {
-    let page = page_of(q.page, q.per_page)?;
+    let page = page_of(q.page, q.per_page, q.after)?;
     Ok(Json(
         refunds::credit_notes(&state.db, &actor, q.customer_id, page).await?,
     ))
@@ -76,7 +80,7 @@ pub async fn my_credit_notes(
     Auth(actor): Auth,
     Params(q): Params<CustomerQuery>,
 ) -> Result<Json<Paginated<CreditNote>>, ApiError> {
-    let page = page_of(q.page, q.per_page)?;
+    let page = page_of(q.page, q.per_page, q.after)?;
     Ok(Json(
         refunds::my_credit_notes(&state.db, &actor, page).await?,
     ))
@@ -91,7 +95,7 @@ pub async fn disputes(
     StaffAuth(actor): StaffAuth,
     Params(q): Params<CustomerQuery>,
 ) -> Result<Json<Paginated<Dispute>>, ApiError> {
-    let page = page_of(q.page, q.per_page)?;
+    let page = page_of(q.page, q.per_page, q.after)?;
     Ok(Json(
         disputes::list(&state.db, &actor, q.customer_id, page).await?,
     ))
