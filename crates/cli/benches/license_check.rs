@@ -19,65 +19,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use nextpanel_sim::license_callback::{new_request_id, sign};
-use nextpanel_sim::SimConfig;
-use serde_json::json;
-
 mod common;
 
-use common::{env_u64, on_each_engine, plan_and_customer, start_server, Api};
+use common::{client, env_u64, on_each_engine, start_server, validation_setup, Api, Caller};
 
 /// The master key `common::start_server` gives the server, so sealed keys and look-up
 /// hashes seeded here are the ones it would write.
 fn vault() -> billing::vault::Vault {
     billing::vault::Vault::from_hex(&"42".repeat(32)).unwrap()
-}
-
-/// One signed version-2 validation, checked to be answered `valid`.
-#[derive(Clone)]
-struct Caller {
-    client: reqwest::Client,
-    url: String,
-    key: String,
-    secret: String,
-    license: String,
-}
-
-impl Caller {
-    async fn validate(&self) {
-        let ts = chrono::Utc::now().timestamp();
-        let id = new_request_id().unwrap();
-        let signature = sign(
-            &self.secret,
-            &[&self.license, "create_database", &ts.to_string(), &id],
-        );
-        let resp = self
-            .client
-            .post(&self.url)
-            .header("X-API-Key", &self.key)
-            .json(
-                &json!({"license_key": self.license, "feature": "create_database", "timestamp": ts,
-                "request_id": id, "signature": signature}),
-            )
-            .send()
-            .await
-            .unwrap();
-        assert!(
-            resp.status().is_success(),
-            "validation answered {}",
-            resp.status()
-        );
-        let answer: serde_json::Value = resp.json().await.unwrap();
-        assert_eq!(answer["valid"], true, "{answer}");
-    }
-}
-
-fn client(connections: usize) -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_proxy()
-        .pool_max_idle_per_host(connections)
-        .build()
-        .unwrap()
 }
 
 /// Requests per second over `BENCH_SECONDS` with `connections` callers each sending the
@@ -182,41 +131,7 @@ async fn bench_engine(name: &str, dir: std::path::PathBuf, database_url: String)
     ];
     let server = start_server(&dir, &database_url, &extra).await;
     let api = Api::login(&server.base, 4).await;
-    let sim = nextpanel_sim::spawn(SimConfig::random().unwrap())
-        .await
-        .unwrap();
-    let (status, body) = api
-        .post(
-            "/api/v1/nextpanel/servers",
-            json!({"name": "node-0", "base_url": sim.base_url(), "api_key": sim.api_key(), "api_secret": sim.api_secret(), "capacity": 100}),
-        )
-        .await;
-    assert_eq!(status, reqwest::StatusCode::CREATED, "{body}");
-    let (plan, customer) = plan_and_customer(
-        &api,
-        json!({
-            "name": "Checked", "currency": "USD", "prices": {"monthly": 999},
-            "quotas": {"max_accounts": 1, "max_domains": 5, "max_databases": 5, "max_emails": 10, "storage_mb": 10240, "bandwidth_mb": -1},
-            "account_type": "panel", "package_id": 1
-        }),
-    )
-    .await;
-    let (status, account) = api
-        .post(
-            "/api/v1/nextpanel/provision",
-            json!({"customer_id": customer, "username": "checked", "plan_id": plan}),
-        )
-        .await;
-    assert_eq!(status, reqwest::StatusCode::CREATED, "{account}");
-    let license = account["license_key"].as_str().unwrap().to_owned();
-
-    let caller = Caller {
-        client: client(64),
-        url: format!("{}/api/v1/licenses/validate", server.base),
-        key: sim.api_key().to_owned(),
-        secret: sim.api_secret().to_owned(),
-        license,
-    };
+    let (_sim, caller) = validation_setup(&api, &server.base).await;
     let validate = {
         let caller = caller.clone();
         move || {

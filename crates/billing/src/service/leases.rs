@@ -16,28 +16,46 @@ pub struct Heartbeat {
 impl Heartbeat {
     /// Starts renewing `id`'s lease in `table` under `token`, `lease` ahead, every third of it.
     pub fn start(db: Db, table: LeasedTable, id: i64, token: String, lease: Duration) -> Heartbeat {
+        Heartbeat::beat(lease, format!("{table:?} {id}"), move |until| {
+            let (db, token) = (db.clone(), token.clone());
+            async move {
+                let mut conn = db.conn().await?;
+                store::renew_lease(&mut conn, table, id, &token, until).await
+            }
+        })
+    }
+
+    /// Starts renewing `holder`'s lease on the running round of the periodic task `name`.
+    pub fn round(db: Db, name: &'static str, holder: String, lease: Duration) -> Heartbeat {
+        Heartbeat::beat(lease, format!("round {name}"), move |until| {
+            let (db, holder) = (db.clone(), holder.clone());
+            async move {
+                let mut conn = db.conn().await?;
+                store::periodic::renew(&mut conn, name, &holder, until).await
+            }
+        })
+    }
+
+    /// Calls `renew(until)` every third of `lease` until it says the lease is lost.
+    fn beat<F, Fut>(lease: Duration, what: String, renew: F) -> Heartbeat
+    where
+        F: Fn(chrono::DateTime<chrono::Utc>) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = Result<bool, store::StoreError>> + Send,
+    {
         let every = (lease / 3).max(Duration::from_millis(200));
         let task = tokio::spawn(async move {
             loop {
                 tokio::time::sleep(every).await;
                 let until = store::now()
                     + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(15));
-                let renewed = match db.conn().await {
-                    Ok(mut conn) => store::renew_lease(&mut conn, table, id, &token, until).await,
-                    Err(e) => Err(e),
-                };
-                match renewed {
+                match renew(until).await {
                     Ok(true) => {}
                     Ok(false) => {
-                        tracing::warn!(
-                            ?table,
-                            id,
-                            "lease lost to another holder; no longer renewing it"
-                        );
+                        tracing::warn!(lease = %what, "lease lost to another holder; no longer renewing it");
                         return;
                     }
                     // A database hiccup: try again at the next beat, the lease still runs.
-                    Err(e) => tracing::warn!(?table, id, error = %e, "cannot renew a lease"),
+                    Err(e) => tracing::warn!(lease = %what, error = %e, "cannot renew a lease"),
                 }
             }
         });

@@ -268,3 +268,90 @@ pub async fn plan_and_customer(api: &Api, plan: serde_json::Value) -> (i64, i64)
         customer["id"].as_i64().unwrap(),
     )
 }
+
+/// One signed version-2 validation, checked to be answered `valid`.
+#[derive(Clone)]
+pub struct Caller {
+    pub client: reqwest::Client,
+    pub url: String,
+    pub key: String,
+    pub secret: String,
+    pub license: String,
+}
+
+impl Caller {
+    pub async fn validate(&self) {
+        let ts = chrono::Utc::now().timestamp();
+        let id = nextpanel_sim::license_callback::new_request_id().unwrap();
+        let signature = nextpanel_sim::license_callback::sign(
+            &self.secret,
+            &[&self.license, "create_database", &ts.to_string(), &id],
+        );
+        let resp = self
+            .client
+            .post(&self.url)
+            .header("X-API-Key", &self.key)
+            .json(
+                &serde_json::json!({"license_key": self.license, "feature": "create_database", "timestamp": ts,
+                "request_id": id, "signature": signature}),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            resp.status().is_success(),
+            "validation answered {}",
+            resp.status()
+        );
+        let answer: serde_json::Value = resp.json().await.unwrap();
+        assert_eq!(answer["valid"], true, "{answer}");
+    }
+}
+
+/// A client keeping up to `connections` idle connections to the server.
+pub fn client(connections: usize) -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .pool_max_idle_per_host(connections)
+        .build()
+        .unwrap()
+}
+
+/// Registers a simulated NextPanel server and provisions an account on it; returns the
+/// simulator (keep it alive) and a caller validating that account's license as the server.
+pub async fn validation_setup(api: &Api, base: &str) -> (nextpanel_sim::SimHandle, Caller) {
+    let sim = nextpanel_sim::spawn(nextpanel_sim::SimConfig::random().unwrap())
+        .await
+        .unwrap();
+    let (status, body) = api
+        .post(
+            "/api/v1/nextpanel/servers",
+            serde_json::json!({"name": "node-0", "base_url": sim.base_url(), "api_key": sim.api_key(), "api_secret": sim.api_secret(), "capacity": 100}),
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::CREATED, "{body}");
+    let (plan, customer) = plan_and_customer(
+        api,
+        serde_json::json!({
+            "name": "Checked", "currency": "USD", "prices": {"monthly": 999},
+            "quotas": {"max_accounts": 1, "max_domains": 5, "max_databases": 5, "max_emails": 10, "storage_mb": 10240, "bandwidth_mb": -1},
+            "account_type": "panel", "package_id": 1
+        }),
+    )
+    .await;
+    let (status, account) = api
+        .post(
+            "/api/v1/nextpanel/provision",
+            serde_json::json!({"customer_id": customer, "username": "checked", "plan_id": plan}),
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::CREATED, "{account}");
+    let caller = Caller {
+        client: client(64),
+        url: format!("{base}/api/v1/licenses/validate"),
+        key: sim.api_key().to_owned(),
+        secret: sim.api_secret().to_owned(),
+        license: account["license_key"].as_str().unwrap().to_owned(),
+    };
+    (sim, caller)
+}
