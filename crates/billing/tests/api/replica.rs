@@ -130,6 +130,9 @@ impl Cluster {
             let (Some(uid), Some(gid)) = (ids("-u"), ids("-g")) else {
                 return Err("running as root and there is no postgres user".to_owned());
             };
+            if Command::new("runuser").arg("--help").output().is_err() {
+                return Err("running as root and runuser is missing".to_owned());
+            }
             std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid))
                 .map_err(|e| e.to_string())?;
             Some("postgres".to_owned())
