@@ -187,8 +187,22 @@ pub fn open_vault(settings: &Settings) -> Result<Vault, AppError> {
 
 /// Connects to the configured database, migrates it and creates the first admin if needed.
 pub async fn prepare(settings: Settings) -> Result<(AppState, Option<SeededAdmin>), AppError> {
-    let db = Db::connect(settings.database_url.expose_secret()).await?;
+    let db = connect(&settings).await?;
     prepare_with_db(db, settings).await
+}
+
+/// Connects to the configured database and, when `database_replica_url` is set, gives it
+/// its read replica (connected on first use, so a replica that is down delays nothing).
+pub async fn connect(settings: &Settings) -> Result<Db, AppError> {
+    let db = Db::connect(settings.database_url.expose_secret()).await?;
+    let Some(url) = &settings.database_replica_url else {
+        return Ok(db);
+    };
+    let db = db.with_replica(url.expose_secret())?;
+    if let Some(replica) = db.replica() {
+        tracing::info!(replica = %replica.shown(), "admin lists and reports read from the replica");
+    }
+    Ok(db)
 }
 
 /// Like [`prepare`] on an already-connected database (tests pin a PostgreSQL schema this way).

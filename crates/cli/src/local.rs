@@ -21,6 +21,10 @@ pub struct SettingsArgs {
     /// [default: sqlite://nextpanel-bill.db].
     #[arg(long = "database")]
     database_url: Option<String>,
+    /// PostgreSQL hot standby that admin lists and reports read from (postgres://... only;
+    /// NEXTPANEL_BILL_DATABASE_REPLICA_URL[_FILE] too) [default: none, every read on the primary].
+    #[arg(long = "database-replica")]
+    database_replica_url: Option<String>,
     /// Email of the admin created on first start [default: admin@example.com].
     #[arg(long)]
     admin_email: Option<String>,
@@ -82,6 +86,7 @@ impl SettingsArgs {
         let flags = Layer {
             listen: self.listen.clone(),
             database_url: self.database_url.clone(),
+            database_replica_url: self.database_replica_url.clone(),
             admin_email: self.admin_email.clone(),
             admin_password: self.admin_password.clone(),
             allow_registration: self.allow_registration,

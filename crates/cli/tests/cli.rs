@@ -128,6 +128,10 @@ fn config_shows_precedence_and_masks_secrets() {
         .env("NEXTPANEL_BILL_ADMIN_EMAIL", "env@example.com")
         .env("NEXTPANEL_BILL_ADMIN_PASSWORD", "super-secret-password")
         .env("DATABASE_URL", "postgres://bill:db-secret@db.internal/bill")
+        .env(
+            "NEXTPANEL_BILL_DATABASE_REPLICA_URL",
+            "postgres://bill:replica-secret@standby.internal/bill",
+        )
         .env("NEXTPANEL_BILL_STRIPE_SECRET_KEY", "sk_live_very_secret")
         .env("NEXTPANEL_BILL_STRIPE_WEBHOOK_SECRET", "whsec_very_secret")
         .output()
@@ -155,7 +159,12 @@ fn config_shows_precedence_and_masks_secrets() {
         "{text}"
     );
     assert!(
+        text.contains("database_replica_url = \"postgres://bill:********@standby.internal/bill\"  # environment NEXTPANEL_BILL_DATABASE_REPLICA_URL"),
+        "{text}"
+    );
+    assert!(
         !text.contains("db-secret")
+            && !text.contains("replica-secret")
             && !text.contains("super-secret-password")
             && !text.contains("very_secret"),
         "secrets leaked: {text}"
@@ -272,6 +281,22 @@ fn bad_configuration_is_refused_with_the_setting_named() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("listen"));
+    // A read replica is PostgreSQL only: refused next to SQLite, naming the setting and
+    // never showing the URL's password.
+    let out = bin()
+        .args([
+            "config",
+            "--database",
+            "sqlite://bill.db",
+            "--database-replica",
+            "postgres://bill:replica-secret@standby/bill",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("database_replica_url"), "{err}");
+    assert!(!err.contains("replica-secret"), "{err}");
 }
 
 /// Waits until `serve` on `port` answers.

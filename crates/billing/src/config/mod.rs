@@ -75,6 +75,8 @@ pub struct Layer {
     pub listen: Option<String>,
     /// Database URL.
     pub database_url: Option<String>,
+    /// URL of a PostgreSQL read replica for admin lists and reports.
+    pub database_replica_url: Option<String>,
     /// Email of the admin created on first start.
     pub admin_email: Option<String>,
     /// Password of the admin created on first start.
@@ -264,6 +266,9 @@ pub struct Settings {
     pub listen: SocketAddr,
     /// Database URL (may hold a password: print only [`Settings::masked`]).
     pub database_url: SecretString,
+    /// URL of a PostgreSQL hot standby that admin lists and reports read from (may hold a
+    /// password too); `None`: every read goes to the primary.
+    pub database_replica_url: Option<SecretString>,
     /// Email of the admin created on first start.
     pub admin_email: String,
     /// Password of that admin; random and printed once when unset.
@@ -445,6 +450,7 @@ impl Settings {
                 message: "must start with sqlite:// or postgres://".to_owned(),
             });
         }
+        let database_replica_url = replica_url(&database_url, layer.database_replica_url)?;
         let log_format = match layer.log_format.as_deref() {
             None | Some("pretty") => LogFormat::Pretty,
             Some("json") => LogFormat::Json,
@@ -857,6 +863,7 @@ impl Settings {
             health_policy,
             listen,
             database_url: SecretString::from(database_url),
+            database_replica_url,
             admin_email,
             admin_password: layer.admin_password.map(SecretString::from),
             auth,
@@ -870,6 +877,7 @@ impl Settings {
         struct Shown<'a> {
             listen: String,
             database_url: String,
+            database_replica_url: String,
             admin_email: &'a str,
             admin_password: &'a str,
             allow_registration: bool,
@@ -1016,6 +1024,10 @@ impl Settings {
             health_successes_to_online: self.health_policy.successes_to_online,
             listen: self.listen.to_string(),
             database_url: mask_url_password(self.database_url.expose_secret()),
+            database_replica_url: self.database_replica_url.as_ref().map_or_else(
+                || "(not set: every read goes to the primary)".to_owned(),
+                |u| mask_url_password(u.expose_secret()),
+            ),
             admin_email: &self.admin_email,
             admin_password: if self.admin_password.is_some() {
                 "********"
@@ -1071,6 +1083,31 @@ impl Settings {
         }
         out
     }
+}
+
+/// Checks `database_replica_url` against the primary's URL: replicas are PostgreSQL
+/// standbys, so both must be PostgreSQL. The URL itself never appears in the error.
+fn replica_url(
+    database_url: &str,
+    replica: Option<String>,
+) -> Result<Option<SecretString>, ConfigError> {
+    let Some(url) = replica.filter(|u| !u.is_empty()) else {
+        return Ok(None);
+    };
+    let postgres = |u: &str| u.starts_with("postgres://") || u.starts_with("postgresql://");
+    if !postgres(&url) {
+        return Err(ConfigError::Invalid {
+            key: "database_replica_url",
+            message: "must be a postgres:// URL of a PostgreSQL hot standby".to_owned(),
+        });
+    }
+    if !postgres(database_url) {
+        return Err(ConfigError::Invalid {
+            key: "database_replica_url",
+            message: "read replicas need PostgreSQL, but database_url is SQLite: unset database_replica_url or move to PostgreSQL".to_owned(),
+        });
+    }
+    Ok(Some(SecretString::from(url)))
 }
 
 /// Replaces the password of `scheme://user:password@host/...` with `********`.
@@ -1161,6 +1198,56 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn a_replica_needs_postgresql_and_never_shows_its_password() -> Result<(), ConfigError> {
+        for (primary, replica) in [
+            ("sqlite://bill.db", "postgres://bill:s3cret@standby/bill"),
+            (
+                "postgres://bill@primary/bill",
+                "mysql://bill:s3cret@standby/bill",
+            ),
+            (
+                DEFAULT_DATABASE_URL,
+                "postgresql://bill:s3cret@standby/bill",
+            ),
+        ] {
+            let err = Settings::from_layer(Layer {
+                database_url: Some(primary.into()),
+                database_replica_url: Some(replica.into()),
+                ..Layer::default()
+            });
+            let Err(e) = err else {
+                panic!("{primary} with a replica {replica} was taken");
+            };
+            assert!(
+                matches!(
+                    e,
+                    ConfigError::Invalid {
+                        key: "database_replica_url",
+                        ..
+                    }
+                ),
+                "{e:?}"
+            );
+            assert!(!e.to_string().contains("s3cret"), "{e}");
+        }
+        let s = Settings::from_layer(Layer {
+            database_url: Some("postgres://bill:s3cret@primary/bill".into()),
+            database_replica_url: Some("postgres://bill:s3cret@standby/bill".into()),
+            ..Layer::default()
+        })?;
+        let shown = s.masked();
+        assert!(
+            shown.contains("database_replica_url = \"postgres://bill:********@standby/bill\""),
+            "{shown}"
+        );
+        assert!(!shown.contains("s3cret"), "{shown}");
+        let none = Settings::from_layer(Layer::default())?;
+        assert!(none.database_replica_url.is_none());
+        assert!(none.masked().contains("database_replica_url = \"(not set"));
+        Ok(())
     }
 
     #[test]

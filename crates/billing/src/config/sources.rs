@@ -399,6 +399,49 @@ mod tests {
     }
 
     #[test]
+    fn the_replica_url_comes_from_its_variable_or_a_secret_file(
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        let loaded = load(
+            None,
+            env(&[(
+                "NEXTPANEL_BILL_DATABASE_REPLICA_URL",
+                "postgres://bill@standby/bill",
+            )]),
+            &Layer::default(),
+        )?;
+        assert_eq!(
+            loaded.layer.database_replica_url.as_deref(),
+            Some("postgres://bill@standby/bill")
+        );
+        let dir = tempfile::tempdir()?;
+        let secret = dir.path().join("replica_url");
+        std::fs::write(&secret, "postgres://bill:s3cret@standby/bill\n")?;
+        let loaded = load(
+            None,
+            env(&[
+                ("DATABASE_URL", "postgres://bill@primary/bill"),
+                (
+                    "NEXTPANEL_BILL_DATABASE_REPLICA_URL_FILE",
+                    secret.to_str().unwrap_or_default(),
+                ),
+            ]),
+            &Layer::default(),
+        )?;
+        assert_eq!(
+            loaded.layer.database_replica_url.as_deref(),
+            Some("postgres://bill:s3cret@standby/bill")
+        );
+        let settings = super::super::Settings::from_layer(loaded.layer)?;
+        let shown = settings.describe(&loaded.sources);
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(
+            shown.contains("NEXTPANEL_BILL_DATABASE_REPLICA_URL_FILE"),
+            "{shown}"
+        );
+        Ok(())
+    }
+
+    #[test]
     fn unknown_keys_and_bad_values_name_the_setting_and_source(
     ) -> Result<(), Box<dyn std::error::Error>> {
         let err = load(

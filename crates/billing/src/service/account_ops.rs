@@ -475,7 +475,7 @@ pub async fn list_jobs(
             );
         }
     }
-    let mut conn = db.conn().await?;
+    let mut conn = db.read().await?;
     let listed = store::jobs::list(&mut conn, state, page).await?;
     Ok(super::Paginated::of(page, listed, |r| JobView::from(&r)))
 }

@@ -168,7 +168,7 @@ pub async fn list(
     page: Page,
 ) -> Result<Paginated<HostingAccount>, ServiceError> {
     actor.require_staff()?;
-    let mut conn = db.conn().await?;
+    let mut conn = db.read().await?;
     let mut list = Paginated::of(
         page,
         store::hosting_accounts::list(&mut conn, filter, page).await?,
@@ -292,7 +292,7 @@ pub async fn counts_by_type(
     actor: &Actor,
 ) -> Result<std::collections::BTreeMap<String, i64>, ServiceError> {
     actor.require_staff()?;
-    let mut conn = db.conn().await?;
+    let mut conn = db.read().await?;
     let mut counts: std::collections::BTreeMap<String, i64> =
         ["panel", "reseller", "master-reseller"]
             .iter()

@@ -114,7 +114,7 @@ pub async fn list(
     page: Page,
 ) -> Result<Paginated<AuditEntry>, ServiceError> {
     actor.require_staff()?;
-    let mut conn = db.conn().await?;
+    let mut conn = db.read().await?;
     let listed = store::audit::list(&mut conn, entity_type, entity_id, page).await?;
     Ok(Paginated::of(page, listed, AuditEntry::from))
 }

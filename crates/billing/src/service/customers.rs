@@ -114,7 +114,7 @@ pub async fn list(
     if let Some(s) = search {
         crate::domain::text::bounded("search", s, 0, 200)?;
     }
-    let mut conn = db.conn().await?;
+    let mut conn = db.read().await?;
     let filter = UserFilter {
         roles: &["customer"],
         search: search.map(str::trim).filter(|s| !s.is_empty()),

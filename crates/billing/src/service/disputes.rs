@@ -228,7 +228,7 @@ pub async fn list(
     page: Page,
 ) -> Result<Paginated<Dispute>, ServiceError> {
     actor.require_staff()?;
-    let mut conn = db.conn().await?;
+    let mut conn = db.read().await?;
     let listed = store::disputes::list(&mut conn, customer_id, page).await?;
     Ok(Paginated::of(page, listed, |r| Dispute::from(&r)))
 }

@@ -821,7 +821,7 @@ pub async fn list(
     page: Page,
 ) -> Result<Paginated<Invoice>, ServiceError> {
     actor.require_staff()?;
-    page_of(db, customer_id, status, number, page).await
+    page_of(db.read().await?, customer_id, status, number, page).await
 }
 
 /// The caller's own invoices, newest first.
@@ -833,17 +833,17 @@ pub async fn list_mine(
     page: Page,
 ) -> Result<Paginated<Invoice>, ServiceError> {
     let me = actor.user_id.ok_or(ServiceError::NotFound("user"))?;
-    page_of(db, Some(me), status, number, page).await
+    // A customer's own list stays on the primary: they look right after paying or ordering.
+    page_of(db.conn().await?, Some(me), status, number, page).await
 }
 
 async fn page_of(
-    db: &Db,
+    mut conn: store::Conn,
     customer_id: Option<i64>,
     status: Option<InvoiceStatus>,
     number: Option<&str>,
     page: Page,
 ) -> Result<Paginated<Invoice>, ServiceError> {
-    let mut conn = db.conn().await?;
     let number = number.map(str::trim).filter(|n| !n.is_empty());
     let listed = store::invoices::list(
         &mut conn,

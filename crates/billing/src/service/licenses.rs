@@ -245,7 +245,7 @@ pub async fn list(
     page: Page,
 ) -> Result<Paginated<License>, ServiceError> {
     actor.require_staff()?;
-    let mut conn = db.conn().await?;
+    let mut conn = db.read().await?;
     if let Some(id) = customer_id {
         customers::load(&mut conn, id).await?;
     }

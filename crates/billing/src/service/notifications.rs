@@ -311,7 +311,7 @@ pub async fn list(
             return Err(Invalid::new("state", "must be queued, sending, sent or failed").into());
         }
     }
-    let mut conn = db.conn().await?;
+    let mut conn = db.read().await?;
     let listed = store::outbox::list(&mut conn, state, page).await?;
     Ok(Paginated::of(page, listed, |r| EmailView::from(&r)))
 }

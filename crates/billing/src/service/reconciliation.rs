@@ -427,7 +427,7 @@ pub async fn list(
     page: Page,
 ) -> Result<Paginated<Reconciliation>, ServiceError> {
     actor.require_admin()?;
-    let mut conn = db.conn().await?;
+    let mut conn = db.read().await?;
     let listed = store::reconciliations::list(&mut conn, server_id, page).await?;
     Ok(Paginated::of(page, listed, |r| Reconciliation::from(&r)))
 }

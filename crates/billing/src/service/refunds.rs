@@ -624,7 +624,7 @@ pub async fn credit_notes(
     page: Page,
 ) -> Result<Paginated<CreditNote>, ServiceError> {
     actor.require_staff()?;
-    notes_page(db, customer_id, page).await
+    notes_page(db.read().await?, customer_id, page).await
 }
 
 /// The caller's own credit notes.
@@ -634,15 +634,15 @@ pub async fn my_credit_notes(
     page: Page,
 ) -> Result<Paginated<CreditNote>, ServiceError> {
     let me = actor.user_id.ok_or(ServiceError::NotFound("customer"))?;
-    notes_page(db, Some(me), page).await
+    // A customer's own list stays on the primary: they look right after a refund.
+    notes_page(db.conn().await?, Some(me), page).await
 }
 
 async fn notes_page(
-    db: &Db,
+    mut conn: store::Conn,
     customer_id: Option<i64>,
     page: Page,
 ) -> Result<Paginated<CreditNote>, ServiceError> {
-    let mut conn = db.conn().await?;
     let listed = store::refunds::credit_notes(&mut conn, customer_id, page).await?;
     Ok(Paginated::of(page, listed, |r| CreditNote::from(&r)))
 }

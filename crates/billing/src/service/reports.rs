@@ -142,7 +142,7 @@ pub async fn report(
         .iter()
         .map(|m| label(*m))
         .collect();
-    let mut conn = db.conn().await?;
+    let mut conn = db.read().await?;
     let mut series = Vec::new();
     let (title, unit) = match name {
         ReportName::Mrr => {

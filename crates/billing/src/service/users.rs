@@ -210,7 +210,7 @@ pub async fn list_staff(
     page: Page,
 ) -> Result<Paginated<User>, ServiceError> {
     actor.require_admin()?;
-    let mut conn = db.conn().await?;
+    let mut conn = db.read().await?;
     let filter = UserFilter {
         roles: &["admin", "staff"],
         search: None,

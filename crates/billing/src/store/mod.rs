@@ -3,7 +3,9 @@
 //! Every statement is written once, in SQL both engines accept (`$n` parameters,
 //! `RETURNING`, no engine-specific functions), and run through [`on_conn!`], which
 //! expands it once per engine. Reads take any [`AsConn`]; writes that must be atomic
-//! with others (an audit row, a job) take a [`Tx`].
+//! with others (an audit row, a job) take a [`Tx`]. Reads that tolerate replication lag
+//! (admin lists, reports) may take [`Db::read`], which is the PostgreSQL read replica
+//! when one is configured ([`replica`]).
 
 use std::path::Path;
 use std::str::FromStr;
@@ -44,6 +46,7 @@ pub mod plan_prices;
 pub mod plans;
 pub mod reconciliations;
 pub mod refunds;
+pub mod replica;
 pub mod reports;
 pub mod servers;
 pub mod sessions;
@@ -54,6 +57,7 @@ pub mod users;
 
 pub use list::{like_pattern, Listed, Page};
 pub(crate) use list::{list_page, Filters};
+pub use replica::Replica;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -124,8 +128,8 @@ pub enum Engine {
 pub enum Db {
     /// SQLite pool.
     Sqlite(SqlitePool),
-    /// PostgreSQL pool.
-    Postgres(PgPool),
+    /// PostgreSQL pool of the primary, and the read replica [`Db::read`] may use.
+    Postgres(PgPool, Option<Replica>),
 }
 
 /// A connection borrowed from a pool, in autocommit mode.
@@ -218,7 +222,7 @@ impl Db {
             .acquire_timeout(Duration::from_secs(5))
             .connect_with(options)
             .await?;
-        Ok(Db::Postgres(pool))
+        Ok(Db::Postgres(pool, None))
     }
 
     /// Connects to SQLite with WAL and a busy timeout, so readers never block the writer.
@@ -249,7 +253,7 @@ impl Db {
     pub fn engine(&self) -> Engine {
         match self {
             Db::Sqlite(_) => Engine::Sqlite,
-            Db::Postgres(_) => Engine::Postgres,
+            Db::Postgres(..) => Engine::Postgres,
         }
     }
 
@@ -258,7 +262,7 @@ impl Db {
         self.refuse_newer().await?;
         match self {
             Db::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await?,
-            Db::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
+            Db::Postgres(pool, _) => POSTGRES_MIGRATIONS.run(pool).await?,
         }
         Ok(())
     }
@@ -277,8 +281,40 @@ impl Db {
     pub async fn conn(&self) -> Result<Conn, StoreError> {
         Ok(match self {
             Db::Sqlite(pool) => Conn::Sqlite(pool.acquire().await?),
-            Db::Postgres(pool) => Conn::Postgres(pool.acquire().await?),
+            Db::Postgres(pool, _) => Conn::Postgres(pool.acquire().await?),
         })
+    }
+
+    /// Borrows a connection for a read that tolerates replication lag (admin lists,
+    /// reports): from the read replica when one is set and reachable, else from the
+    /// primary. Never for a read that decides a write, authenticates, or must see this
+    /// request's own writes: those take [`Db::conn`] or [`Db::begin`].
+    pub async fn read(&self) -> Result<Conn, StoreError> {
+        if let Db::Postgres(_, Some(replica)) = self {
+            if let Some(conn) = replica.acquire().await {
+                return Ok(Conn::Postgres(conn));
+            }
+        }
+        self.conn().await
+    }
+
+    /// This database with `url` as its read replica (PostgreSQL only; connected on first
+    /// use).
+    pub fn with_replica(self, url: &str) -> Result<Db, StoreError> {
+        match self {
+            Db::Postgres(pool, _) => Ok(Db::Postgres(pool, Some(Replica::new(url)?))),
+            Db::Sqlite(_) => Err(StoreError::BadUrl(
+                "database_replica_url needs a PostgreSQL database_url".to_owned(),
+            )),
+        }
+    }
+
+    /// The read replica, when one is set.
+    pub fn replica(&self) -> Option<&Replica> {
+        match self {
+            Db::Postgres(_, replica) => replica.as_ref(),
+            Db::Sqlite(_) => None,
+        }
     }
 
     /// Begins a transaction. On SQLite it takes the write lock at once, which avoids
@@ -286,7 +322,7 @@ impl Db {
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         Ok(match self {
             Db::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
-            Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+            Db::Postgres(pool, _) => Tx::Postgres(pool.begin().await?),
         })
     }
 
@@ -294,7 +330,12 @@ impl Db {
     pub async fn close(&self) {
         match self {
             Db::Sqlite(pool) => pool.close().await,
-            Db::Postgres(pool) => pool.close().await,
+            Db::Postgres(pool, replica) => {
+                pool.close().await;
+                if let Some(replica) = replica {
+                    replica.close().await;
+                }
+            }
         }
     }
 }

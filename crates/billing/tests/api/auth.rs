@@ -43,7 +43,7 @@ async fn first_start_creates_one_admin_with_a_random_password() {
             .fetch_one(p)
             .await
             .unwrap(),
-        billing::store::Db::Postgres(p) => sqlx::query_as("SELECT password_hash FROM users")
+        billing::store::Db::Postgres(p, _) => sqlx::query_as("SELECT password_hash FROM users")
             .fetch_one(p)
             .await
             .unwrap(),
@@ -333,7 +333,7 @@ async fn api_keys_are_shown_once_work_as_bearer_and_can_be_revoked() {
             .fetch_all(p)
             .await
             .unwrap(),
-        billing::store::Db::Postgres(p) => sqlx::query_as("SELECT key_hash FROM api_keys")
+        billing::store::Db::Postgres(p, _) => sqlx::query_as("SELECT key_hash FROM api_keys")
             .fetch_all(p)
             .await
             .unwrap(),

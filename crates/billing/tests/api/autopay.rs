@@ -319,7 +319,7 @@ async fn attempt_id(shop: &Shop, invoice: i64, attempt: i64) -> i64 {
     );
     match &shop.app.db {
         billing::store::Db::Sqlite(pool) => sqlx::query_scalar(&sql).fetch_one(pool).await.unwrap(),
-        billing::store::Db::Postgres(pool) => {
+        billing::store::Db::Postgres(pool, _) => {
             sqlx::query_scalar(&sql).fetch_one(pool).await.unwrap()
         }
     }
@@ -461,7 +461,7 @@ async fn customers_turn_autopay_off_and_remove_their_card() {
                 .fetch_one(pool)
                 .await
                 .unwrap(),
-            billing::store::Db::Postgres(pool) => sqlx::query_scalar::<_, String>(&conn_sql)
+            billing::store::Db::Postgres(pool, _) => sqlx::query_scalar::<_, String>(&conn_sql)
                 .fetch_one(pool)
                 .await
                 .unwrap(),

@@ -51,6 +51,15 @@ pub struct FreshDb {
 }
 
 impl FreshDb {
+    /// A database the test set up itself, left for the test to clean up.
+    pub fn existing(db: Db) -> FreshDb {
+        FreshDb {
+            db,
+            _dir: None,
+            schema: None,
+        }
+    }
+
     pub async fn new(engine: Engine) -> FreshDb {
         match engine {
             Engine::Sqlite => {
@@ -71,7 +80,7 @@ impl FreshDb {
                     .expect("NPB_TEST_ENGINE=postgres needs DATABASE_URL=postgres://...");
                 let schema = format!("t_{}", hex_id());
                 let admin = Db::connect(&url).await.unwrap();
-                let Db::Postgres(pool) = &admin else {
+                let Db::Postgres(pool, _) = &admin else {
                     unreachable!()
                 };
                 sqlx::query(&format!("CREATE SCHEMA {schema}"))
@@ -105,7 +114,7 @@ impl Drop for FreshDb {
                 .build()
                 .unwrap();
             rt.block_on(async move {
-                if let Ok(Db::Postgres(pool)) = Db::connect(&url).await {
+                if let Ok(Db::Postgres(pool, _)) = Db::connect(&url).await {
                     // One statement with its own lock timeout: a failed test may leave the
                     // app's connections holding locks, and the drop must not wait on them.
                     let sql =
@@ -368,7 +377,7 @@ impl TestApp {
             Db::Sqlite(pool) => {
                 sqlx::query(sql).execute(pool).await.unwrap();
             }
-            Db::Postgres(pool) => {
+            Db::Postgres(pool, _) => {
                 sqlx::query(sql).execute(pool).await.unwrap();
             }
         }
@@ -391,7 +400,7 @@ impl TestApp {
                 .await
                 .unwrap()
                 .rows_affected(),
-            Db::Postgres(pool) => sqlx::query(&sql)
+            Db::Postgres(pool, _) => sqlx::query(&sql)
                 .bind(at)
                 .bind(id)
                 .execute(pool)
@@ -407,7 +416,7 @@ impl TestApp {
     pub async fn query_strings(&self, sql: &str) -> Vec<String> {
         match &self.db {
             Db::Sqlite(pool) => sqlx::query_scalar(sql).fetch_all(pool).await.unwrap(),
-            Db::Postgres(pool) => sqlx::query_scalar(sql).fetch_all(pool).await.unwrap(),
+            Db::Postgres(pool, _) => sqlx::query_scalar(sql).fetch_all(pool).await.unwrap(),
         }
     }
 
@@ -415,7 +424,7 @@ impl TestApp {
         let sql = format!("SELECT COUNT(*) FROM {table}");
         match &self.db {
             Db::Sqlite(pool) => sqlx::query_scalar(&sql).fetch_one(pool).await.unwrap(),
-            Db::Postgres(pool) => sqlx::query_scalar(&sql).fetch_one(pool).await.unwrap(),
+            Db::Postgres(pool, _) => sqlx::query_scalar(&sql).fetch_one(pool).await.unwrap(),
         }
     }
 }

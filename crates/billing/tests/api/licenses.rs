@@ -93,7 +93,7 @@ async fn license_keys_are_well_formed_and_unique() {
     let sql = "UPDATE licenses SET license_key = (SELECT license_key FROM licenses WHERE id = 1) WHERE id = 2";
     let duplicate = match &app.db {
         billing::store::Db::Sqlite(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
-        billing::store::Db::Postgres(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
+        billing::store::Db::Postgres(p, _) => sqlx::query(sql).execute(p).await.map(|_| ()),
     };
     assert!(
         duplicate.is_err(),

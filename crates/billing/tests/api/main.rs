@@ -26,6 +26,7 @@ mod plans;
 mod provisioning;
 mod reconciliation;
 mod refunds;
+mod replica;
 mod reports;
 mod roles;
 mod schema;

@@ -40,7 +40,7 @@ fn by_template<'a>(messages: &'a [Value], subject_part: &str) -> Vec<&'a Value> 
 async fn all_text(app: &TestApp, sql: &str) -> String {
     let rows: Vec<(Option<String>,)> = match &app.db {
         billing::store::Db::Sqlite(p) => sqlx::query_as(sql).fetch_all(p).await.unwrap(),
-        billing::store::Db::Postgres(p) => sqlx::query_as(sql).fetch_all(p).await.unwrap(),
+        billing::store::Db::Postgres(p, _) => sqlx::query_as(sql).fetch_all(p).await.unwrap(),
     };
     rows.into_iter()
         .filter_map(|(t,)| t)

@@ -162,7 +162,7 @@ async fn a_provision_creates_the_account_license_and_log_line() {
             .fetch_all(p)
             .await
             .unwrap(),
-        billing::store::Db::Postgres(p) => sqlx::query_as("SELECT payload FROM jobs")
+        billing::store::Db::Postgres(p, _) => sqlx::query_as("SELECT payload FROM jobs")
             .fetch_all(p)
             .await
             .unwrap(),

@@ -16,7 +16,7 @@ async fn columns(db: &Db) -> BTreeSet<(String, String)> {
         .fetch_all(pool)
         .await
         .unwrap(),
-        Db::Postgres(pool) => sqlx::query_as(
+        Db::Postgres(pool, _) => sqlx::query_as(
             "SELECT table_name::text, column_name::text FROM information_schema.columns \
              WHERE table_schema = current_schema() AND table_name <> '_sqlx_migrations'",
         )
@@ -40,7 +40,7 @@ async fn indexes(db: &Db) -> BTreeSet<(String, String, String)> {
         .fetch_all(pool)
         .await
         .unwrap(),
-        Db::Postgres(pool) => sqlx::query_as(
+        Db::Postgres(pool, _) => sqlx::query_as(
             "SELECT t.relname::text, i.relname::text, \
              string_agg(a.attname::text, ',' ORDER BY k.ord) \
              FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid \

@@ -64,7 +64,7 @@ async fn insert_account(app: &TestApp, server: i64, username: &str, state: &str)
             .execute(p)
             .await
             .map(|_| ()),
-        billing::store::Db::Postgres(p) => sqlx::query(sql)
+        billing::store::Db::Postgres(p, _) => sqlx::query(sql)
             .bind(customer)
             .bind(license)
             .bind(server)
@@ -385,7 +385,7 @@ async fn servers_are_registered_listed_edited_and_removed() {
     let sql = "UPDATE hosting_accounts SET state = 'terminated'";
     match &app.db {
         billing::store::Db::Sqlite(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
-        billing::store::Db::Postgres(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
+        billing::store::Db::Postgres(p, _) => sqlx::query(sql).execute(p).await.map(|_| ()),
     }
     .unwrap();
     assert_eq!(
@@ -596,7 +596,7 @@ async fn secrets_stay_out_of_the_database_responses_and_logs() {
                 .await
                 .unwrap()
         }
-        billing::store::Db::Postgres(p) => {
+        billing::store::Db::Postgres(p, _) => {
             sqlx::query_as("SELECT api_key_sealed, api_secret_sealed, api_key_hint FROM servers")
                 .fetch_all(p)
                 .await

@@ -28,6 +28,11 @@ pub struct Health {
     /// is worth a look, but never makes the instance unready).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub payments: Option<crate::service::settlement::PaymentsHealth>,
+    /// On `/ready`, with `database_replica_url` set: the read replica's state. A replica
+    /// that is down never makes the instance unready: lists and reports read from the
+    /// primary meanwhile.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replica: Option<crate::store::replica::ReplicaHealth>,
 }
 
 async fn check(state: &AppState) -> (StatusCode, Json<Health>) {
@@ -47,6 +52,7 @@ async fn check(state: &AppState) -> (StatusCode, Json<Health>) {
         engine,
         email: None,
         payments: None,
+        replica: None,
     };
     (
         if up {
@@ -83,5 +89,8 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Health>) 
         format!("not configured: {queued} message(s) queued and kept until SMTP is set up")
     });
     health.payments = crate::service::settlement::health(&state.db).await.ok();
+    if let Some(replica) = state.db.replica() {
+        health.replica = Some(replica.health().await);
+    }
     (status, Json(health))
 }
