@@ -127,6 +127,7 @@ impl AppState {
             db: self.db.clone(),
             vault: self.vault.clone(),
             timeouts: self.panel_timeouts,
+            concurrency: self.settings.usage_poll_concurrency,
         }
     }
 

@@ -109,6 +109,8 @@ pub struct Layer {
     pub reconcile_interval_secs: Option<i64>,
     /// Seconds between usage polls of every account (0: off).
     pub usage_poll_interval_secs: Option<i64>,
+    /// Usage calls a poll keeps in flight to each server.
+    pub usage_poll_concurrency: Option<i64>,
     /// Consecutive failed checks that take a server offline.
     pub health_failures_to_offline: Option<i64>,
     /// Consecutive successful checks that bring a server back online.
@@ -286,6 +288,8 @@ pub struct Settings {
     pub reconcile_interval_secs: u64,
     /// Seconds between usage polls (quota alerts, usage drift); 0 disables the loop.
     pub usage_poll_interval_secs: u64,
+    /// Usage calls a poll keeps in flight to each server.
+    pub usage_poll_concurrency: usize,
     /// Online/offline hysteresis of the health monitor.
     pub health_policy: crate::domain::server::HealthPolicy,
     /// Job workers, retries and leases.
@@ -550,6 +554,9 @@ impl Settings {
             Some(0) => 0,
             other => positive("usage_poll_interval_secs", other, 3_600)?.unsigned_abs(),
         };
+        let usage_poll_concurrency =
+            positive("usage_poll_concurrency", layer.usage_poll_concurrency, 4)?.unsigned_abs()
+                as usize;
         let workers = match layer.workers {
             Some(0) => 0,
             other => positive("workers", other, 4)?.unsigned_abs() as usize,
@@ -860,6 +867,7 @@ impl Settings {
             health_interval_secs,
             reconcile_interval_secs,
             usage_poll_interval_secs,
+            usage_poll_concurrency,
             health_policy,
             listen,
             database_url: SecretString::from(database_url),
@@ -893,6 +901,7 @@ impl Settings {
             health_interval_secs: u64,
             reconcile_interval_secs: u64,
             usage_poll_interval_secs: u64,
+            usage_poll_concurrency: usize,
             health_failures_to_offline: i64,
             health_successes_to_online: i64,
             workers: usize,
@@ -1020,6 +1029,7 @@ impl Settings {
             health_interval_secs: self.health_interval_secs,
             reconcile_interval_secs: self.reconcile_interval_secs,
             usage_poll_interval_secs: self.usage_poll_interval_secs,
+            usage_poll_concurrency: self.usage_poll_concurrency,
             health_failures_to_offline: self.health_policy.failures_to_offline,
             health_successes_to_online: self.health_policy.successes_to_online,
             listen: self.listen.to_string(),

@@ -122,6 +122,9 @@ pub enum Outcome {
     },
     /// Failed for good; the job already recorded the consequences.
     Fail(String),
+    /// Finished, and the job already marked itself done in the transaction of its
+    /// result (one commit instead of two); the runner has nothing left to record.
+    Settled,
     /// Not yet possible (the account is still being created, no server can take it):
     /// run again after `after_ms` without using up an attempt, so waiting never kills
     /// the job.
@@ -222,11 +225,27 @@ impl JobContext {
         let now = store::now();
         let lease = now
             + ChronoDuration::seconds(i64::try_from(self.settings.jobs.lease_secs).unwrap_or(15));
-        let mut conn = self.db.conn().await?;
-        let Some(job) = store::jobs::claim(&mut conn, now, lease, &token).await? else {
+        if self.db.engine() == store::Engine::Sqlite {
+            // Looking is a read, which never waits in WAL mode; only a claim that will
+            // find something takes a turn among the writers.
+            let mut conn = self.db.conn().await?;
+            if !store::jobs::any_due(&mut conn, now).await? {
+                return Ok(false);
+            }
+        }
+        let mut tx = self.db.begin().await?;
+        let Some(job) = store::jobs::claim(&mut tx, now, lease, &token).await? else {
+            tx.rollback().await?;
             return Ok(false);
         };
-        drop(conn);
+        // What the job's first step records (a provision's account is `provisioning` from
+        // now on) shares the claim's commit.
+        if job.kind == "provision" && job.attempts <= job.max_attempts {
+            if let Some(account_id) = job.hosting_account_id {
+                provision::on_claim(&mut tx, &job, account_id).await?;
+            }
+        }
+        tx.commit().await?;
         // Renewed while the job runs, so the lease can be short: a dead worker's job is
         // taken over within one lease, a live one's never.
         let _heartbeat = crate::service::leases::Heartbeat::start(
@@ -297,9 +316,13 @@ impl JobContext {
         token: &str,
         outcome: Outcome,
     ) -> Result<(), ServiceError> {
+        if outcome == Outcome::Settled {
+            return Ok(());
+        }
         let now = store::now();
         let mut tx = self.db.begin().await?;
         let held = match &outcome {
+            Outcome::Settled => true,
             Outcome::Done(result) => {
                 store::jobs::finish(
                     &mut tx,
@@ -425,11 +448,16 @@ impl JobContext {
     pub async fn work(self, worker: usize) {
         tracing::debug!(worker, "job worker started");
         loop {
+            // Listening before looking: a job enqueued after the look found nothing wakes
+            // this worker at once instead of after the poll interval.
+            let woken = self.wake.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
             match self.run_next().await {
                 Ok(true) => {}
                 Ok(false) => {
                     tokio::select! {
-                        () = self.wake.notified() => {}
+                        () = woken => {}
                         () = tokio::time::sleep(Duration::from_millis(250)) => {}
                     }
                 }

@@ -26,6 +26,22 @@ fn job_actor(job: &JobRow) -> Actor {
     }
 }
 
+/// Marks a pending account `provisioning` in the transaction that claims its job, so
+/// the claim and the account's first step cost one commit. An account that is gone or
+/// past pending is left to the attempt to judge.
+pub async fn on_claim(tx: &mut Tx, job: &JobRow, account_id: i64) -> Result<(), ServiceError> {
+    let Some(account) = store::hosting_accounts::find(tx, account_id).await? else {
+        return Ok(());
+    };
+    if state_of(&account) == AccountState::Pending {
+        let mut next = account.clone();
+        next.state = AccountState::Provisioning.as_str().to_owned();
+        next.updated_at = store::now();
+        save_change(tx, &job_actor(job), &account, &next, "account.provisioning").await?;
+    }
+    Ok(())
+}
+
 /// Runs one attempt of the provision job.
 pub async fn run(
     ctx: &JobContext,
@@ -49,7 +65,7 @@ async fn attempt(
     let mut conn = ctx.db.conn().await?;
     let account = accounts::load(&mut conn, account_id).await?;
     drop(conn);
-    match state_of(&account) {
+    let account = match state_of(&account) {
         AccountState::Active | AccountState::Suspended => {
             return Ok(Outcome::Done(Some("the account already exists".into())))
         }
@@ -59,22 +75,23 @@ async fn attempt(
                 account.state
             ))))
         }
+        // Normally done with the claim (`on_claim`).
         AccountState::Pending => {
             let mut tx = ctx.db.begin().await?;
             let mut next = account.clone();
             next.state = AccountState::Provisioning.as_str().to_owned();
             next.updated_at = store::now();
-            save_change(&mut tx, &actor, &account, &next, "account.provisioning").await?;
+            let saved =
+                save_change(&mut tx, &actor, &account, &next, "account.provisioning").await?;
             tx.commit().await?;
+            saved
         }
-        AccountState::Provisioning => {}
-    }
-    let mut conn = ctx.db.conn().await?;
-    let account = accounts::load(&mut conn, account_id).await?;
+        AccountState::Provisioning => account,
+    };
     let Some(server_id) = account.server_id else {
-        drop(conn);
         return assign_server(ctx, &actor, account_id).await;
     };
+    let mut conn = ctx.db.conn().await?;
     let server = store::servers::find(&mut conn, server_id)
         .await?
         .ok_or(ServiceError::NotFound("server"))?;
@@ -197,7 +214,8 @@ async fn adopt_or_refuse(
     }
 }
 
-/// Records the created (or adopted) panel account: active, password erased from the job.
+/// Records the created (or adopted) panel account: active, password erased from the
+/// job, and the job done, all in one transaction (one commit per provisioned account).
 async fn adopt(
     ctx: &JobContext,
     actor: &Actor,
@@ -213,22 +231,77 @@ async fn adopt(
     next.failure_reason = None;
     next.updated_at = store::now();
     let saved = save_change(&mut tx, actor, &current, &next, "account.provisioned").await?;
-    queue_welcome(&mut tx, &ctx.settings, job, &saved).await?;
+    let customer = store::users::find(&mut tx, saved.customer_id)
+        .await?
+        .ok_or(ServiceError::NotFound("customer"))?;
+    let license = store::licenses::find(&mut tx, saved.license_id)
+        .await?
+        .ok_or(ServiceError::NotFound("license"))?;
+    let server = match saved.server_id {
+        Some(id) => store::servers::find(&mut tx, id).await?,
+        None => None,
+    };
+    let panel_url = server
+        .as_ref()
+        .map(|s| s.base_url.as_str())
+        .unwrap_or_default();
+    queue_welcome(
+        &mut tx,
+        &ctx.settings,
+        job,
+        &saved,
+        &customer,
+        &license,
+        panel_url,
+    )
+    .await?;
     crate::service::capture::on_account_active(&mut tx, &ctx.settings, saved.id).await?;
     erase_password(&mut tx, job).await?;
+    let report = format!("created with NextPanel id {panel_id}");
+    // Fenced by the claim's token like the runner's own settling: a worker that lost its
+    // lease records its result (the account exists) but does not touch the job.
+    let settled = match job.locked_by.as_deref() {
+        Some(token) => {
+            let held = store::jobs::finish(
+                &mut tx,
+                job.id,
+                token,
+                &store::jobs::Finish {
+                    state: "done",
+                    error: None,
+                    result: Some(&report),
+                },
+                store::now(),
+            )
+            .await?;
+            if !held {
+                tracing::warn!(
+                    job = job.id,
+                    "the job's lease was taken over by another worker; its result stands"
+                );
+            }
+            true
+        }
+        None => false,
+    };
     tx.commit().await?;
-    accounts::log_change(
-        &ctx.db,
+    accounts::append_log(
         &ctx.settings.provisioning_log,
         actor,
         &saved,
         "account.provisioned",
-    )
-    .await;
+        &accounts::LogNames {
+            customer_email: &customer.email,
+            license_key: &license.license_key,
+            server: server.as_ref().map(|s| s.name.as_str()).unwrap_or_default(),
+        },
+    );
     tracing::info!(account = account.id, username = %account.username, panel_id, "hosting account provisioned");
-    Ok(Outcome::Done(Some(format!(
-        "created with NextPanel id {panel_id}"
-    ))))
+    Ok(if settled {
+        Outcome::Settled
+    } else {
+        Outcome::Done(Some(report))
+    })
 }
 
 /// Queues the welcome message with the credentials, in the transaction that makes the
@@ -238,23 +311,17 @@ async fn queue_welcome(
     settings: &crate::config::Settings,
     job: &JobRow,
     account: &AccountRow,
+    customer: &crate::store::users::UserRow,
+    license: &crate::store::licenses::LicenseRow,
+    panel_url: &str,
 ) -> Result<(), ServiceError> {
     let payload: serde_json::Value =
         serde_json::from_str(&job.payload).map_err(|e| ServiceError::Internal(e.to_string()))?;
     let sealed = payload.get("password").and_then(serde_json::Value::as_str);
-    let customer = store::users::find(tx, account.customer_id)
-        .await?
-        .ok_or(ServiceError::NotFound("customer"))?;
-    let license = store::licenses::find(tx, account.license_id)
-        .await?
-        .ok_or(ServiceError::NotFound("license"))?;
-    let panel_url = accounts::panel_url(tx, account.server_id)
-        .await?
-        .unwrap_or_default();
     let mut data = notifications::welcome_data(
         &customer.full_name,
         &account.username,
-        &panel_url,
+        panel_url,
         &license.license_key,
     );
     // By link: the password stays here, sealed, until the customer opens the link once.
@@ -274,7 +341,10 @@ async fn queue_welcome(
         }
         (_, sealed) => sealed,
     };
-    let to = account.email.clone().unwrap_or(customer.email);
+    let to = account
+        .email
+        .clone()
+        .unwrap_or_else(|| customer.email.clone());
     notifications::queue_sealed(
         tx,
         &format!("welcome:account:{}", account.id),

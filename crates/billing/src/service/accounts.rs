@@ -137,15 +137,47 @@ pub async fn log_change(
             .unwrap_or_default(),
         None => String::new(),
     };
+    append_log(
+        path,
+        actor,
+        account,
+        action,
+        &LogNames {
+            customer_email: &email,
+            license_key: &key,
+            server: &server,
+        },
+    );
+}
+
+/// What a provisioning-log line names besides the account.
+pub struct LogNames<'a> {
+    /// The customer's email.
+    pub customer_email: &'a str,
+    /// The license key.
+    pub license_key: &'a str,
+    /// The server's name.
+    pub server: &'a str,
+}
+
+/// Appends the provisioning-log line of a committed change whose names the caller has
+/// at hand (no look-ups).
+pub fn append_log(
+    path: &std::path::Path,
+    actor: &Actor,
+    account: &AccountRow,
+    action: &str,
+    names: &LogNames<'_>,
+) {
     provisioning_log::append(
         path,
         &LogLine {
             time: Utc::now().to_rfc3339(),
             account_id: account.id,
-            customer_email: &email,
+            customer_email: names.customer_email,
             username: &account.username,
-            license_key: &key,
-            server: &server,
+            license_key: names.license_key,
+            server: names.server,
             state: &account.state,
             actor: &actor.label,
             action,

@@ -87,6 +87,22 @@ pub async fn enqueue(tx: &mut Tx, j: &NewJob<'_>) -> Result<JobRow, StoreError> 
     Ok(row)
 }
 
+/// Whether some job is due (or its lease expired): a read, for idle workers to look
+/// before they take a turn among the writers (SQLite).
+pub async fn any_due(conn: &mut impl AsConn, now: DateTime<Utc>) -> Result<bool, StoreError> {
+    let any: bool = on_conn!(conn, |c| sqlx::query_scalar(&format!(
+        "SELECT EXISTS ({PICK})"
+    ))
+    .bind(now)
+    .fetch_one(c)
+    .await)?;
+    Ok(any)
+}
+
+/// The next due job (binding `$1` now): the oldest queued one, or one whose lease expired.
+const PICK: &str = "SELECT id FROM jobs WHERE (state = 'queued' AND run_at <= $1) OR (state = 'running' AND locked_until < $1) \
+                    ORDER BY run_at, id LIMIT 1";
+
 /// Claims the next due job (or one whose lease expired) for `lease_until`, marking it
 /// running under `token` and counting the attempt.
 pub async fn claim(
@@ -95,10 +111,8 @@ pub async fn claim(
     lease_until: DateTime<Utc>,
     token: &str,
 ) -> Result<Option<JobRow>, StoreError> {
-    let pick = "SELECT id FROM jobs WHERE (state = 'queued' AND run_at <= $1) OR (state = 'running' AND locked_until < $1) \
-                ORDER BY run_at, id LIMIT 1";
     let update = "UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_until = $2, locked_by = $3, updated_at = $1";
-    super::claim_next(conn, update, pick, COLUMNS, now, lease_until, token).await
+    super::claim_next(conn, update, PICK, COLUMNS, now, lease_until, token).await
 }
 
 /// How a job ended.

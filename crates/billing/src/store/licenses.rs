@@ -108,6 +108,11 @@ pub async fn find(conn: &mut impl AsConn, id: i64) -> Result<Option<LicenseRow>,
     super::find_row(conn, "licenses", COLUMNS, id, None).await
 }
 
+/// The licenses with these ids, in no particular order (absent ids are left out).
+pub async fn find_many(conn: &mut impl AsConn, ids: &[i64]) -> Result<Vec<LicenseRow>, StoreError> {
+    super::rows_in(conn, "licenses", COLUMNS, "id", ids, "").await
+}
+
 /// Finds a license by id only if `customer_id` owns it.
 pub async fn find_owned(
     conn: &mut impl AsConn,

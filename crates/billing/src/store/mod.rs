@@ -142,8 +142,12 @@ pub enum Conn {
 
 /// An open transaction; dropped without [`Tx::commit`] it rolls back.
 pub enum Tx {
-    /// SQLite transaction (begun IMMEDIATE, so it holds the write lock).
-    Sqlite(Transaction<'static, Sqlite>),
+    /// SQLite transaction (begun IMMEDIATE, so it holds the write lock), with its turn
+    /// in this process's queue of writers (`None` when the turn timed out).
+    Sqlite(
+        Transaction<'static, Sqlite>,
+        Option<tokio::sync::OwnedMutexGuard<()>>,
+    ),
     /// PostgreSQL transaction.
     Postgres(Transaction<'static, Postgres>),
 }
@@ -174,7 +178,7 @@ impl AsConn for Conn {
 impl AsConn for Tx {
     fn raw(&mut self) -> RawConn<'_> {
         match self {
-            Tx::Sqlite(c) => RawConn::Sqlite(c),
+            Tx::Sqlite(c, _) => RawConn::Sqlite(c),
             Tx::Postgres(c) => RawConn::Postgres(c),
         }
     }
@@ -190,6 +194,24 @@ macro_rules! on_conn {
     };
 }
 pub(crate) use on_conn;
+
+/// How long a SQLite writer waits for the lock before failing with "database is locked".
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The queue of this process's writers to the SQLite file behind `pool` (one per file,
+/// so pools opened on the same file share it).
+fn sqlite_writers(pool: &SqlitePool) -> std::sync::Arc<tokio::sync::Mutex<()>> {
+    type Queues =
+        std::collections::HashMap<std::path::PathBuf, std::sync::Arc<tokio::sync::Mutex<()>>>;
+    static QUEUES: std::sync::LazyLock<std::sync::Mutex<Queues>> =
+        std::sync::LazyLock::new(Default::default);
+    let file = pool.connect_options().get_filename().to_owned();
+    // A poisoned map still holds valid queues: a panic elsewhere cannot corrupt an Arc.
+    let mut queues = QUEUES
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    queues.entry(file).or_default().clone()
+}
 
 /// Current time at the precision both engines keep (microseconds), so values round-trip exactly.
 pub fn now() -> DateTime<Utc> {
@@ -239,7 +261,7 @@ impl Db {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(10))
+            .busy_timeout(SQLITE_BUSY_TIMEOUT)
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
@@ -318,10 +340,22 @@ impl Db {
     }
 
     /// Begins a transaction. On SQLite it takes the write lock at once, which avoids
-    /// the lock-upgrade failures of deferred transactions under concurrency.
+    /// the lock-upgrade failures of deferred transactions under concurrency, and first
+    /// waits for its turn among this process's writers: SQLite's own busy handler makes
+    /// a writer that finds the lock taken sleep 1, 2, 5, 10... up to 100 ms before it
+    /// looks again, so busy workers lost most of their time asleep while the lock was free.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         Ok(match self {
-            Db::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Sqlite(pool) => {
+                let queue = sqlite_writers(pool);
+                // Past the busy timeout, go on without a turn (the busy handler decides
+                // then, as before), so a transaction begun while another of the same task
+                // is open fails as it always did instead of waiting forever.
+                let turn = tokio::time::timeout(SQLITE_BUSY_TIMEOUT, queue.lock_owned())
+                    .await
+                    .ok();
+                Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?, turn)
+            }
             Db::Postgres(pool, _) => Tx::Postgres(pool.begin().await?),
         })
     }
@@ -344,7 +378,7 @@ impl Tx {
     /// Commits the transaction.
     pub async fn commit(self) -> Result<(), StoreError> {
         match self {
-            Tx::Sqlite(tx) => tx.commit().await?,
+            Tx::Sqlite(tx, _turn) => tx.commit().await?,
             Tx::Postgres(tx) => tx.commit().await?,
         }
         Ok(())
@@ -354,7 +388,7 @@ impl Tx {
     /// locks are released before the caller goes on.
     pub async fn rollback(self) -> Result<(), StoreError> {
         match self {
-            Tx::Sqlite(tx) => tx.rollback().await?,
+            Tx::Sqlite(tx, _turn) => tx.rollback().await?,
             Tx::Postgres(tx) => tx.rollback().await?,
         }
         Ok(())
