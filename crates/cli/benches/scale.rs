@@ -1,6 +1,7 @@
 //! A large host: `BENCH_SCALE_SERVICES` (default 1,000,000 on PostgreSQL, a tenth of it
 //! on SQLite) licenses and hosting accounts, a tenth as many customers, 1,000 servers,
-//! twice as many invoices and five times as many audit entries, seeded with set-based
+//! twice as many invoices, as many payments and five times as many audit entries (spread
+//! over 24 months, three plans, two currencies, some cancelled), seeded with set-based
 //! SQL (the seeding time is printed apart). Then, against the release server:
 //!
 //! 1. the billing run with nothing due, and with `BENCH_SCALE_DUE` (default 100,000; a
@@ -130,36 +131,58 @@ async fn main() {
         .await;
         let pid = server.child.id();
         let api = Api::login(&server.base, 4).await;
-        let (status, plan) = api
-            .post(
-                "/api/v1/plans",
-                json!({"name": "Scale", "currency": "USD", "prices": {"monthly": 999, "annual": 9990},
-                       "quotas": {"max_accounts": 1, "max_domains": 5, "max_databases": 5, "max_emails": 10, "storage_mb": 10240, "bandwidth_mb": -1},
-                       "account_type": "panel", "package_id": 1}),
-            )
-            .await;
-        assert!(status.is_success(), "{plan}");
-        let plan = plan["id"].as_i64().unwrap();
+        // Three plans, each also priced in EUR, so the reports group by plan, cycle and
+        // currency as they would at a real host.
+        let mut plans = Vec::new();
+        for (name, monthly) in [("Scale", 999), ("Scale Plus", 1999), ("Scale Pro", 4999)] {
+            let (status, plan) = api
+                .post(
+                    "/api/v1/plans",
+                    json!({"name": name, "currency": "USD", "prices": {"monthly": monthly, "annual": monthly * 10},
+                           "quotas": {"max_accounts": 1, "max_domains": 5, "max_databases": 5, "max_emails": 10, "storage_mb": 10240, "bandwidth_mb": -1},
+                           "account_type": "panel", "package_id": 1}),
+                )
+                .await;
+            assert!(status.is_success(), "{plan}");
+            let id = plan["id"].as_i64().unwrap();
+            exec(&url, &format!("INSERT INTO plan_currency_prices (plan_id, currency, price_monthly, price_annual, setup_fee) VALUES ({id}, 'EUR', {}, {}, 0)", monthly * 92 / 100, monthly * 920 / 100)).await;
+            plans.push(id);
+        }
+        let plan = plans[0];
         let idle_rss = rss_mb(pid);
 
         println!("\n{engine}: seeding {services} services, {customers} customers, {servers} servers, {} invoices, {} audit entries", services * 2, services * 5);
         let seeding = Instant::now();
         let now = sql.days("0");
         let base_user = scalar(&url, "SELECT COALESCE(MAX(id), 0) FROM users").await;
-        exec(&url, &sql.series(customers, "INSERT INTO users (email, role, full_name, is_active, created_at, updated_at)",
-            &format!("'c' || i || '@bench.example', 'customer', 'Customer ' || i, TRUE, {now}, {now}"))).await;
+        exec(&url, &sql.series(customers, "INSERT INTO users (email, role, full_name, is_active, created_at, updated_at, billing_currency)",
+            &format!("'c' || i || '@bench.example', 'customer', 'Customer ' || i, TRUE, {now}, {now}, CASE WHEN i % 4 = 0 THEN 'EUR' END"))).await;
         exec(&url, &sql.series(servers, "INSERT INTO servers (name, base_url, api_key_sealed, api_secret_sealed, api_key_hint, capacity, created_at, updated_at)",
             &format!("'node-' || i, 'http://127.0.0.1:9', 'x', 'x', 'np_…', 2000, {now}, {now}"))).await;
-        let expires = sql.days("20 + (i % 30)");
-        let activated = sql.days("-10");
-        exec(&url, &sql.series(services, "INSERT INTO licenses (license_key, customer_id, plan_id, billing_cycle, status, max_accounts, max_domains, max_databases, max_emails, storage_mb, bandwidth_mb, activated_at, expires_at, created_at, updated_at)",
-            &format!("'NP-B' || i, {base_user} + 1 + (i % {customers}), {plan}, 'monthly', 'active', 1, 5, 5, 10, 10240, -1, {activated}, {expires}, {now}, {now}"))).await;
+        // Activations spread over 24 months; past the licenses the billing part renews, one
+        // in ten cancelled and one in ten expired (both some time after activation); a fifth
+        // annual; three plans; a quarter of the customers billed in EUR.
+        let live = format!("i <= {due} OR i % 10 NOT IN (3, 7)");
+        let expires = format!("CASE WHEN {live} THEN {} ELSE {} END", sql.days("20 + (i % 30)"), sql.days("-((i % 730) / 3)"));
+        let cancelled = format!("CASE WHEN i > {due} AND i % 10 = 3 THEN {} END", sql.days("-((i % 730) / 2)"));
+        let status = format!("CASE WHEN {live} THEN 'active' WHEN i % 10 = 3 THEN 'cancelled' ELSE 'expired' END");
+        let activated = sql.days("-(i % 730)");
+        let (p0, p1, p2) = (plans[0], plans[1], plans[2]);
+        exec(&url, &sql.series(services, "INSERT INTO licenses (license_key, customer_id, plan_id, billing_cycle, status, max_accounts, max_domains, max_databases, max_emails, storage_mb, bandwidth_mb, activated_at, expires_at, cancelled_at, created_at, updated_at)",
+            &format!("'NP-B' || i, {base_user} + 1 + (i % {customers}), CASE i % 3 WHEN 0 THEN {p0} WHEN 1 THEN {p1} ELSE {p2} END, CASE WHEN i % 5 = 0 THEN 'annual' ELSE 'monthly' END, {status}, 1, 5, 5, 10, 10240, -1, {activated}, {expires}, {cancelled}, {now}, {now}"))).await;
         let first_license = scalar(&url, "SELECT MIN(id) FROM licenses").await;
         let first_server = scalar(&url, "SELECT MIN(id) FROM servers").await;
         exec(&url, &sql.series(services, "INSERT INTO hosting_accounts (customer_id, license_id, server_id, username, panel_account_id, account_type, state, created_at, updated_at, idempotency_key)",
             &format!("{base_user} + 1 + (i % {customers}), {first_license} + i - 1, {first_server} + (i % {servers}), 'u' || i, '' || i, 'panel', 'active', {now}, {now}, 'bench-' || i"))).await;
         exec(&url, &sql.series(services * 2, "INSERT INTO invoices (customer_id, kind, status, plan_id, billing_cycle, currency, total_minor, subtotal_minor, due_at, created_at, updated_at, number, license_id)",
             &format!("{base_user} + 1 + (i % {customers}), 'order', 'paid', {plan}, 'monthly', 'USD', 999, 999, {now}, {now}, {now}, 'BENCH-' || i, {first_license} + (i % {services})"))).await;
+        // Payments for half the invoices, over the same 24 months, a quarter in EUR, one in
+        // 25 failed; one in 50 of them partly refunded (for the revenue report).
+        let first_invoice = scalar(&url, "SELECT MIN(id) FROM invoices").await;
+        exec(&url, &sql.series(services, "INSERT INTO payments (invoice_id, provider, provider_ref, status, amount_minor, currency, created_at)",
+            &format!("{first_invoice} + i - 1, 'manual', 'bench-' || i, CASE WHEN i % 25 = 0 THEN 'failed' ELSE 'succeeded' END, 999, CASE WHEN i % 4 = 0 THEN 'EUR' ELSE 'USD' END, {}", sql.days("-(i % 730)")))).await;
+        exec(&url, "INSERT INTO refunds (payment_id, invoice_id, amount_minor, currency, reason, provider, idempotency_key, state, service_action, created_by, created_at, finished_at) \
+                    SELECT id, invoice_id, 499, currency, 'bench', 'manual', 'bench-' || id, 'succeeded', 'none', 'bench', created_at, created_at FROM payments WHERE id % 50 = 0 AND status = 'succeeded'").await;
         exec(&url, &sql.series(services * 5, "INSERT INTO audit_log (actor_kind, actor_label, action, entity_type, entity_id, created_at)",
             &format!("'system', 'bench', 'license.updated', 'license', {first_license} + (i % {services}), {now}"))).await;
         exec(&url, "ANALYZE").await;
@@ -229,6 +252,7 @@ async fn main() {
             ("dashboard: accounts by type", "/api/v1/nextpanel/accounts/counts/by-role"),
             ("dashboard: services report", "/api/v1/reports/services?months=12"),
             ("dashboard: MRR report", "/api/v1/reports/mrr?months=12"),
+            ("dashboard: revenue report", "/api/v1/reports/revenue?months=12"),
             ("dashboard: overdue", "/api/v1/reports/overdue"),
         ] {
             let (p50, p99) = latency(&api, path, 10).await;

@@ -27,6 +27,7 @@ mod provisioning;
 mod reconciliation;
 mod refunds;
 mod reports;
+mod reports_exact;
 mod roles;
 mod schema;
 mod servers;
