@@ -2,6 +2,8 @@
 //! cancelled services, what is overdue, and server utilisation. Each report is one
 //! series-shaped answer (for the dashboard's charts, the CLI and spreadsheets via CSV).
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Datelike, Months, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -124,6 +126,44 @@ fn put(
     series[i].points[at].value += value;
 }
 
+/// What the licenses live at one instant cost per cycle, by currency and cycle, built up
+/// from changes.
+#[derive(Default)]
+struct LiveTotals(BTreeMap<(String, String), (i128, i64)>);
+
+impl LiveTotals {
+    fn add(&mut self, change: &store::reports::LiveChange) {
+        let (total, licenses) = self
+            .0
+            .entry((change.currency.clone(), change.billing_cycle.clone()))
+            .or_default();
+        *total += i128::from(change.total_minor);
+        *licenses += change.licenses;
+    }
+
+    /// MRR per currency that has live licenses, in currency order: the monthly equivalent
+    /// of every cycle, summed in twelfths and rounded once.
+    fn mrr(&self) -> Vec<(String, i64)> {
+        let mut twelfths: Vec<(String, i128)> = Vec::new();
+        for ((currency, cycle), (total, _)) in self.0.iter().filter(|(_, (_, n))| *n > 0) {
+            let per_year = match cycle.as_str() {
+                "monthly" => 12,
+                "quarterly" => 4,
+                "semiannual" => 2,
+                _ => 1,
+            };
+            match twelfths.last_mut() {
+                Some((c, t)) if c == currency => *t += total * per_year,
+                _ => twelfths.push((currency.clone(), total * per_year)),
+            }
+        }
+        twelfths
+            .into_iter()
+            .map(|(c, t)| (c, i64::try_from(div_round(t, 12)).unwrap_or(i64::MAX)))
+            .collect()
+    }
+}
+
 /// One report (admin, staff).
 pub async fn report(
     db: &Db,
@@ -146,25 +186,32 @@ pub async fn report(
     let mut series = Vec::new();
     let (title, unit) = match name {
         ReportName::Mrr => {
-            for (i, end) in bounds[1..].iter().enumerate() {
-                let at = (*end).min(now);
-                // Per currency: the monthly equivalent of every cycle, in twelfths.
-                let mut twelfths: Vec<(String, i128)> = Vec::new();
-                for row in store::reports::live_prices(&mut conn, at).await? {
-                    let per_year = match row.billing_cycle.as_str() {
-                        "monthly" => 12,
-                        "quarterly" => 4,
-                        "semiannual" => 2,
-                        _ => 1,
-                    };
-                    let part = i128::from(row.total_minor) * per_year;
-                    match twelfths.iter_mut().find(|(c, _)| *c == row.currency) {
-                        Some((_, t)) => *t += part,
-                        None => twelfths.push((row.currency.clone(), part)),
-                    }
+            // The licenses live at each month's end are the running sum of the monthly
+            // changes up to it; the current month's point is at `now`, so it adds the
+            // changes since the month began.
+            let current = bounds[labels.len() - 1];
+            let changes = store::reports::live_changes_until(&mut conn, &label(current)).await?;
+            let since = if now > current {
+                store::reports::live_changes_between(&mut conn, current, now).await?
+            } else {
+                Vec::new()
+            };
+            let mut live = LiveTotals::default();
+            let mut pending = changes.iter().peekable();
+            for i in 0..labels.len() {
+                let last = i + 1 == labels.len();
+                let upto = if last {
+                    label(current)
+                } else {
+                    label(bounds[i + 1])
+                };
+                while let Some(change) = pending.next_if(|c| c.month <= upto) {
+                    live.add(change);
                 }
-                for (currency, t) in twelfths {
-                    let mrr = i64::try_from(div_round(t, 12)).unwrap_or(i64::MAX);
+                if last {
+                    since.iter().for_each(|change| live.add(change));
+                }
+                for (currency, mrr) in live.mrr() {
                     put(&mut series, &currency, Some(&currency), &labels, i, mrr);
                 }
             }
@@ -174,33 +221,44 @@ pub async fn report(
             )
         }
         ReportName::Revenue => {
-            for (i, w) in bounds.windows(2).enumerate() {
-                for p in store::reports::payments_in(&mut conn, w[0], w[1]).await? {
-                    put(
-                        &mut series,
-                        &p.currency,
-                        Some(&p.currency),
-                        &labels,
-                        i,
-                        p.total_minor,
-                    );
-                }
-                for r in store::reports::refunds_in(&mut conn, w[0], w[1]).await? {
+            let rows =
+                store::reports::revenue_by_month(&mut conn, &labels[0], &labels[labels.len() - 1])
+                    .await?;
+            for (i, month) in labels.iter().enumerate() {
+                let of_month = || rows.iter().filter(|r| &r.month == month);
+                // Payments first, then refunds: the order a currency's series first shows.
+                for r in of_month().filter(|r| r.payments > 0) {
                     put(
                         &mut series,
                         &r.currency,
                         Some(&r.currency),
                         &labels,
                         i,
-                        -r.total_minor,
+                        r.received,
+                    );
+                }
+                for r in of_month().filter(|r| r.refunds > 0) {
+                    put(
+                        &mut series,
+                        &r.currency,
+                        Some(&r.currency),
+                        &labels,
+                        i,
+                        -r.refunded,
                     );
                 }
             }
             ("Revenue collected (payments minus refunds)", "minor_units")
         }
         ReportName::Services => {
-            for (i, w) in bounds.windows(2).enumerate() {
-                let (new, cancelled) = store::reports::services_in(&mut conn, w[0], w[1]).await?;
+            let rows =
+                store::reports::services_by_month(&mut conn, &labels[0], &labels[labels.len() - 1])
+                    .await?;
+            for (i, month) in labels.iter().enumerate() {
+                let (new, cancelled) = rows
+                    .iter()
+                    .find(|r| &r.month == month)
+                    .map_or((0, 0), |r| (r.activated, r.cancelled));
                 put(&mut series, "new", None, &labels, i, new);
                 put(&mut series, "cancelled", None, &labels, i, cancelled);
             }

@@ -1,119 +1,173 @@
-//! Figures for the reports: sums and counts over a span of time, by currency.
+//! Figures for the reports: sums and counts over a span of time, by currency. The series
+//! over months read the summaries that migration 0024's triggers keep, not the licenses,
+//! payments and refunds themselves.
 
 use chrono::{DateTime, Utc};
 
 use super::{on_conn, AsConn, StoreError};
 
-/// Price sums of the licenses live at an instant, by currency and billing cycle.
+/// A change, from one month boundary (or instant) to the next, in what the live licenses
+/// cost per cycle, by currency and billing cycle; summed from the start, the changes give
+/// what the licenses live at a boundary cost.
 #[derive(Debug, Clone, sqlx::FromRow)]
-pub struct LivePrices {
+pub struct LiveChange {
+    /// `YYYY-MM`: the month whose start first sees the change (empty for an instant).
+    pub month: String,
     /// ISO-4217 code.
     pub currency: String,
     /// `monthly`, `quarterly`, `semiannual` or `annual`.
     pub billing_cycle: String,
-    /// Sum of the plans' prices for that cycle, minor units.
+    /// Change in the sum of the plans' prices for that cycle, minor units.
     pub total_minor: i64,
-    /// Licenses counted.
+    /// Change in the number of live licenses.
     pub licenses: i64,
 }
 
-/// What the licenses live at `at` (activated, not expired, not cancelled) cost per cycle,
-/// at their plans' current prices in the customer's billing currency.
-pub async fn live_prices(
+/// The changes in the live licenses of every month up to and including `month` (`YYYY-MM`),
+/// priced at their plans' current prices in the customer's billing currency. Read from
+/// `license_month_figures` (a few rows per plan and month, kept by triggers; see migration
+/// 0024), not from the licenses.
+pub async fn live_changes_until(
     conn: &mut impl AsConn,
-    at: DateTime<Utc>,
-) -> Result<Vec<LivePrices>, StoreError> {
+    month: &str,
+) -> Result<Vec<LiveChange>, StoreError> {
     let rows = on_conn!(conn, |c| {
-        sqlx::query_as::<_, LivePrices>(
-        "SELECT COALESCE(pc.currency, p.currency) AS currency, l.billing_cycle, \
-         CAST(COALESCE(SUM(CASE WHEN pc.plan_id IS NOT NULL THEN \
+        sqlx::query_as::<_, LiveChange>(
+        "SELECT f.month, COALESCE(pc.currency, p.currency) AS currency, f.billing_cycle, \
+         CAST(COALESCE(SUM(f.live_change * CASE WHEN pc.plan_id IS NOT NULL THEN \
+           CASE f.billing_cycle WHEN 'monthly' THEN pc.price_monthly WHEN 'quarterly' THEN pc.price_quarterly \
+           WHEN 'semiannual' THEN pc.price_semiannual ELSE pc.price_annual END \
+         ELSE \
+           CASE f.billing_cycle WHEN 'monthly' THEN p.price_monthly WHEN 'quarterly' THEN p.price_quarterly \
+           WHEN 'semiannual' THEN p.price_semiannual ELSE p.price_annual END \
+         END), 0) AS BIGINT) AS total_minor, \
+         CAST(SUM(f.live_change) AS BIGINT) AS licenses \
+         FROM license_month_figures f JOIN plans p ON p.id = f.plan_id \
+         LEFT JOIN plan_currency_prices pc ON pc.plan_id = f.plan_id AND pc.currency = f.billing_currency \
+         WHERE f.month <= $1 AND f.live_change <> 0 \
+         GROUP BY f.month, COALESCE(pc.currency, p.currency), f.billing_cycle ORDER BY 1, 2, 3"
+    )
+    .bind(month)
+    .fetch_all(c)
+    .await
+    })?;
+    Ok(rows)
+}
+
+/// The change in the live licenses from `from` to `until` (`from < until`): those that
+/// started in `(from, until]` added, those that ended in it taken away, priced as
+/// [`live_changes_until`] prices them. Reads only the licenses with an activation, expiry or
+/// cancellation in the span, through their indexes.
+pub async fn live_changes_between(
+    conn: &mut impl AsConn,
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<Vec<LiveChange>, StoreError> {
+    // A license is live at t when activated_at <= t < ended, where ended is
+    // max(activated_at, min(expires_at, cancelled_at)); so from `from` to `until` it is
+    // added when activated_at falls in (from, until] and taken away when ended does.
+    let rows = on_conn!(conn, |c| {
+        sqlx::query_as::<_, LiveChange>(
+        "SELECT '' AS month, COALESCE(pc.currency, p.currency) AS currency, l.billing_cycle, \
+         CAST(COALESCE(SUM(l.sign * CASE WHEN pc.plan_id IS NOT NULL THEN \
            CASE l.billing_cycle WHEN 'monthly' THEN pc.price_monthly WHEN 'quarterly' THEN pc.price_quarterly \
            WHEN 'semiannual' THEN pc.price_semiannual ELSE pc.price_annual END \
          ELSE \
            CASE l.billing_cycle WHEN 'monthly' THEN p.price_monthly WHEN 'quarterly' THEN p.price_quarterly \
            WHEN 'semiannual' THEN p.price_semiannual ELSE p.price_annual END \
          END), 0) AS BIGINT) AS total_minor, \
-         COUNT(*) AS licenses \
-         FROM licenses l JOIN plans p ON p.id = l.plan_id JOIN users u ON u.id = l.customer_id \
+         CAST(COALESCE(SUM(l.sign), 0) AS BIGINT) AS licenses \
+         FROM (SELECT customer_id, plan_id, billing_cycle, \
+                 CASE WHEN activated_at > $1 AND activated_at <= $2 THEN 1 ELSE 0 END \
+                 - CASE WHEN ended > $1 AND ended <= $2 THEN 1 ELSE 0 END AS sign \
+               FROM (SELECT customer_id, plan_id, billing_cycle, activated_at, \
+                       CASE WHEN until_at < activated_at THEN activated_at ELSE until_at END AS ended \
+                     FROM (SELECT customer_id, plan_id, billing_cycle, activated_at, \
+                             CASE WHEN cancelled_at < expires_at THEN cancelled_at ELSE expires_at END AS until_at \
+                           FROM licenses \
+                           WHERE (activated_at > $1 AND activated_at <= $2) \
+                              OR (expires_at > $1 AND expires_at <= $2) \
+                              OR (cancelled_at > $1 AND cancelled_at <= $2)) AS x) AS y) AS l \
+         JOIN plans p ON p.id = l.plan_id JOIN users u ON u.id = l.customer_id \
          LEFT JOIN plan_currency_prices pc ON pc.plan_id = p.id AND pc.currency = u.billing_currency \
-         WHERE l.activated_at <= $1 AND l.expires_at > $1 AND (l.cancelled_at IS NULL OR l.cancelled_at > $1) \
-         GROUP BY COALESCE(pc.currency, p.currency), l.billing_cycle ORDER BY 1, 2"
+         GROUP BY COALESCE(pc.currency, p.currency), l.billing_cycle ORDER BY 2, 3"
     )
-    .bind(at)
+    .bind(from)
+    .bind(until)
     .fetch_all(c)
     .await
     })?;
     Ok(rows)
 }
 
-/// A sum by currency.
+/// Payments received and refunds completed in a month, in one currency.
 #[derive(Debug, Clone, sqlx::FromRow)]
-pub struct CurrencySum {
+pub struct MonthRevenue {
+    /// `YYYY-MM`.
+    pub month: String,
     /// ISO-4217 code.
     pub currency: String,
-    /// Minor units.
-    pub total_minor: i64,
+    /// Successful payments, minor units.
+    pub received: i64,
+    /// How many.
+    pub payments: i64,
+    /// Completed refunds, minor units.
+    pub refunded: i64,
+    /// How many.
+    pub refunds: i64,
 }
 
-/// Successful payments received in `[from, until)`, by currency.
-pub async fn payments_in(
+/// Payments received and refunds completed in the months `from` to `until` (`YYYY-MM`,
+/// both included), by month and currency, from `revenue_month_figures` (kept by triggers;
+/// see migration 0024).
+pub async fn revenue_by_month(
     conn: &mut impl AsConn,
-    from: DateTime<Utc>,
-    until: DateTime<Utc>,
-) -> Result<Vec<CurrencySum>, StoreError> {
+    from: &str,
+    until: &str,
+) -> Result<Vec<MonthRevenue>, StoreError> {
     let rows = on_conn!(conn, |c| {
-        sqlx::query_as::<_, CurrencySum>(
-        "SELECT currency, CAST(SUM(amount_minor) AS BIGINT) AS total_minor FROM payments \
-         WHERE status = 'succeeded' AND created_at >= $1 AND created_at < $2 GROUP BY currency ORDER BY currency"
-    )
-    .bind(from)
-    .bind(until)
-    .fetch_all(c)
-    .await
+        sqlx::query_as::<_, MonthRevenue>(
+            "SELECT month, currency, received, payments, refunded, refunds FROM revenue_month_figures \
+             WHERE month >= $1 AND month <= $2 AND (payments <> 0 OR refunds <> 0) ORDER BY month, currency",
+        )
+        .bind(from)
+        .bind(until)
+        .fetch_all(c)
+        .await
     })?;
     Ok(rows)
 }
 
-/// Refunds completed in `[from, until)`, by currency.
-pub async fn refunds_in(
-    conn: &mut impl AsConn,
-    from: DateTime<Utc>,
-    until: DateTime<Utc>,
-) -> Result<Vec<CurrencySum>, StoreError> {
-    let rows = on_conn!(conn, |c| {
-        sqlx::query_as::<_, CurrencySum>(
-        "SELECT currency, CAST(SUM(amount_minor) AS BIGINT) AS total_minor FROM refunds \
-         WHERE state = 'succeeded' AND finished_at >= $1 AND finished_at < $2 GROUP BY currency ORDER BY currency"
-    )
-    .bind(from)
-    .bind(until)
-    .fetch_all(c)
-    .await
-    })?;
-    Ok(rows)
+/// Licenses activated and cancelled in one month.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct MonthServices {
+    /// `YYYY-MM`.
+    pub month: String,
+    /// Licenses whose `activated_at` is in the month.
+    pub activated: i64,
+    /// Licenses whose `cancelled_at` is in the month.
+    pub cancelled: i64,
 }
 
-/// Licenses activated, and licenses cancelled, in `[from, until)`.
-pub async fn services_in(
+/// Licenses activated and cancelled in the months `from` to `until` (`YYYY-MM`, both
+/// included), from `license_month_figures` (kept by triggers; see migration 0024).
+pub async fn services_by_month(
     conn: &mut impl AsConn,
-    from: DateTime<Utc>,
-    until: DateTime<Utc>,
-) -> Result<(i64, i64), StoreError> {
-    let new: i64 = on_conn!(conn, |c| sqlx::query_scalar(
-        "SELECT COUNT(*) FROM licenses WHERE activated_at >= $1 AND activated_at < $2"
-    )
-    .bind(from)
-    .bind(until)
-    .fetch_one(c)
-    .await)?;
-    let cancelled: i64 = on_conn!(conn, |c| sqlx::query_scalar(
-        "SELECT COUNT(*) FROM licenses WHERE cancelled_at >= $1 AND cancelled_at < $2"
-    )
-    .bind(from)
-    .bind(until)
-    .fetch_one(c)
-    .await)?;
-    Ok((new, cancelled))
+    from: &str,
+    until: &str,
+) -> Result<Vec<MonthServices>, StoreError> {
+    let rows = on_conn!(conn, |c| {
+        sqlx::query_as::<_, MonthServices>(
+            "SELECT month, CAST(SUM(activated) AS BIGINT) AS activated, \
+             CAST(SUM(cancelled) AS BIGINT) AS cancelled FROM license_month_figures \
+             WHERE month >= $1 AND month <= $2 GROUP BY month ORDER BY month",
+        )
+        .bind(from)
+        .bind(until)
+        .fetch_all(c)
+        .await
+    })?;
+    Ok(rows)
 }
 
 /// Open invoices past their due date at `at`: count and amount by currency.

@@ -28,6 +28,7 @@ mod reconciliation;
 mod refunds;
 mod replica;
 mod reports;
+mod reports_exact;
 mod roles;
 mod schema;
 mod servers;
