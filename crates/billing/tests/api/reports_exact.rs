@@ -65,7 +65,7 @@ where
             .fetch_all(pool)
             .await
             .unwrap(),
-        Db::Postgres(pool) => sqlx::query_as(sql)
+        Db::Postgres(pool, _) => sqlx::query_as(sql)
             .bind(from)
             .bind(until)
             .fetch_all(pool)
@@ -85,7 +85,7 @@ async fn run(db: &Db, sql: &str, at: DateTime<Utc>, id: i64) {
                 .await
                 .unwrap();
         }
-        Db::Postgres(pool) => {
+        Db::Postgres(pool, _) => {
             sqlx::query(sql)
                 .bind(at)
                 .bind(id)
