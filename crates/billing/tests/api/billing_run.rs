@@ -23,18 +23,7 @@ async fn one_run_renews_and_chases_past_the_first_batch() {
         chrono::Utc::now() + chrono::Duration::days(3),
     )
     .await;
-    // Copies of the first license (same times, as each engine stores them), expiring with it.
-    for n in 1..LICENSES {
-        app.exec(&format!(
-            "INSERT INTO licenses (license_key, customer_id, plan_id, billing_cycle, status, max_accounts, \
-             max_domains, max_databases, max_emails, storage_mb, bandwidth_mb, activated_at, expires_at, \
-             cancelled_at, created_at, updated_at, auto_renew) \
-             SELECT 'NP-BTCH-{n:04}-AAAA-AAAA', customer_id, plan_id, billing_cycle, status, max_accounts, \
-             max_domains, max_databases, max_emails, storage_mb, bandwidth_mb, activated_at, expires_at, \
-             cancelled_at, created_at, updated_at, auto_renew FROM licenses WHERE id = {first_id}"
-        ))
-        .await;
-    }
+    copy_license(&app, first_id, "BTCH", LICENSES - 1).await;
     let report: Value = run(&app, &admin).await;
     assert_eq!(report["renewal_invoices"], LICENSES, "{report}");
     assert_eq!(
@@ -63,6 +52,22 @@ async fn one_run_renews_and_chases_past_the_first_batch() {
     .await;
     let report = run(&app, &admin).await;
     assert_eq!(report["reminders"], LICENSES, "{report}");
+}
+
+/// Adds `copies` copies of a license (same times, as each engine stores them, so they
+/// expire with it), keyed `NP-<tag>-0001-AAAA-AAAA` on.
+async fn copy_license(app: &TestApp, license_id: i64, tag: &str, copies: i64) {
+    for n in 1..=copies {
+        app.exec(&format!(
+            "INSERT INTO licenses (license_key, customer_id, plan_id, billing_cycle, status, max_accounts, \
+             max_domains, max_databases, max_emails, storage_mb, bandwidth_mb, activated_at, expires_at, \
+             cancelled_at, created_at, updated_at, auto_renew) \
+             SELECT 'NP-{tag}-{n:04}-AAAA-AAAA', customer_id, plan_id, billing_cycle, status, max_accounts, \
+             max_domains, max_databases, max_emails, storage_mb, bandwidth_mb, activated_at, expires_at, \
+             cancelled_at, created_at, updated_at, auto_renew FROM licenses WHERE id = {license_id}"
+        ))
+        .await;
+    }
 }
 
 async fn run(app: &TestApp, admin: &str) -> Value {
@@ -175,17 +180,7 @@ async fn two_runs_at_once_issue_each_renewal_once() {
     )
     .await;
     const DUE: i64 = 250;
-    for n in 1..DUE {
-        app.exec(&format!(
-            "INSERT INTO licenses (license_key, customer_id, plan_id, billing_cycle, status, max_accounts, \
-             max_domains, max_databases, max_emails, storage_mb, bandwidth_mb, activated_at, expires_at, \
-             cancelled_at, created_at, updated_at, auto_renew) \
-             SELECT 'NP-TWIN-{n:04}-AAAA-AAAA', customer_id, plan_id, billing_cycle, status, max_accounts, \
-             max_domains, max_databases, max_emails, storage_mb, bandwidth_mb, activated_at, expires_at, \
-             cancelled_at, created_at, updated_at, auto_renew FROM licenses WHERE id = {first_id}"
-        ))
-        .await;
-    }
+    copy_license(&app, first_id, "TWIN", DUE - 1).await;
     let (a, b) = tokio::join!(run(&app, &admin), run(&app, &admin));
     let issued = a["renewal_invoices"].as_i64().unwrap() + b["renewal_invoices"].as_i64().unwrap();
     assert_eq!(issued, DUE, "{a} {b}");
