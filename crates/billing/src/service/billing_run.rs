@@ -109,6 +109,14 @@ pub struct BillingRunReport {
     pub autopay: super::autopay::CollectReport,
 }
 
+impl BillingRunReport {
+    /// Adds a group's `(issued, skipped)` renewals.
+    fn count_renewals(&mut self, (issued, skipped): (i64, i64)) {
+        self.renewal_invoices += issued;
+        self.renewals_skipped += skipped;
+    }
+}
+
 /// Runs billing on a timer and on request.
 #[derive(Clone)]
 pub struct BillingRunner {
@@ -190,26 +198,18 @@ impl BillingRunner {
             }
             for group in due.chunks(RENEWALS_PER_COMMIT) {
                 match self.renew_group(group, now).await {
-                    Ok((issued, skipped)) => {
-                        report.renewal_invoices += issued;
-                        report.renewals_skipped += skipped;
-                    }
                     // Another instance issued one of them meanwhile: its unique renewal
                     // index refused ours and aborted the transaction. One by one, the
-                    // others still get theirs.
+                    // others still get theirs (and the one issued meanwhile is skipped).
                     Err(ServiceError::Conflict { .. }) => {
                         for license in group {
                             match self.renew_group(std::slice::from_ref(license), now).await {
-                                Ok((issued, skipped)) => {
-                                    report.renewal_invoices += issued;
-                                    report.renewals_skipped += skipped;
-                                }
                                 Err(ServiceError::Conflict { .. }) => {}
-                                Err(e) => return Err(e),
+                                done => report.count_renewals(done?),
                             }
                         }
                     }
-                    Err(e) => return Err(e),
+                    done => report.count_renewals(done?),
                 }
             }
             if !full {

@@ -368,12 +368,13 @@ fn decide(
         .expires_at
         .ok_or_else(|| ServiceError::Internal(format!("license {license_id} has no expiry")))?;
     let quota = resource.map(|resource| {
-        let max = match resource {
-            Resource::Accounts => row.max_accounts,
-            Resource::Domains => row.max_domains,
-            Resource::Databases => row.max_databases,
-            Resource::Emails => row.max_emails,
-        };
+        let max = by_resource(
+            resource,
+            row.max_accounts,
+            row.max_domains,
+            row.max_databases,
+            row.max_emails,
+        );
         (resource, max.unwrap_or(0), row.used)
     });
     let facts = LicenseFacts {
@@ -471,11 +472,23 @@ fn presented(api_key: Option<&str>) -> Result<&str, ServiceError> {
 }
 
 fn max_of(license: &LicenseRow, resource: Resource) -> i64 {
+    by_resource(
+        resource,
+        license.max_accounts,
+        license.max_domains,
+        license.max_databases,
+        license.max_emails,
+    )
+}
+
+/// The one of four per-resource values (a license's quotas, as stored or as read for a
+/// validation) that belongs to `resource`.
+fn by_resource<T>(resource: Resource, accounts: T, domains: T, databases: T, emails: T) -> T {
     match resource {
-        Resource::Accounts => license.max_accounts,
-        Resource::Domains => license.max_domains,
-        Resource::Databases => license.max_databases,
-        Resource::Emails => license.max_emails,
+        Resource::Accounts => accounts,
+        Resource::Domains => domains,
+        Resource::Databases => databases,
+        Resource::Emails => emails,
     }
 }
 

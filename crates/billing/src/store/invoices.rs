@@ -197,11 +197,6 @@ pub async fn insert_many(tx: &mut Tx, rows: &[InvoiceRow]) -> Result<Vec<Invoice
     Ok(saved)
 }
 
-/// Inserts one line of an invoice.
-pub async fn insert_line(tx: &mut Tx, l: &LineRow) -> Result<(), StoreError> {
-    insert_lines(tx, std::slice::from_ref(l)).await
-}
-
 /// Inserts invoice lines in one statement.
 pub async fn insert_lines(tx: &mut Tx, lines: &[LineRow]) -> Result<(), StoreError> {
     if lines.is_empty() {

@@ -12,17 +12,7 @@ const LICENSES: i64 = 620;
 async fn one_run_renews_and_chases_past_the_first_batch() {
     let app = TestApp::spawn().await;
     let admin = app.admin_token().await;
-    let plan = app.plan(&admin, "Starter").await;
-    let (customer, _) = app.customer(&admin, "ada@example.com").await;
-    let first = app.license(&admin, customer, plan).await;
-    let first_id = first["id"].as_i64().unwrap();
-    app.set_time(
-        "licenses",
-        "expires_at",
-        first_id,
-        chrono::Utc::now() + chrono::Duration::days(3),
-    )
-    .await;
+    let first_id = license_due_soon(&app, &admin).await;
     copy_license(&app, first_id, "BTCH", LICENSES - 1).await;
     let report: Value = run(&app, &admin).await;
     assert_eq!(report["renewal_invoices"], LICENSES, "{report}");
@@ -52,6 +42,40 @@ async fn one_run_renews_and_chases_past_the_first_batch() {
     .await;
     let report = run(&app, &admin).await;
     assert_eq!(report["reminders"], LICENSES, "{report}");
+}
+
+/// Ada's license of a new plan, expiring in three days (due for renewal); its id.
+async fn license_due_soon(app: &TestApp, admin: &str) -> i64 {
+    let plan = app.plan(admin, "Starter").await;
+    let (customer, _) = app.customer(admin, "ada@example.com").await;
+    let license = app.license(admin, customer, plan).await;
+    let id = license["id"].as_i64().unwrap();
+    app.set_time(
+        "licenses",
+        "expires_at",
+        id,
+        chrono::Utc::now() + chrono::Duration::days(3),
+    )
+    .await;
+    id
+}
+
+/// The sequence numbers of invoice numbers (`INV-2026-000042` is 42), in the order given.
+fn sequence_of(numbers: &[String]) -> Vec<i64> {
+    numbers
+        .iter()
+        .map(|n| n.rsplit('-').next().unwrap().parse().unwrap())
+        .collect()
+}
+
+/// `seqs` go up one by one, with no gap.
+fn assert_consecutive(seqs: &[i64], numbers: &[String]) {
+    let first = seqs[0];
+    assert_eq!(
+        seqs,
+        (first..first + seqs.len() as i64).collect::<Vec<_>>(),
+        "{numbers:?}"
+    );
 }
 
 /// Adds `copies` copies of a license (same times, as each engine stores them, so they
@@ -151,14 +175,7 @@ async fn renewals_issued_together_share_out_credit_and_number_without_gaps() {
         .await;
     let before: usize = before[0].parse().unwrap();
     assert_eq!(numbers.len(), before + 3);
-    let seq = |n: &String| -> i64 { n.rsplit('-').next().unwrap().parse().unwrap() };
-    let seqs: Vec<i64> = numbers.iter().map(seq).collect();
-    let first = seqs[0];
-    assert_eq!(
-        seqs,
-        (first..first + seqs.len() as i64).collect::<Vec<_>>(),
-        "{numbers:?}"
-    );
+    assert_consecutive(&sequence_of(&numbers), &numbers);
 }
 
 /// Two billing runs at once (two instances) issue each renewal once, and the numbers
@@ -168,17 +185,7 @@ async fn renewals_issued_together_share_out_credit_and_number_without_gaps() {
 async fn two_runs_at_once_issue_each_renewal_once() {
     let app = TestApp::spawn().await;
     let admin = app.admin_token().await;
-    let plan = app.plan(&admin, "Starter").await;
-    let (customer, _) = app.customer(&admin, "ada@example.com").await;
-    let first = app.license(&admin, customer, plan).await;
-    let first_id = first["id"].as_i64().unwrap();
-    app.set_time(
-        "licenses",
-        "expires_at",
-        first_id,
-        chrono::Utc::now() + chrono::Duration::days(3),
-    )
-    .await;
+    let first_id = license_due_soon(&app, &admin).await;
     const DUE: i64 = 250;
     copy_license(&app, first_id, "TWIN", DUE - 1).await;
     let (a, b) = tokio::join!(run(&app, &admin), run(&app, &admin));
@@ -195,11 +202,7 @@ async fn two_runs_at_once_issue_each_renewal_once() {
         "licenses renewed twice: {per_license:?}"
     );
     let numbers = app.query_strings("SELECT number FROM invoices").await;
-    let mut seqs: Vec<i64> = numbers
-        .iter()
-        .map(|n| n.rsplit('-').next().unwrap().parse().unwrap())
-        .collect();
+    let mut seqs = sequence_of(&numbers);
     seqs.sort_unstable();
-    let first = seqs[0];
-    assert_eq!(seqs, (first..first + seqs.len() as i64).collect::<Vec<_>>());
+    assert_consecutive(&seqs, &numbers);
 }
