@@ -206,10 +206,15 @@ pub struct Paginated<T> {
     pub page: i64,
     /// Page size.
     pub per_page: i64,
-    /// Items across all pages; null when `after` is used: counting every row at each step
-    /// would cost what keyset pagination saves; the first page's total stands.
+    /// Items across all pages; null when `after` is used (counting every row at each step
+    /// would cost what keyset pagination saves; the first page's total stands), and when
+    /// more than 10,000 match (then `total_more_than` says so).
     #[schema(required = true)]
     pub total: Option<i64>,
+    /// 10,000 when more items than that match and `total` is null; null otherwise. Lists
+    /// stop counting there, so a first page costs the same over millions of rows.
+    #[schema(required = true)]
+    pub total_more_than: Option<i64>,
     /// Pass as `after` for the next page: the id of this page's last item when more
     /// follow, null when this page is the last.
     #[schema(required = true)]
@@ -224,6 +229,7 @@ impl<T> Paginated<T> {
             page: page.page,
             per_page: page.per_page,
             total: listed.total,
+            total_more_than: listed.total_more_than,
             next_after: listed.next_after,
         }
     }
@@ -235,6 +241,7 @@ impl<T> Paginated<T> {
             page: self.page,
             per_page: self.per_page,
             total: self.total,
+            total_more_than: self.total_more_than,
             next_after: self.next_after,
         }
     }

@@ -198,12 +198,14 @@ pub async fn list(
 /// Live accounts counted by account type.
 pub async fn count_by_type(conn: &mut impl AsConn) -> Result<Vec<(String, i64)>, StoreError> {
     let rows: Vec<(String, i64)> = on_conn!(conn, |c| {
+        // Kept by triggers as accounts change (migration 0026): a COUNT would read every
+        // account.
         sqlx::query_as(
-        "SELECT account_type, COUNT(*) FROM hosting_accounts WHERE state IN ('pending', 'provisioning', 'active', 'suspended') \
-         GROUP BY account_type ORDER BY account_type"
-    )
-    .fetch_all(c)
-    .await
+            "SELECT account_type, CAST(SUM(live) AS BIGINT) FROM account_type_counts \
+         GROUP BY account_type ORDER BY account_type",
+        )
+        .fetch_all(c)
+        .await
     })?;
     Ok(rows)
 }

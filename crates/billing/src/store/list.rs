@@ -31,13 +31,21 @@ impl Page {
     }
 }
 
+/// Counting the rows of a list stops past this many: a count walks every matching row,
+/// which at millions of rows costs more than the page itself (a tenth of a second and
+/// more), and nobody pages through ten thousand rows by number.
+pub const COUNT_LIMIT: i64 = 10_000;
+
 /// One page of rows as a list query read them.
 #[derive(Debug)]
 pub struct Listed<T> {
     /// The rows, newest (highest id) first.
     pub rows: Vec<T>,
-    /// Rows matching the filters across all pages; `None` in keyset mode (`after`).
+    /// Rows matching the filters across all pages, when [`COUNT_LIMIT`] or fewer; `None`
+    /// when more match, and in keyset mode (`after`).
     pub total: Option<i64>,
+    /// `Some(COUNT_LIMIT)` when more rows than that match (then `total` is `None`).
+    pub total_more_than: Option<i64>,
     /// The id to pass as `after` for the next page; `None` when no row follows.
     pub next_after: Option<i64>,
 }
@@ -146,13 +154,17 @@ async fn read_keyed<T: Record>(
     Ok(rows)
 }
 
-/// Counts the rows of `table` matching `filters`.
+/// Counts the rows of `table` matching `filters`, up to one past [`COUNT_LIMIT`].
 async fn count(
     conn: &mut impl AsConn,
     table: &str,
     filters: &Filters<'_>,
 ) -> Result<i64, StoreError> {
-    let sql = format!("SELECT COUNT(*) FROM {table}{}", filters.where_clause());
+    let sql = format!(
+        "SELECT COUNT(*) FROM (SELECT 1 FROM {table}{} LIMIT {}) AS counted",
+        filters.where_clause(),
+        COUNT_LIMIT + 1
+    );
     let total: i64 = on_conn!(conn, |c| bind_args!(
         sqlx::query_scalar(&sql),
         &filters.args
@@ -166,8 +178,8 @@ async fn count(
 /// `columns` (which must include `id`): every list endpoint reads through here.
 ///
 /// With `page.after` the page is the rows below that id (no OFFSET, no COUNT: the total
-/// is `None`); without, the numbered page with the exact total. One row past the page is
-/// read, so `next_after` is `None` exactly when nothing follows.
+/// is `None`); without, the numbered page with the exact total up to [`COUNT_LIMIT`]. One
+/// row past the page is read, so `next_after` is `None` exactly when nothing follows.
 pub(crate) async fn list_page<T: Record>(
     conn: &mut impl AsConn,
     table: &str,
@@ -175,9 +187,13 @@ pub(crate) async fn list_page<T: Record>(
     filters: Filters<'_>,
     page: Page,
 ) -> Result<Listed<T>, StoreError> {
-    let total = match page.after {
+    let counted = match page.after {
         Some(_) => None,
         None => Some(count(conn, table, &filters).await?),
+    };
+    let (total, total_more_than) = match counted {
+        Some(n) if n > COUNT_LIMIT => (None, Some(COUNT_LIMIT)),
+        other => (other, None),
     };
     let mut filters = filters;
     if let Some(after) = page.after {
@@ -204,6 +220,7 @@ pub(crate) async fn list_page<T: Record>(
     Ok(Listed {
         rows: rows.into_iter().map(|(_, row)| row).collect(),
         total,
+        total_more_than,
         next_after,
     })
 }

@@ -411,7 +411,6 @@ impl TestApp {
         assert_eq!(n, 1, "no {table} row {id}");
     }
 
-    /// Number of rows in `table` (for "changes nothing" checks).
     /// The first column of every row of `sql`, as text.
     pub async fn query_strings(&self, sql: &str) -> Vec<String> {
         match &self.db {
@@ -420,6 +419,7 @@ impl TestApp {
         }
     }
 
+    /// Number of rows in `table` (for "changes nothing" checks).
     pub async fn count(&self, table: &str) -> i64 {
         let sql = format!("SELECT COUNT(*) FROM {table}");
         match &self.db {

@@ -496,3 +496,59 @@ async fn every_list_takes_a_cursor() {
     }
     assert!(walked_any, "no list had two items to walk");
 }
+
+/// Past 10,000 matching rows a numbered page stops counting: `total` is null,
+/// `total_more_than` says 10,000, and the pages still read (by number and by cursor). A
+/// filter matching fewer keeps its exact total.
+#[tokio::test]
+async fn counts_stop_past_ten_thousand_rows() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let before = app.count("audit_log").await;
+    let at = match app.db {
+        billing::store::Db::Sqlite(_) => "'2026-01-01T00:00:00+00:00'",
+        billing::store::Db::Postgres(..) => "TIMESTAMPTZ '2026-01-01 00:00:00+00'",
+    };
+    // 10,050 entries in one statement, one in a thousand about a rare kind of thing.
+    app.exec(&format!(
+        "WITH RECURSIVE n (i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10050) \
+         INSERT INTO audit_log (actor_kind, actor_id, actor_label, action, entity_type, entity_id, created_at) \
+         SELECT 'system', NULL, 'test', 'bulk.write', CASE WHEN i % 1000 = 0 THEN 'rare' ELSE 'common' END, i, {at} FROM n"
+    ))
+    .await;
+    assert_eq!(app.count("audit_log").await, before + 10_050);
+
+    let (status, first) = app.get("/api/v1/audit-log?per_page=20", Some(&admin)).await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    assert!(first["total"].is_null(), "{first}");
+    assert_eq!(first["total_more_than"], 10_000);
+    assert_eq!(ids(&first).len(), 20);
+    let (_, deep) = app
+        .get("/api/v1/audit-log?per_page=20&page=400", Some(&admin))
+        .await;
+    assert_eq!(
+        ids(&deep).len(),
+        20,
+        "page numbers past the count still read"
+    );
+    assert_eq!(deep["total_more_than"], 10_000);
+    let (_, next) = app
+        .get(
+            &format!(
+                "/api/v1/audit-log?per_page=20&after={}",
+                first["next_after"]
+            ),
+            Some(&admin),
+        )
+        .await;
+    assert!(
+        next["total"].is_null() && next["total_more_than"].is_null(),
+        "{next}"
+    );
+
+    let (_, rare) = app
+        .get("/api/v1/audit-log?entity_type=rare", Some(&admin))
+        .await;
+    assert_eq!(rare["total"], 10, "{rare}");
+    assert!(rare["total_more_than"].is_null(), "{rare}");
+}

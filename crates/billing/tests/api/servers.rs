@@ -660,3 +660,78 @@ async fn a_restart_keeps_every_server_and_count() {
         .await;
     assert_eq!(checked["is_online"], true, "{checked}");
 }
+
+/// The dashboard's live accounts by type are kept by triggers (migration 0026), not
+/// counted: they must match a count of the accounts through inserts, moves between
+/// states, type changes, bulk writes and deletes, whatever SQL makes them.
+#[tokio::test]
+async fn accounts_by_type_match_a_count_through_every_change() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let sim = sim().await;
+    let server = add_server(&app, &admin, "fra-1", &sim).await["id"]
+        .as_i64()
+        .unwrap();
+    let check = |step: &'static str| {
+        let app = &app;
+        let admin = admin.clone();
+        async move {
+            let (status, shown) = app
+                .get("/api/v1/nextpanel/accounts/counts/by-role", Some(&admin))
+                .await;
+            assert_eq!(status, StatusCode::OK, "{shown}");
+            for kind in ["panel", "reseller", "master-reseller"] {
+                let counted = app
+                    .query_strings(&format!(
+                        "SELECT CAST(COUNT(*) AS TEXT) FROM hosting_accounts WHERE account_type = '{kind}' \
+                         AND state IN ('pending', 'provisioning', 'active', 'suspended')"
+                    ))
+                    .await;
+                assert_eq!(
+                    shown[kind].to_string(),
+                    counted[0],
+                    "{step}: {kind} accounts: {shown}"
+                );
+            }
+        }
+    };
+    check("no accounts").await;
+    for (name, state) in [
+        ("alice", "pending"),
+        ("bob", "active"),
+        ("carol", "terminated"),
+        ("dave", "failed"),
+        ("erin", "suspended"),
+    ] {
+        insert_account(&app, server, name, state).await;
+    }
+    check("inserted").await;
+    app.exec("UPDATE hosting_accounts SET state = 'provisioning' WHERE username = 'alice'")
+        .await;
+    app.exec("UPDATE hosting_accounts SET state = 'active' WHERE username = 'alice'")
+        .await;
+    check("pending to active").await;
+    app.exec("UPDATE hosting_accounts SET account_type = 'reseller' WHERE username = 'bob'")
+        .await;
+    app.exec("UPDATE hosting_accounts SET state = 'pending' WHERE username = 'dave'")
+        .await;
+    app.exec("UPDATE hosting_accounts SET state = 'terminated', account_type = 'master-reseller' WHERE username = 'erin'")
+        .await;
+    check("type changes, a retry and a termination").await;
+    // Bulk: a copy of every account as master-reseller (one statement), then a bulk move.
+    app.exec(
+        "INSERT INTO hosting_accounts (customer_id, license_id, server_id, username, account_type, state, created_at, updated_at) \
+         SELECT customer_id, license_id, server_id, username || '-copy', 'master-reseller', state, created_at, updated_at \
+         FROM hosting_accounts",
+    )
+    .await;
+    check("bulk insert").await;
+    app.exec(
+        "UPDATE hosting_accounts SET state = 'suspended' WHERE state IN ('active', 'terminated')",
+    )
+    .await;
+    check("bulk update").await;
+    app.exec("DELETE FROM hosting_accounts WHERE username LIKE '%-copy' OR username = 'bob'")
+        .await;
+    check("deletes").await;
+}

@@ -190,14 +190,26 @@ export function button(label, action, { cls, confirm: question, where } = {}) {
   return b;
 }
 
-/** Previous/next links for a paged list answer `{items, page, per_page, total}`. */
+/** How many items a list answer counted: its `total`, or "more than N" past the count limit. */
+export function countText(list) {
+  if (list.total !== null) return String(list.total);
+  return list.total_more_than === null ? 'more' : `more than ${list.total_more_than.toLocaleString('en')}`;
+}
+
+/**
+ * Previous/next links for a paged list answer `{items, page, per_page, total,
+ * total_more_than, next_after}`. Past the count limit the last page is unknown, so Next
+ * follows `next_after`'s promise that more items exist.
+ */
 export function pager(list, go) {
-  const pages = Math.max(1, Math.ceil(list.total / list.per_page));
+  const counted = list.total !== null;
+  const pages = counted ? Math.max(1, Math.ceil(list.total / list.per_page)) : null;
   if (pages === 1) return h('div', { class: 'pager' }, `${list.total} in all`);
+  const where = counted ? `page ${list.page} of ${pages}` : `page ${list.page}`;
   return h('div', { class: 'pager' },
     list.page > 1 ? button('Previous', () => go(list.page - 1), { cls: 'secondary' }) : null,
-    `page ${list.page} of ${pages} (${list.total} in all)`,
-    list.page < pages ? button('Next', () => go(list.page + 1), { cls: 'secondary' }) : null);
+    `${where} (${countText(list)} in all)`,
+    list.next_after !== null ? button('Next', () => go(list.page + 1), { cls: 'secondary' }) : null);
 }
 
 /** A select's options from a list, with an optional first "any" choice. */

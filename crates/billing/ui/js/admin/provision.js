@@ -3,7 +3,7 @@
 // or a resubmit after a network error returns the same account instead of a second one.
 
 import { get, post } from '../api.js';
-import { alert, badge, facts, form, h, options, page } from '../dom.js';
+import { alert, badge, countText, facts, form, h, options, page } from '../dom.js';
 
 function newKey() {
   const bytes = crypto.getRandomValues(new Uint8Array(16));
@@ -26,8 +26,8 @@ export async function provision(ctx) {
   if (wanted && !customers.items.some((c) => String(c.id) === wanted)) {
     customers.items.unshift(await get(`/api/v1/customers/${encodeURIComponent(wanted)}`));
   }
-  const more = customers.total > customers.items.length
-    ? `Lists ${customers.items.length} of ${customers.total} customers: for another, use "Provision hosting now" on their page under Customers.`
+  const more = customers.next_after !== null
+    ? `Lists ${customers.items.length} of ${countText(customers)} customers: for another, use "Provision hosting now" on their page under Customers.`
     : null;
   const key = newKey();
   const result = h('div', { id: 'provision-result' });
