@@ -56,6 +56,9 @@ impl AppState {
             settings: self.settings.clone(),
             wake: self.wake.clone(),
             clients: self.panel_clients.clone(),
+            panel_calls: Arc::new(tokio::sync::Semaphore::new(
+                self.settings.jobs.workers.max(1),
+            )),
         }
     }
 
@@ -294,8 +297,24 @@ pub async fn serve(
             None
         }
     };
-    let workers: Vec<_> = (0..state.settings.jobs.workers)
-        .map(|n| tokio::spawn(state.jobs().work(n)))
+    // The workers get connections of their own: requests that queue for the server-slot
+    // lock inside their transactions (a burst of orders) can hold every connection of the
+    // shared pool, and provisioning would wait behind them.
+    // Twice as many job loops as panel turns: one job's commits overlap another's call.
+    let workers = state.settings.jobs.workers;
+    let jobs = if workers == 0 {
+        state.jobs()
+    } else {
+        let connections = u32::try_from(workers.saturating_mul(2))
+            .unwrap_or(u32::MAX)
+            .saturating_add(2);
+        JobContext {
+            db: state.db.separate_pool(connections).await?,
+            ..state.jobs()
+        }
+    };
+    let workers: Vec<_> = (0..workers.saturating_mul(2))
+        .map(|n| tokio::spawn(jobs.clone().work(n)))
         .collect();
     let router = crate::http::router(state);
     axum::serve(
@@ -322,8 +341,10 @@ pub async fn serve(
 /// `nextpanel-bill worker`, for extra job capacity beside `serve` on PostgreSQL.
 pub async fn run_workers(state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) {
     let count = state.settings.jobs.workers.max(1);
-    let workers: Vec<_> = (0..count)
-        .map(|n| tokio::spawn(state.jobs().work(n)))
+    // One context, so the loops share its panel turns; twice as many loops as turns.
+    let jobs = state.jobs();
+    let workers: Vec<_> = (0..count.saturating_mul(2))
+        .map(|n| tokio::spawn(jobs.clone().work(n)))
         .collect();
     tracing::info!(workers = count, "job workers running");
     shutdown.await;

@@ -115,7 +115,8 @@ pub struct Layer {
     pub health_failures_to_offline: Option<i64>,
     /// Consecutive successful checks that bring a server back online.
     pub health_successes_to_online: Option<i64>,
-    /// Job workers in this process (0: this process runs no jobs).
+    /// Job workers in this process: how many jobs call panels at once (0: this process
+    /// runs no jobs). Twice as many jobs run, so recording one overlaps another's call.
     pub workers: Option<i64>,
     /// Attempts of a job before it is dead.
     pub job_max_attempts: Option<i64>,
@@ -394,7 +395,7 @@ pub struct InvoicingSettings {
 /// How the durable job queue runs.
 #[derive(Debug, Clone, Copy)]
 pub struct JobSettings {
-    /// Workers in this process.
+    /// Workers in this process: jobs calling panels at once (twice as many run).
     pub workers: usize,
     /// Attempts before `dead`.
     pub max_attempts: i64,

@@ -168,6 +168,9 @@ pub struct JobContext {
     pub wake: Arc<Notify>,
     /// Panel clients shared by this process's workers.
     pub clients: Arc<crate::service::servers::ClientCache>,
+    /// Turns to call a panel: `workers` of them, shared by this process's job loops
+    /// (twice as many), so one job's database work overlaps another's panel call.
+    pub panel_calls: Arc<tokio::sync::Semaphore>,
 }
 
 /// Enqueues a job in the caller's transaction (a repeat of the same key returns the first job).
@@ -198,6 +201,12 @@ pub fn token() -> Result<String, ServiceError> {
 }
 
 impl JobContext {
+    /// Waits for a turn to call a panel (see `panel_calls`); held until dropped.
+    pub(crate) async fn panel_turn(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        // The semaphore is never closed; `None` would only let the call go ahead.
+        self.panel_calls.clone().acquire_owned().await.ok()
+    }
+
     /// Runs a capture or release of a card authorization: done with its outcome, or
     /// retried (Stripe unreachable) with the same idempotency key.
     async fn settle_payment<F>(&self, account_id: i64, step: F) -> Outcome
@@ -265,7 +274,8 @@ impl JobContext {
         } else {
             let ctx = self.clone();
             let running = job.clone();
-            match tokio::spawn(async move { ctx.dispatch(&running).await }).await {
+            let run = store::first_in_line(async move { ctx.dispatch(&running).await });
+            match tokio::spawn(run).await {
                 Ok(outcome) => outcome,
                 Err(e) => Outcome::retry(format!("the job crashed: {e}")),
             }
@@ -285,19 +295,33 @@ impl JobContext {
                 account_id,
                 password,
             } => provision::run(self, job, account_id, password.as_deref()).await,
+            // Rarer than provisions: each holds its panel turn throughout.
             Payload::Suspend { account_id, reason } => {
+                let _turn = self.panel_turn().await;
                 lifecycle::suspend(self, account_id, &reason).await
             }
-            Payload::Unsuspend { account_id } => lifecycle::unsuspend(self, account_id).await,
-            Payload::Terminate { account_id } => lifecycle::terminate(self, account_id).await,
+            Payload::Unsuspend { account_id } => {
+                let _turn = self.panel_turn().await;
+                lifecycle::unsuspend(self, account_id).await
+            }
+            Payload::Terminate { account_id } => {
+                let _turn = self.panel_turn().await;
+                lifecycle::terminate(self, account_id).await
+            }
             Payload::ChangePlan {
                 account_id,
                 plan_id,
-            } => lifecycle::change_plan(self, account_id, plan_id).await,
+            } => {
+                let _turn = self.panel_turn().await;
+                lifecycle::change_plan(self, account_id, plan_id).await
+            }
             Payload::SetPassword {
                 account_id,
                 password,
-            } => lifecycle::set_password(self, job, account_id, password.as_deref()).await,
+            } => {
+                let _turn = self.panel_turn().await;
+                lifecycle::set_password(self, job, account_id, password.as_deref()).await
+            }
             Payload::CapturePayment { account_id } => {
                 self.settle_payment(account_id, crate::service::capture::capture)
                     .await
@@ -445,7 +469,12 @@ impl JobContext {
     }
 
     /// One worker: runs jobs until the process ends, idling on the wake-up or a short poll.
+    /// Its SQLite writes go before request handlers' ([`store::first_in_line`]).
     pub async fn work(self, worker: usize) {
+        store::first_in_line(self.run_forever(worker)).await;
+    }
+
+    async fn run_forever(self, worker: usize) {
         tracing::debug!(worker, "job worker started");
         loop {
             // Listening before looking: a job enqueued after the look found nothing wakes

@@ -97,6 +97,8 @@ async fn attempt(
         .ok_or(ServiceError::NotFound("server"))?;
     drop(conn);
     let client = ctx.clients.get(&server, &ctx.vault, ctx.timeouts)?;
+    // Held for the panel calls only: recording the result gives the turn to the next job.
+    let turn = ctx.panel_turn().await;
 
     // After an attempt with an unknown outcome the account may exist: look before creating.
     if job.attempts > 1 {
@@ -132,7 +134,10 @@ async fn attempt(
     );
     let request = create_request(ctx, &account, password).await?;
     match client.create(&request).await {
-        Ok(created) => adopt(ctx, &actor, job, &account, &created.id).await,
+        Ok(created) => {
+            drop(turn);
+            adopt(ctx, &actor, job, &account, &created.id).await
+        }
         Err(e) if e.kind == PanelErrorKind::AlreadyExists => {
             match client.find_by_username(&account.username).await {
                 Ok(Some(found)) => {

@@ -198,11 +198,73 @@ pub(crate) use on_conn;
 /// How long a SQLite writer waits for the lock before failing with "database is locked".
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
+tokio::task_local! {
+    /// Set on the job workers' tasks (see [`first_in_line`]).
+    static FIRST_IN_LINE: ();
+}
+
+/// Runs `work` with its SQLite transactions ahead of other tasks' in the queue of
+/// writers: the job workers', so that a burst of requests (each a short write) cannot
+/// keep provisioning waiting behind it; requests wait a little longer instead.
+pub async fn first_in_line<F: std::future::Future>(work: F) -> F::Output {
+    FIRST_IN_LINE.scope((), work).await
+}
+
+/// This process's writers to one SQLite file, taking turns.
+#[derive(Default)]
+struct Writers {
+    /// Held for the whole of a write transaction.
+    turn: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// Writers [`first_in_line`] waiting for a turn: others let them go first.
+    first_waiting: std::sync::atomic::AtomicUsize,
+    /// Signalled when one of those got its turn (or gave up waiting).
+    first_served: tokio::sync::Notify,
+}
+
+/// Counts a first-in-line writer as waiting until dropped, however its wait ends.
+struct Waiting<'a>(&'a Writers);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0
+            .first_waiting
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        self.0.first_served.notify_waiters();
+    }
+}
+
+impl Writers {
+    /// Waits for this task's turn to write.
+    async fn turn(&self) -> tokio::sync::OwnedMutexGuard<()> {
+        use std::sync::atomic::Ordering::SeqCst;
+        if FIRST_IN_LINE.try_with(|_| ()).is_ok() {
+            self.first_waiting.fetch_add(1, SeqCst);
+            let _waiting = Waiting(self);
+            return self.turn.clone().lock_owned().await;
+        }
+        loop {
+            // Listening before looking, so a release between the two is not missed.
+            let served = self.first_served.notified();
+            tokio::pin!(served);
+            served.as_mut().enable();
+            if self.first_waiting.load(SeqCst) > 0 {
+                served.await;
+                continue;
+            }
+            let turn = self.turn.clone().lock_owned().await;
+            if self.first_waiting.load(SeqCst) == 0 {
+                return turn;
+            }
+            // One came while this one queued: let it through.
+            drop(turn);
+        }
+    }
+}
+
 /// The queue of this process's writers to the SQLite file behind `pool` (one per file,
 /// so pools opened on the same file share it).
-fn sqlite_writers(pool: &SqlitePool) -> std::sync::Arc<tokio::sync::Mutex<()>> {
-    type Queues =
-        std::collections::HashMap<std::path::PathBuf, std::sync::Arc<tokio::sync::Mutex<()>>>;
+fn sqlite_writers(pool: &SqlitePool) -> std::sync::Arc<Writers> {
+    type Queues = std::collections::HashMap<std::path::PathBuf, std::sync::Arc<Writers>>;
     static QUEUES: std::sync::LazyLock<std::sync::Mutex<Queues>> =
         std::sync::LazyLock::new(Default::default);
     let file = pool.connect_options().get_filename().to_owned();
@@ -351,12 +413,45 @@ impl Db {
                 // Past the busy timeout, go on without a turn (the busy handler decides
                 // then, as before), so a transaction begun while another of the same task
                 // is open fails as it always did instead of waiting forever.
-                let turn = tokio::time::timeout(SQLITE_BUSY_TIMEOUT, queue.lock_owned())
+                let turn = tokio::time::timeout(SQLITE_BUSY_TIMEOUT, queue.turn())
                     .await
                     .ok();
                 Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?, turn)
             }
             Db::Postgres(pool, _) => Tx::Postgres(pool.begin().await?),
+        })
+    }
+
+    /// Another pool of at most `connections` on the same database (and replica), for
+    /// work that must not wait behind the HTTP handlers for a connection: a burst of
+    /// requests waiting on a lock inside their transactions can hold every connection of
+    /// the shared pool. SQLite writers still take turns with the other pool's (the queue
+    /// is per file); an in-memory SQLite database is not shared between pools, so it
+    /// keeps this one.
+    pub async fn separate_pool(&self, connections: u32) -> Result<Db, StoreError> {
+        Ok(match self {
+            Db::Sqlite(pool) => {
+                let options = pool.connect_options();
+                let file = options.get_filename();
+                if file == Path::new(":memory:") || file.as_os_str().is_empty() {
+                    return Ok(self.clone());
+                }
+                Db::Sqlite(
+                    SqlitePoolOptions::new()
+                        .max_connections(connections)
+                        .acquire_timeout(Duration::from_secs(10))
+                        .connect_with((*options).clone())
+                        .await?,
+                )
+            }
+            Db::Postgres(pool, replica) => Db::Postgres(
+                PgPoolOptions::new()
+                    .max_connections(connections)
+                    .acquire_timeout(Duration::from_secs(5))
+                    .connect_with((*pool.connect_options()).clone())
+                    .await?,
+                replica.clone(),
+            ),
         })
     }
 

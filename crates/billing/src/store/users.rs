@@ -200,7 +200,7 @@ pub async fn list(
     }
     if let Some(pattern) = pattern.as_deref() {
         let p = filters.bind(pattern);
-        filters = filters.term(format!(
+        filters = filters.search(format!(
             "(LOWER(email) LIKE {p} ESCAPE '\\' OR LOWER(full_name) LIKE {p} ESCAPE '\\' \
              OR LOWER(COALESCE(company_name, '')) LIKE {p} ESCAPE '\\')"
         ));
