@@ -1,23 +1,29 @@
--- Live hosting accounts per account type (the dashboard's "accounts by type"), kept
--- cheap at a million accounts. Kept in step with ../sqlite/0026_account_type_counts.sql
--- (a test compares them).
+-- Live hosting accounts per server and account type, kept as accounts change: the
+-- dashboard's "accounts by type" and each server's `current_accounts` (which every
+-- server choice reads, under the slot lock). Kept in step with
+-- ../sqlite/0026_account_type_counts.sql (a test compares them).
 --
--- Counting them read every account (0.1-0.15 s at a million, and growing with the
--- table); no index helps a COUNT that must visit each live row. So the count is kept
--- here, by triggers in the same transaction as every change to an account, whichever
--- code or SQL makes it: exact, and the same for every server process on the database.
--- A type's count is split over 16 rows by account id, so that transactions creating or
--- removing accounts at the same time rarely wait on one another's row lock; a read sums
--- 48 rows. Live means pending, provisioning, active or suspended, as the report counts.
+-- Both used to count the accounts: "by type" read every account (0.1-0.15 s at a
+-- million), and choosing a server for one new account counted the live accounts of
+-- every server (a million index entries at a million accounts, while holding the lock
+-- that every order takes in turn). No index helps a COUNT that must visit each row. So
+-- the counts are kept here, by triggers in the same transaction as every change to an
+-- account, whichever code or SQL makes it: exact, and the same for every server process
+-- on the database. Live means pending, provisioning, active or suspended; an account
+-- not yet on a server counts under server_id 0 (no server has that id).
+--
+-- Writers of one row wait for each other: accounts are created on one server one at a
+-- time anyway (the slot lock), and other changes hold the row for the rest of a short
+-- transaction. Rows are written in key order, so transactions meet in the same order.
 CREATE TABLE account_type_counts (
+    server_id BIGINT NOT NULL,
     account_type TEXT NOT NULL,
-    shard INTEGER NOT NULL,
     live BIGINT NOT NULL DEFAULT 0,
-    PRIMARY KEY (account_type, shard)
+    PRIMARY KEY (server_id, account_type)
 );
 
-INSERT INTO account_type_counts (account_type, shard, live)
-SELECT account_type, CAST(id % 16 AS INTEGER), COUNT(*)
+INSERT INTO account_type_counts (server_id, account_type, live)
+SELECT COALESCE(server_id, 0), account_type, COUNT(*)
 FROM hosting_accounts
 WHERE state IN ('pending', 'provisioning', 'active', 'suspended')
 GROUP BY 1, 2;
@@ -29,38 +35,37 @@ CREATE FUNCTION account_state_live(state TEXT) RETURNS BIGINT
 $$;
 
 -- Inserts and deletes are statement-level, so a bulk insert (an import, a seed) is one
--- set-based write; rows are upserted in key order so that transactions touching the
--- same rows take their locks in the same order.
+-- set-based write.
 CREATE FUNCTION account_type_counts_bulk() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        INSERT INTO account_type_counts AS c (account_type, shard, live)
-        SELECT account_type, CAST(id % 16 AS INTEGER), SUM(account_state_live(state))
+        INSERT INTO account_type_counts AS c (server_id, account_type, live)
+        SELECT COALESCE(server_id, 0), account_type, SUM(account_state_live(state))
         FROM new_rows GROUP BY 1, 2 HAVING SUM(account_state_live(state)) <> 0 ORDER BY 1, 2
-        ON CONFLICT (account_type, shard) DO UPDATE SET live = c.live + excluded.live;
+        ON CONFLICT (server_id, account_type) DO UPDATE SET live = c.live + excluded.live;
     ELSE
-        INSERT INTO account_type_counts AS c (account_type, shard, live)
-        SELECT account_type, CAST(id % 16 AS INTEGER), -SUM(account_state_live(state))
+        INSERT INTO account_type_counts AS c (server_id, account_type, live)
+        SELECT COALESCE(server_id, 0), account_type, -SUM(account_state_live(state))
         FROM old_rows GROUP BY 1, 2 HAVING SUM(account_state_live(state)) <> 0 ORDER BY 1, 2
-        ON CONFLICT (account_type, shard) DO UPDATE SET live = c.live + excluded.live;
+        ON CONFLICT (server_id, account_type) DO UPDATE SET live = c.live + excluded.live;
     END IF;
     RETURN NULL;
 END
 $$;
 
--- Updates are row-level with a WHEN, so the many updates that change neither the state
--- nor the type (usage, panel ids, leases) cost nothing; a move between two live states
--- (pending to active) writes nothing either.
+-- Updates are row-level with a WHEN, so the many updates that change neither the state,
+-- the type nor the server (usage, panel ids, renewals) cost nothing; a move between two
+-- live states (pending to active) writes nothing either.
 CREATE FUNCTION account_type_counts_move() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO account_type_counts AS c (account_type, shard, live)
-    SELECT t, s, SUM(d)
+    INSERT INTO account_type_counts AS c (server_id, account_type, live)
+    SELECT s, t, SUM(d)
     FROM (VALUES
-        (OLD.account_type, CAST(OLD.id % 16 AS INTEGER), -account_state_live(OLD.state)),
-        (NEW.account_type, CAST(NEW.id % 16 AS INTEGER), account_state_live(NEW.state))
-    ) AS v (t, s, d)
-    GROUP BY t, s HAVING SUM(d) <> 0 ORDER BY t, s
-    ON CONFLICT (account_type, shard) DO UPDATE SET live = c.live + excluded.live;
+        (COALESCE(OLD.server_id, 0), OLD.account_type, -account_state_live(OLD.state)),
+        (COALESCE(NEW.server_id, 0), NEW.account_type, account_state_live(NEW.state))
+    ) AS v (s, t, d)
+    GROUP BY s, t HAVING SUM(d) <> 0 ORDER BY s, t
+    ON CONFLICT (server_id, account_type) DO UPDATE SET live = c.live + excluded.live;
     RETURN NULL;
 END
 $$;
@@ -69,6 +74,7 @@ CREATE TRIGGER account_type_counts_insert AFTER INSERT ON hosting_accounts
     REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION account_type_counts_bulk();
 CREATE TRIGGER account_type_counts_delete AFTER DELETE ON hosting_accounts
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION account_type_counts_bulk();
-CREATE TRIGGER account_type_counts_update AFTER UPDATE OF state, account_type ON hosting_accounts
-    FOR EACH ROW WHEN (OLD.state IS DISTINCT FROM NEW.state OR OLD.account_type IS DISTINCT FROM NEW.account_type)
+CREATE TRIGGER account_type_counts_update AFTER UPDATE OF state, account_type, server_id ON hosting_accounts
+    FOR EACH ROW WHEN (OLD.state IS DISTINCT FROM NEW.state OR OLD.account_type IS DISTINCT FROM NEW.account_type
+        OR OLD.server_id IS DISTINCT FROM NEW.server_id)
     EXECUTE FUNCTION account_type_counts_move();

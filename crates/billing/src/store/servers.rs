@@ -1,5 +1,6 @@
-//! The `servers` table. `current_accounts` is counted from `hosting_accounts`
-//! on every read, so it is right after a restart and under concurrency.
+//! The `servers` table. `current_accounts` is read from the live counts that triggers
+//! keep in the transaction of every change to an account (migration 0026), so it is
+//! right after a restart and under concurrency, and costs the same at any size.
 
 use chrono::{DateTime, Utc};
 
@@ -59,18 +60,14 @@ pub struct ServerRow {
     pub current_accounts: i64,
 }
 
-const LIVE_STATES: &str = "('pending', 'provisioning', 'active', 'suspended')";
-
-fn select() -> String {
-    format!(
-        "SELECT s.id, s.name, s.description, s.base_url, s.api_key_sealed, s.api_secret_sealed, s.api_key_lookup, \
+/// Servers with their live accounts, from the counts triggers keep (migration 0026):
+/// counting the accounts would read every live account of every server listed.
+const SELECT: &str = "SELECT s.id, s.name, s.description, s.base_url, s.api_key_sealed, s.api_secret_sealed, s.api_key_lookup, \
          s.api_key_hint, s.capacity, s.location, s.server_group, s.tags, s.is_active, s.is_online, s.consecutive_failures, \
          s.consecutive_successes, s.last_checked_at, s.last_latency_ms, s.last_error, s.version, s.extensions, \
          s.created_at, s.updated_at, \
-         (SELECT COUNT(*) FROM hosting_accounts h WHERE h.server_id = s.id AND h.state IN {LIVE_STATES}) AS current_accounts \
-         FROM servers s"
-    )
-}
+         (SELECT CAST(COALESCE(SUM(c.live), 0) AS BIGINT) FROM account_type_counts c WHERE c.server_id = s.id) AS current_accounts \
+     FROM servers s";
 
 /// Inserts a server (the row's `id` and counters are ignored) and returns its id.
 pub async fn insert(tx: &mut Tx, s: &ServerRow) -> Result<i64, StoreError> {
@@ -182,7 +179,7 @@ pub async fn record_health(tx: &mut Tx, id: i64, h: &HealthRecord<'_>) -> Result
 
 /// Finds a server by id.
 pub async fn find(conn: &mut impl AsConn, id: i64) -> Result<Option<ServerRow>, StoreError> {
-    let sql = format!("{} WHERE s.id = $1", select());
+    let sql = format!("{SELECT} WHERE s.id = $1");
     let row = on_conn!(conn, |c| sqlx::query_as::<_, ServerRow>(&sql)
         .bind(id)
         .fetch_optional(c)
@@ -208,7 +205,7 @@ pub async fn name_taken(
 
 /// Lists every server by id.
 pub async fn list(conn: &mut impl AsConn) -> Result<Vec<ServerRow>, StoreError> {
-    let sql = format!("{} ORDER BY s.id", select());
+    let sql = format!("{SELECT} ORDER BY s.id");
     let rows = on_conn!(conn, |c| sqlx::query_as::<_, ServerRow>(&sql)
         .fetch_all(c)
         .await)?;

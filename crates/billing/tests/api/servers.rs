@@ -661,15 +661,20 @@ async fn a_restart_keeps_every_server_and_count() {
     assert_eq!(checked["is_online"], true, "{checked}");
 }
 
-/// The dashboard's live accounts by type are kept by triggers (migration 0026), not
-/// counted: they must match a count of the accounts through inserts, moves between
-/// states, type changes, bulk writes and deletes, whatever SQL makes them.
+/// The live accounts by type (the dashboard) and per server (`current_accounts`, which
+/// every server choice reads) are kept by triggers (migration 0026), not counted: they
+/// must match a count of the accounts through inserts, moves between states, types and
+/// servers, bulk writes and deletes, whatever SQL makes them.
 #[tokio::test]
-async fn accounts_by_type_match_a_count_through_every_change() {
+async fn live_account_counts_match_a_count_through_every_change() {
     let app = TestApp::spawn().await;
     let admin = app.admin_token().await;
+    let other_sim = sim().await;
     let sim = sim().await;
     let server = add_server(&app, &admin, "fra-1", &sim).await["id"]
+        .as_i64()
+        .unwrap();
+    let other = add_server(&app, &admin, "fra-2", &other_sim).await["id"]
         .as_i64()
         .unwrap();
     let check = |step: &'static str| {
@@ -691,6 +696,22 @@ async fn accounts_by_type_match_a_count_through_every_change() {
                     shown[kind].to_string(),
                     counted[0],
                     "{step}: {kind} accounts: {shown}"
+                );
+            }
+            let (_, servers) = app.get("/api/v1/nextpanel/servers", Some(&admin)).await;
+            for s in servers.as_array().unwrap() {
+                let counted = app
+                    .query_strings(&format!(
+                        "SELECT CAST(COUNT(*) AS TEXT) FROM hosting_accounts WHERE server_id = {} \
+                         AND state IN ('pending', 'provisioning', 'active', 'suspended')",
+                        s["id"]
+                    ))
+                    .await;
+                assert_eq!(
+                    s["current_accounts"].to_string(),
+                    counted[0],
+                    "{step}: server {}",
+                    s["name"]
                 );
             }
         }
@@ -718,6 +739,13 @@ async fn accounts_by_type_match_a_count_through_every_change() {
     app.exec("UPDATE hosting_accounts SET state = 'terminated', account_type = 'master-reseller' WHERE username = 'erin'")
         .await;
     check("type changes, a retry and a termination").await;
+    app.exec(&format!(
+        "UPDATE hosting_accounts SET server_id = {other} WHERE username IN ('alice', 'carol')"
+    ))
+    .await;
+    app.exec("UPDATE hosting_accounts SET server_id = NULL WHERE username = 'dave'")
+        .await;
+    check("moves between servers, and off one").await;
     // Bulk: a copy of every account as master-reseller (one statement), then a bulk move.
     app.exec(
         "INSERT INTO hosting_accounts (customer_id, license_id, server_id, username, account_type, state, created_at, updated_at) \
