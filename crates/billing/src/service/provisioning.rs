@@ -130,9 +130,16 @@ pub async fn choose_server(
     username: &str,
 ) -> Result<Option<i64>, ServiceError> {
     store::servers::lock_slots(tx).await?;
+    // Read under the lock, so each row's live count already holds for the check below
+    // (every slot-taker waits for the lock until the one before it has committed).
     let rows = store::servers::list(tx).await?;
     for id in rank_servers(&candidates(&rows), location, group, exclude) {
-        if take_slot(tx, id, username).await? {
+        let Some(server) = rows.iter().find(|r| r.id == id) else {
+            continue;
+        };
+        if server.current_accounts < server.capacity
+            && !store::hosting_accounts::username_taken(tx, id, username).await?
+        {
             return Ok(Some(id));
         }
     }

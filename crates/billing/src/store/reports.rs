@@ -127,8 +127,12 @@ pub async fn revenue_by_month(
 ) -> Result<Vec<MonthRevenue>, StoreError> {
     let rows = on_conn!(conn, |c| {
         sqlx::query_as::<_, MonthRevenue>(
-            "SELECT month, currency, received, payments, refunded, refunds FROM revenue_month_figures \
-             WHERE month >= $1 AND month <= $2 AND (payments <> 0 OR refunds <> 0) ORDER BY month, currency",
+            // Summed over the rows each month and currency is spread across (migration 0028).
+            "SELECT month, currency, CAST(SUM(received) AS BIGINT) AS received, \
+             CAST(SUM(payments) AS BIGINT) AS payments, CAST(SUM(refunded) AS BIGINT) AS refunded, \
+             CAST(SUM(refunds) AS BIGINT) AS refunds FROM revenue_month_figures \
+             WHERE month >= $1 AND month <= $2 GROUP BY month, currency \
+             HAVING SUM(payments) <> 0 OR SUM(refunds) <> 0 ORDER BY month, currency",
         )
         .bind(from)
         .bind(until)
