@@ -65,10 +65,22 @@ password="fuzz-admin-password-1"
 ) >"$work/serve.log" 2>&1 &
 server=$!
 trap 'kill $server $stripe 2>/dev/null || true; rm -rf "$work"' EXIT
-for _ in $(seq 1 100); do
-    curl -fsS "$base/health" >/dev/null 2>&1 && break
+# Up to 60 s: a debug build on a busy machine migrates and seeds slowly. A server that
+# never answers fails here, with its log, rather than later on an empty login answer.
+up=false
+for _ in $(seq 1 600); do
+    if curl -fsS "$base/health" >/dev/null 2>&1; then
+        up=true
+        break
+    fi
+    kill -0 "$server" 2>/dev/null || break
     sleep 0.1
 done
+if [ "$up" != true ]; then
+    echo "==> the server did not answer /health; its log:"
+    cat "$work/serve.log"
+    exit 1
+fi
 json() { python3 -c "import sys, json; print(json.load(sys.stdin)$1)"; }
 token=$(curl -fsS -X POST "$base/api/v1/auth/login" -H 'content-type: application/json' \
     -d "{\"email\": \"admin@example.com\", \"password\": \"$password\"}" | json "['access_token']")
