@@ -297,10 +297,10 @@ pub async fn serve(
             None
         }
     };
-    // The workers get connections of their own: requests that queue for the server-slot
-    // lock inside their transactions (a burst of orders) can hold every connection of the
-    // shared pool, and provisioning would wait behind them.
-    // Twice as many job loops as panel turns: one job's commits overlap another's call.
+    // Twice as many job loops as panel turns (one job's commits overlap another's call),
+    // on connections of their own: requests that queue for the server-slot lock inside
+    // their transactions (a burst of orders) can hold every connection of the shared
+    // pool, and provisioning would wait behind them.
     let workers = state.settings.jobs.workers;
     let jobs = if workers == 0 {
         state.jobs()

@@ -137,9 +137,7 @@ pub async fn choose_server(
         let Some(server) = rows.iter().find(|r| r.id == id) else {
             continue;
         };
-        if server.current_accounts < server.capacity
-            && !store::hosting_accounts::username_taken(tx, id, username).await?
-        {
+        if slot_free(tx, server, username).await? {
             return Ok(Some(id));
         }
     }
@@ -174,9 +172,18 @@ async fn take_slot(tx: &mut Tx, server_id: i64, username: &str) -> Result<bool, 
     let server = store::servers::find(tx, server_id)
         .await?
         .ok_or(ServiceError::NotFound("server"))?;
-    let live = store::hosting_accounts::live_on_server(tx, server_id).await?;
-    let taken = store::hosting_accounts::username_taken(tx, server_id, username).await?;
-    Ok(live < server.capacity && !taken)
+    slot_free(tx, &server, username).await
+}
+
+/// Whether `server`, read under the slot lock (so its live count holds until commit),
+/// has a free slot and no account named `username`.
+async fn slot_free(
+    tx: &mut Tx,
+    server: &store::servers::ServerRow,
+    username: &str,
+) -> Result<bool, ServiceError> {
+    Ok(server.current_accounts < server.capacity
+        && !store::hosting_accounts::username_taken(tx, server.id, username).await?)
 }
 
 /// Validates, records and runs a provisioning (admin only).

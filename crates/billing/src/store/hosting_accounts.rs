@@ -142,20 +142,6 @@ pub async fn username_taken(
     Ok(found.is_some())
 }
 
-/// Live accounts (taking a slot) on a server.
-pub async fn live_on_server(conn: &mut impl AsConn, server_id: i64) -> Result<i64, StoreError> {
-    let n: i64 = on_conn!(conn, |c| {
-        // Kept by triggers as accounts change (migration 0026).
-        sqlx::query_scalar(
-        "SELECT CAST(COALESCE(SUM(live), 0) AS BIGINT) FROM account_type_counts WHERE server_id = $1"
-    )
-    .bind(server_id)
-    .fetch_one(c)
-    .await
-    })?;
-    Ok(n)
-}
-
 /// Live accounts under a license.
 pub async fn live_under_license(
     conn: &mut impl AsConn,

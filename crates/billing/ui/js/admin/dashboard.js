@@ -43,7 +43,7 @@ export async function dashboard(ctx) {
     h('div', { class: 'cards' },
       servers ? stat('servers online', `${online} / ${servers.length}`, '#/servers', 'stat-servers') : null,
       stat('live hosting accounts', Object.values(accounts).reduce((a, b) => a + b, 0), '#/accounts', 'stat-accounts'),
-      stat('jobs that gave up', failed.total !== null && dead.total !== null ? failed.total + dead.total : 'more than 10,000', '#/jobs', 'stat-jobs'),
+      stat('jobs that gave up', failed.total !== null && dead.total !== null ? failed.total + dead.total : countText(failed.total === null ? failed : dead), '#/jobs', 'stat-jobs'),
       stat('emails failing', countText(emails), '#/emails', 'stat-emails'),
       stat('open invoices', countText(invoices), '#/invoices', 'stat-invoices'),
       stat('overdue', overdueText, '#/invoices?status=open', 'stat-overdue')),
