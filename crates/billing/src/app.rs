@@ -44,6 +44,8 @@ pub struct AppState {
     pub limits: Arc<crate::service::rate_limit::RateLimiter>,
     /// Writes this process's license validation answers in batches.
     pub answers: crate::service::answer_book::AnswerBook,
+    /// Reads what this process's license validations need, in batches.
+    pub validation_reads: crate::service::license_check::ValidationReads,
 }
 
 impl AppState {
@@ -225,7 +227,10 @@ pub async fn prepare_with_db(
     warn_about_shared_files(&settings);
     let settings_timeouts = settings.panel_timeouts;
     let state = AppState {
-        answers: crate::service::answer_book::AnswerBook::start(db.clone()),
+        // Its answers may be lost in a database crash without harm (answer_book says why),
+        // so their commits do not wait for the disk.
+        answers: crate::service::answer_book::AnswerBook::start(db.relaxed_pool(2).await?),
+        validation_reads: crate::service::license_check::start_reads(db.clone()),
         db,
         settings: Arc::new(settings),
         vault,

@@ -18,10 +18,12 @@ use super::ServiceError;
 use crate::domain::license::{LicenseKey, LicenseStatus};
 use crate::domain::license_check::{self as check, LicenseFacts, RequestId, Resource, Verdict};
 use crate::domain::Invalid;
+use crate::store::license_usage::{ValidationLookup, ValidationRow};
 use crate::store::licenses::LicenseRow;
 use crate::store::{self, license_callbacks, license_usage, Db};
 use crate::vault::Vault;
 
+use super::batch::Batcher;
 use super::rate_limit::RateLimiter;
 
 /// Largest change one usage report may make; real reports are ±1.
@@ -43,6 +45,38 @@ pub struct Callbacks<'a> {
     pub per_minute: u32,
     /// Remembers validation answers in batches.
     pub answers: &'a super::answer_book::AnswerBook,
+    /// Reads what validations need in batches.
+    pub reads: &'a ValidationReads,
+}
+
+/// Reads what validations need, in batches ([`super::batch`]): under load one statement
+/// serves many validations instead of one each.
+pub type ValidationReads = Batcher<ValidationLookup, Vec<ValidationRow>>;
+
+/// Batches read at once: about one per core, so a batch is read while the next gathers.
+const READ_LANES: usize = 2;
+
+/// Starts the lanes that read validations from `db`; they stop with the last handle.
+pub fn start_reads(db: Db) -> ValidationReads {
+    Batcher::start(READ_LANES, 32, move |lookups: Vec<ValidationLookup>| {
+        let db = db.clone();
+        async move {
+            let mut conn = db.conn().await.map_err(|e| e.to_string())?;
+            let found = license_usage::for_validations(&mut conn, &lookups)
+                .await
+                .map_err(|e| e.to_string())?;
+            let mut rows = vec![Vec::new(); lookups.len()];
+            for (i, row) in found {
+                if let Some(of_request) = rows.get_mut(i) {
+                    of_request.push(row);
+                }
+            }
+            for of_request in &mut rows {
+                of_request.sort_by_key(|r: &ValidationRow| r.server_id);
+            }
+            Ok(rows)
+        }
+    })
 }
 
 /// A request to validate a license before a quota-consuming action.
@@ -158,16 +192,16 @@ impl Callbacks<'_> {
         );
         let api_key = presented(api_key)?;
         let resource = Resource::for_feature(&req.feature);
-        let mut conn = self.db.conn().await?;
         // The caller and everything the verdict needs, in one read; nothing read is
         // used or shown before the signature is checked.
-        let rows = license_usage::for_validation(
-            &mut conn,
-            &self.vault.lookup_hash(api_key),
-            lookup_key(&req.license_key).as_deref(),
-            resource.map(Resource::as_str),
-        )
-        .await?;
+        let rows = self
+            .reads
+            .call(ValidationLookup {
+                api_key_lookup: self.vault.lookup_hash(api_key),
+                license_key: lookup_key(&req.license_key),
+                resource: resource.map(Resource::as_str),
+            })
+            .await?;
         let callers = rows.iter().map(|r| {
             (
                 r.server_id,
@@ -186,8 +220,6 @@ impl Callbacks<'_> {
         let Some(id) = request_id else {
             return Ok(answer);
         };
-        // Not held while the answer waits for its batch.
-        drop(conn);
         let outcome = to_json(&answer)?;
         if self
             .answers

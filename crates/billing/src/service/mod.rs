@@ -16,6 +16,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod auth;
 pub mod autopay;
+pub mod batch;
 pub mod billing_run;
 pub mod capture;
 pub mod cards;

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{on_conn, AsConn, StoreError, Tx};
+use super::{on_conn, AsConn, RawConn, StoreError, Tx};
 
 /// What a validation needs, read in one statement: the calling server (found by the
 /// look-up hash of its key; checked by the caller), and the license of the key if there
@@ -37,36 +37,113 @@ pub struct ValidationRow {
     pub used: i64,
 }
 
-/// One row per server whose key has `api_key_lookup` (normally one), with the license
-/// whose key is `license_key`: the four or five look-ups of a validation as one read.
-pub async fn for_validation(
+/// What one validation looks up: the calling server by the look-up hash of its key, the
+/// license by its key (`None` when the key is not well formed) and a resource.
+#[derive(Debug, Clone)]
+pub struct ValidationLookup {
+    /// The vault's look-up hash of the presented API key.
+    pub api_key_lookup: String,
+    /// The license key as sent, when it is well formed.
+    pub license_key: Option<String>,
+    /// `accounts`, `domains`, `databases`, `emails`, or `None` for unquoted features.
+    pub resource: Option<&'static str>,
+}
+
+#[derive(sqlx::FromRow)]
+struct Numbered {
+    request: i64,
+    #[sqlx(flatten)]
+    row: ValidationRow,
+}
+
+/// Most look-ups read in one statement.
+const MAX_VALIDATION_LOOKUPS: usize = 32;
+
+/// The rows of many validations in one read: for each look-up (by its index in
+/// `lookups`), one row per server whose key has its look-up hash (normally one), with
+/// the license, whether it has a live account on that server and what it uses of the
+/// resource. Rows come in no particular order.
+pub async fn for_validations(
     conn: &mut impl AsConn,
-    api_key_lookup: &str,
-    license_key: Option<&str>,
-    resource: Option<&str>,
-) -> Result<Vec<ValidationRow>, StoreError> {
-    let rows = on_conn!(conn, |c| {
-        sqlx::query_as::<_, ValidationRow>(
-        "SELECT s.id AS server_id, s.api_key_sealed, s.api_secret_sealed, l.id AS license_id, l.status, \
-         l.expires_at, l.max_accounts, l.max_domains, l.max_databases, l.max_emails, \
-         CASE WHEN l.id IS NULL THEN FALSE ELSE EXISTS (SELECT 1 FROM hosting_accounts a \
-           WHERE a.license_id = l.id AND a.server_id = s.id \
-           AND a.state IN ('pending', 'provisioning', 'active', 'suspended')) END AS on_server, \
-         CASE WHEN l.id IS NULL OR $3 IS NULL THEN 0 \
-           WHEN $3 = 'accounts' THEN (SELECT COUNT(*) FROM hosting_accounts a WHERE a.license_id = l.id \
+    lookups: &[ValidationLookup],
+) -> Result<Vec<(usize, ValidationRow)>, StoreError> {
+    let mut found = Vec::new();
+    for (n, chunk) in lookups.chunks(MAX_VALIDATION_LOOKUPS).enumerate() {
+        let offset = n * MAX_VALIDATION_LOOKUPS;
+        for (i, row) in validation_chunk(&mut *conn, chunk).await? {
+            found.push((offset + i, row));
+        }
+    }
+    Ok(found)
+}
+
+/// [`for_validations`] of at most [`MAX_VALIDATION_LOOKUPS`] look-ups, in one statement.
+async fn validation_chunk(
+    conn: &mut impl AsConn,
+    lookups: &[ValidationLookup],
+) -> Result<Vec<(usize, ValidationRow)>, StoreError> {
+    // Padded to a power of two with rows that match nothing (a NULL look-up hash joins no
+    // server), so a handful of statements serve every batch size and stay prepared.
+    let padded = lookups.len().next_power_of_two();
+    let values = (0..padded)
+        .map(|i| {
+            let p = i * 4;
+            format!("(${}, ${}, ${}, ${})", p + 1, p + 2, p + 3, p + 4)
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    // Each look-up must reach its server and license through their indexes. Given a
+    // batch of plain joins, PostgreSQL's planner may rather hash the whole table (a
+    // million licenses) once per batch, so there each is a LATERAL subquery it cannot
+    // flatten (OFFSET 0), run per look-up. SQLite has no LATERAL and only nested loops:
+    // plain joins do the same there.
+    let from = match conn.raw() {
+        RawConn::Postgres(_) => {
+            "FROM req CROSS JOIN LATERAL (SELECT * FROM servers s0 \
+               WHERE s0.api_key_lookup = req.lookup OFFSET 0) s \
+             LEFT JOIN LATERAL (SELECT * FROM licenses l0 \
+               WHERE l0.license_key = req.license_key OFFSET 0) l ON TRUE"
+        }
+        RawConn::Sqlite(_) => {
+            "FROM req JOIN servers s ON s.api_key_lookup = req.lookup \
+             LEFT JOIN licenses l ON l.license_key = req.license_key"
+        }
+    };
+    let sql = format!(
+        "WITH req (request, lookup, license_key, resource) AS (VALUES {values}) \
+         SELECT req.request, s.id AS server_id, s.api_key_sealed, s.api_secret_sealed, \
+         l.id AS license_id, l.status, l.expires_at, l.max_accounts, l.max_domains, l.max_databases, l.max_emails, \
+         EXISTS (SELECT 1 FROM hosting_accounts a WHERE a.license_id = l.id AND a.server_id = s.id \
+           AND a.state IN ('pending', 'provisioning', 'active', 'suspended')) AS on_server, \
+         CASE WHEN l.id IS NULL OR req.resource IS NULL THEN 0 \
+           WHEN req.resource = 'accounts' THEN (SELECT COUNT(*) FROM hosting_accounts a WHERE a.license_id = l.id \
              AND a.state IN ('pending', 'provisioning', 'active', 'suspended')) \
-           ELSE COALESCE((SELECT u.used FROM license_usage u WHERE u.license_id = l.id AND u.resource = $3), 0) \
-         END AS used \
-         FROM servers s LEFT JOIN licenses l ON l.license_key = $2 \
-         WHERE s.api_key_lookup = $1 ORDER BY s.id"
-    )
-    .bind(api_key_lookup)
-    .bind(license_key)
-    .bind(resource)
-    .fetch_all(c)
-    .await
+           ELSE COALESCE((SELECT u.used FROM license_usage u WHERE u.license_id = l.id \
+             AND u.resource = req.resource), 0) \
+         END AS used {from}"
+    );
+    let rows = on_conn!(conn, |c| {
+        let mut q = sqlx::query_as::<_, Numbered>(&sql);
+        for (i, l) in lookups.iter().enumerate() {
+            q = q
+                .bind(i as i64)
+                .bind(l.api_key_lookup.as_str())
+                .bind(l.license_key.as_deref())
+                .bind(l.resource);
+        }
+        for _ in lookups.len()..padded {
+            q = q
+                .bind(-1_i64)
+                .bind(None::<&str>)
+                .bind(None::<&str>)
+                .bind(None::<&str>);
+        }
+        q.fetch_all(c).await
     })?;
-    Ok(rows)
+    Ok(rows
+        .into_iter()
+        .filter_map(|n| usize::try_from(n.request).ok().map(|i| (i, n.row)))
+        .collect())
 }
 
 /// How many of `resource` exist under a license; 0 when nothing was reported yet.

@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use sqlx::pool::PoolConnection;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::postgres::PgConnectOptions;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{PgConnection, PgPool, Postgres, Sqlite, SqliteConnection, SqlitePool, Transaction};
 
 pub mod api_keys;
@@ -198,6 +198,28 @@ pub(crate) use on_conn;
 /// How long a SQLite writer waits for the lock before failing with "database is locked".
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// A pooled connection idle at least this long is pinged before it is handed out.
+const PING_AFTER_IDLE: Duration = Duration::from_secs(5);
+
+/// Pool options shared by every pool: at most `connections`, and a connection is checked
+/// (pinged; replaced when that fails) only after it has been idle a while. sqlx pings on
+/// every acquire by default, one more round trip per request that a connection used a
+/// moment ago does not need; a database restart still costs no request an error on a
+/// connection that sat idle through it.
+pub(crate) fn pool_options<DB: sqlx::Database>(connections: u32) -> sqlx::pool::PoolOptions<DB> {
+    sqlx::pool::PoolOptions::<DB>::new()
+        .max_connections(connections)
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for < PING_AFTER_IDLE {
+                    return Ok(true);
+                }
+                sqlx::Connection::ping(conn).await.map(|()| true)
+            })
+        })
+}
+
 tokio::task_local! {
     /// Set on the job workers' tasks (see [`first_in_line`]).
     static FIRST_IN_LINE: ();
@@ -301,8 +323,7 @@ impl Db {
 
     /// Connects to PostgreSQL with explicit options (tests use this to pin a schema).
     pub async fn connect_postgres(options: PgConnectOptions) -> Result<Db, StoreError> {
-        let pool = PgPoolOptions::new()
-            .max_connections(16)
+        let pool = pool_options::<Postgres>(16)
             .acquire_timeout(Duration::from_secs(5))
             .connect_with(options)
             .await?;
@@ -325,8 +346,7 @@ impl Db {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(SQLITE_BUSY_TIMEOUT)
             .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
+        let pool = pool_options::<Sqlite>(8)
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await?;
@@ -437,22 +457,49 @@ impl Db {
                     return Ok(self.clone());
                 }
                 Db::Sqlite(
-                    SqlitePoolOptions::new()
-                        .max_connections(connections)
+                    pool_options::<Sqlite>(connections)
                         .acquire_timeout(Duration::from_secs(10))
                         .connect_with((*options).clone())
                         .await?,
                 )
             }
             Db::Postgres(pool, replica) => Db::Postgres(
-                PgPoolOptions::new()
-                    .max_connections(connections)
+                pool_options::<Postgres>(connections)
                     .acquire_timeout(Duration::from_secs(5))
                     .connect_with((*pool.connect_options()).clone())
                     .await?,
                 replica.clone(),
             ),
         })
+    }
+
+    /// A pool of at most `connections` whose commits on PostgreSQL return before they
+    /// reach the disk (`synchronous_commit = off`): still atomic and at once visible to
+    /// every other session, but a crash of the database server itself may lose the last
+    /// few hundred milliseconds of them. Only for writes whose loss does no harm and that
+    /// would otherwise wait a disk flush each (remembered validation answers). SQLite in
+    /// WAL mode with `synchronous = NORMAL` already commits that way: the same pool.
+    /// An engine that refuses the setting (some Postgres-compatible ones) gets a pool of
+    /// ordinary commits instead, with a warning.
+    pub async fn relaxed_pool(&self, connections: u32) -> Result<Db, StoreError> {
+        let Db::Postgres(pool, replica) = self else {
+            return Ok(self.clone());
+        };
+        let relaxed = pool_options::<Postgres>(connections)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(
+                (*pool.connect_options())
+                    .clone()
+                    .options([("synchronous_commit", "off")]),
+            )
+            .await;
+        match relaxed {
+            Ok(relaxed) => Ok(Db::Postgres(relaxed, replica.clone())),
+            Err(e) => {
+                tracing::warn!(error = %e, "the database refuses synchronous_commit = off; those writes wait for the disk");
+                self.separate_pool(connections).await
+            }
+        }
     }
 
     /// Closes every connection of the pool.

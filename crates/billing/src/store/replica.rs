@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use sqlx::pool::PoolConnection;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::postgres::PgConnectOptions;
 use sqlx::{PgPool, Postgres};
 use utoipa::ToSchema;
 
@@ -69,8 +69,7 @@ impl Replica {
             // A write routed here by mistake fails loudly, even if the URL leads to a
             // writable server.
             .options([("default_transaction_read_only", "on")]);
-        let pool = PgPoolOptions::new()
-            .max_connections(16)
+        let pool = super::pool_options::<sqlx::Postgres>(16)
             .min_connections(0)
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_lazy_with(options);

@@ -268,8 +268,17 @@ pub async fn set_lookup(
     Ok(())
 }
 
-/// Deletes a server; terminated accounts on it keep their rows with no server.
+/// Deletes a server and the callback answers remembered for it; terminated accounts on
+/// it keep their rows with no server.
 pub async fn delete(tx: &mut Tx, id: i64) -> Result<(), StoreError> {
+    // No foreign key does this (migration 0029 says why).
+    on_conn!(tx, |c| sqlx::query(
+        "DELETE FROM license_callbacks WHERE server_id = $1"
+    )
+    .bind(id)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
     on_conn!(tx, |c| sqlx::query("DELETE FROM servers WHERE id = $1")
         .bind(id)
         .execute(c)

@@ -27,6 +27,7 @@ fn callbacks(state: &AppState) -> Callbacks<'_> {
         limits: &state.limits,
         per_minute: state.settings.license_callbacks_per_minute,
         answers: &state.answers,
+        reads: &state.validation_reads,
     }
 }
 
