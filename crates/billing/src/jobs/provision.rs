@@ -97,6 +97,12 @@ async fn attempt(
         .ok_or(ServiceError::NotFound("server"))?;
     drop(conn);
     let client = ctx.clients.get(&server, &ctx.vault, ctx.timeouts)?;
+    // Made before the turn is taken (it reads the customer), so the turn is spent on
+    // panel calls; what it may refuse is only told after the look-up below.
+    let request = match sealed_password {
+        Some(sealed) => Some(prepare_create(ctx, &account, sealed).await),
+        None => None,
+    };
     // Held for the panel calls only: recording the result gives the turn to the next job.
     let turn = ctx.panel_turn().await;
 
@@ -118,7 +124,7 @@ async fn attempt(
             Err(e) => return on_panel_error(ctx, &actor, &account, &server.name, e).await,
         }
     }
-    let Some(sealed) = sealed_password else {
+    let Some(request) = request else {
         return fail(
             ctx,
             &actor,
@@ -127,12 +133,7 @@ async fn attempt(
         )
         .await;
     };
-    let password = SecretString::from(
-        ctx.vault
-            .open(sealed)
-            .map_err(|e| ServiceError::Internal(e.to_string()))?,
-    );
-    let request = create_request(ctx, &account, password).await?;
+    let request = request?;
     match client.create(&request).await {
         Ok(created) => {
             drop(turn);
@@ -162,11 +163,17 @@ async fn attempt(
     }
 }
 
-async fn create_request(
+/// The create call for `account`, with the initial password opened from `sealed`.
+async fn prepare_create(
     ctx: &JobContext,
     account: &AccountRow,
-    password: SecretString,
+    sealed: &str,
 ) -> Result<CreateAccount, ServiceError> {
+    let password = SecretString::from(
+        ctx.vault
+            .open(sealed)
+            .map_err(|e| ServiceError::Internal(e.to_string()))?,
+    );
     let mut conn = ctx.db.conn().await?;
     let customer = store::users::find(&mut conn, account.customer_id)
         .await?

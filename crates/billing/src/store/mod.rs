@@ -199,13 +199,13 @@ pub(crate) use on_conn;
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A pooled connection idle at least this long is pinged before it is handed out.
-const PING_AFTER_IDLE: Duration = Duration::from_secs(5);
+const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
 
-/// Pool options shared by every pool: at most `connections`, and a connection is checked
-/// (pinged; replaced when that fails) only after it has been idle a while. sqlx pings on
-/// every acquire by default, one more round trip per request that a connection used a
-/// moment ago does not need; a database restart still costs no request an error on a
-/// connection that sat idle through it.
+/// Pool options shared by the primary's pools: at most `connections`, and a connection is
+/// checked (pinged; replaced when that fails) only after it has been idle a second. sqlx
+/// pings on every acquire by default, one more round trip per request that a busy pool
+/// does not need; a database restart takes longer than a second, so a connection that
+/// sat through it is still checked before it is used.
 pub(crate) fn pool_options<DB: sqlx::Database>(connections: u32) -> sqlx::pool::PoolOptions<DB> {
     sqlx::pool::PoolOptions::<DB>::new()
         .max_connections(connections)

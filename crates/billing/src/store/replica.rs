@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use sqlx::pool::PoolConnection;
-use sqlx::postgres::PgConnectOptions;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres};
 use utoipa::ToSchema;
 
@@ -69,7 +69,11 @@ impl Replica {
             // A write routed here by mistake fails loudly, even if the URL leads to a
             // writable server.
             .options([("default_transaction_read_only", "on")]);
-        let pool = super::pool_options::<sqlx::Postgres>(16)
+        // Pinged on every acquire (sqlx's default), unlike the primary's pools: a replica
+        // that went away must be noticed before a read is sent to it, so the read can go
+        // to the primary instead of failing.
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
             .min_connections(0)
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_lazy_with(options);
