@@ -192,8 +192,9 @@ impl Callbacks<'_> {
         );
         let api_key = presented(api_key)?;
         let resource = Resource::for_feature(&req.feature);
-        // The caller and everything the verdict needs, in one read; nothing read is
-        // used or shown before the signature is checked.
+        // The caller and everything the verdict needs, in one read shared with the
+        // validations arriving at the same moment; nothing read is used or shown before
+        // the signature is checked.
         let rows = self
             .reads
             .call(ValidationLookup {
