@@ -57,11 +57,11 @@ payment_sweep_interval_secs = 0
 TOML
 base="http://127.0.0.1:$port"
 password="fuzz-admin-password-1"
-# Its own SQLite file, named explicitly: CI exports DATABASE_URL for the PostgreSQL tests,
-# and a shared database could hold an earlier run's schema.
+# Its own SQLite file, named by the flag (which wins over the environment): CI exports
+# DATABASE_URL for the PostgreSQL tests, and a shared database could hold an earlier run's
+# schema.
 (
     cd "$work"
-    unset DATABASE_URL
     NEXTPANEL_BILL_ADMIN_PASSWORD="$password" NEXTPANEL_BILL_MASTER_KEY="$(printf '7%.0s' $(seq 64))" \
         RUST_LOG=warn exec "$OLDPWD/$bin" serve --listen "127.0.0.1:$port" --health-interval 0 \
         --database "sqlite://$work/fuzz.db" \

@@ -58,25 +58,29 @@ const READ_LANES: usize = 2;
 
 /// Starts the lanes that read validations from `db`; they stop with the last handle.
 pub fn start_reads(db: Db) -> ValidationReads {
-    Batcher::start(READ_LANES, 32, move |lookups: Vec<ValidationLookup>| {
-        let db = db.clone();
-        async move {
-            let mut conn = db.conn().await.map_err(|e| e.to_string())?;
-            let found = license_usage::for_validations(&mut conn, &lookups)
-                .await
-                .map_err(|e| e.to_string())?;
-            let mut rows = vec![Vec::new(); lookups.len()];
-            for (i, row) in found {
-                if let Some(of_request) = rows.get_mut(i) {
-                    of_request.push(row);
+    Batcher::start(
+        READ_LANES,
+        license_usage::MAX_VALIDATION_LOOKUPS,
+        move |lookups: Vec<ValidationLookup>| {
+            let db = db.clone();
+            async move {
+                let mut conn = db.conn().await.map_err(|e| e.to_string())?;
+                let found = license_usage::for_validations(&mut conn, &lookups)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let mut rows = vec![Vec::new(); lookups.len()];
+                for (i, row) in found {
+                    if let Some(of_request) = rows.get_mut(i) {
+                        of_request.push(row);
+                    }
                 }
+                for of_request in &mut rows {
+                    of_request.sort_by_key(|r: &ValidationRow| r.server_id);
+                }
+                Ok(rows)
             }
-            for of_request in &mut rows {
-                of_request.sort_by_key(|r: &ValidationRow| r.server_id);
-            }
-            Ok(rows)
-        }
-    })
+        },
+    )
 }
 
 /// A request to validate a license before a quota-consuming action.

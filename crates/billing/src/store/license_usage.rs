@@ -57,7 +57,7 @@ struct Numbered {
 }
 
 /// Most look-ups read in one statement.
-const MAX_VALIDATION_LOOKUPS: usize = 32;
+pub const MAX_VALIDATION_LOOKUPS: usize = 32;
 
 /// The rows of many validations in one read: for each look-up (by its index in
 /// `lookups`), one row per server whose key has its look-up hash (normally one), with

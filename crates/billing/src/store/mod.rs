@@ -198,17 +198,28 @@ pub(crate) use on_conn;
 /// How long a SQLite writer waits for the lock before failing with "database is locked".
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long a request waits for a PostgreSQL connection from a pool.
+const PG_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long a request waits for a SQLite connection from a pool.
+const SQLITE_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// A pooled connection idle at least this long is pinged before it is handed out.
 const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
 
-/// Pool options shared by the primary's pools: at most `connections`, and a connection is
-/// checked (pinged; replaced when that fails) only after it has been idle a second. sqlx
-/// pings on every acquire by default, one more round trip per request that a busy pool
-/// does not need; a database restart takes longer than a second, so a connection that
-/// sat through it is still checked before it is used.
-pub(crate) fn pool_options<DB: sqlx::Database>(connections: u32) -> sqlx::pool::PoolOptions<DB> {
+/// Pool options shared by the primary's pools: at most `connections`, each waited for at
+/// most `acquire_timeout`, and a connection is checked (pinged; replaced when that fails)
+/// only after it has been idle a second. sqlx pings on every acquire by default, one more
+/// round trip per request that a busy pool does not need; a database restart takes
+/// longer than a second, so a connection that sat through it is still checked before
+/// it is used.
+fn pool_options<DB: sqlx::Database>(
+    connections: u32,
+    acquire_timeout: Duration,
+) -> sqlx::pool::PoolOptions<DB> {
     sqlx::pool::PoolOptions::<DB>::new()
         .max_connections(connections)
+        .acquire_timeout(acquire_timeout)
         .test_before_acquire(false)
         .before_acquire(|conn, meta| {
             Box::pin(async move {
@@ -323,8 +334,7 @@ impl Db {
 
     /// Connects to PostgreSQL with explicit options (tests use this to pin a schema).
     pub async fn connect_postgres(options: PgConnectOptions) -> Result<Db, StoreError> {
-        let pool = pool_options::<Postgres>(16)
-            .acquire_timeout(Duration::from_secs(5))
+        let pool = pool_options::<Postgres>(16, PG_ACQUIRE_TIMEOUT)
             .connect_with(options)
             .await?;
         Ok(Db::Postgres(pool, None))
@@ -346,8 +356,7 @@ impl Db {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(SQLITE_BUSY_TIMEOUT)
             .foreign_keys(true);
-        let pool = pool_options::<Sqlite>(8)
-            .acquire_timeout(Duration::from_secs(10))
+        let pool = pool_options::<Sqlite>(8, SQLITE_ACQUIRE_TIMEOUT)
             .connect_with(options)
             .await?;
         Ok(Db::Sqlite(pool))
@@ -457,15 +466,13 @@ impl Db {
                     return Ok(self.clone());
                 }
                 Db::Sqlite(
-                    pool_options::<Sqlite>(connections)
-                        .acquire_timeout(Duration::from_secs(10))
+                    pool_options::<Sqlite>(connections, SQLITE_ACQUIRE_TIMEOUT)
                         .connect_with((*options).clone())
                         .await?,
                 )
             }
             Db::Postgres(pool, replica) => Db::Postgres(
-                pool_options::<Postgres>(connections)
-                    .acquire_timeout(Duration::from_secs(5))
+                pool_options::<Postgres>(connections, PG_ACQUIRE_TIMEOUT)
                     .connect_with((*pool.connect_options()).clone())
                     .await?,
                 replica.clone(),
@@ -485,8 +492,7 @@ impl Db {
         let Db::Postgres(pool, replica) = self else {
             return Ok(self.clone());
         };
-        let relaxed = pool_options::<Postgres>(connections)
-            .acquire_timeout(Duration::from_secs(5))
+        let relaxed = pool_options::<Postgres>(connections, PG_ACQUIRE_TIMEOUT)
             .connect_with(
                 (*pool.connect_options())
                     .clone()
