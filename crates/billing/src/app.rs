@@ -46,6 +46,8 @@ pub struct AppState {
     pub answers: crate::service::answer_book::AnswerBook,
     /// Reads what this process's license validations need, in batches.
     pub validation_reads: crate::service::license_check::ValidationReads,
+    /// The outcome of this instance's latest scheduled ledger check.
+    pub ledger: Arc<crate::service::ledger::LedgerStatus>,
 }
 
 impl AppState {
@@ -231,6 +233,7 @@ pub async fn prepare_with_db(
         // so their commits do not wait for the disk.
         answers: crate::service::answer_book::AnswerBook::start(db.relaxed_pool(2).await?),
         validation_reads: crate::service::license_check::start_reads(db.clone()),
+        ledger: crate::service::ledger::LedgerStatus::new(),
         db,
         settings: Arc::new(settings),
         vault,
@@ -281,6 +284,15 @@ pub async fn serve(
     let every = state.settings.collection.sweep_interval_secs;
     let sweeper = (every > 0 && state.settings.stripe.secret_key.is_some())
         .then(|| tokio::spawn(state.payment_sweeper().run(Duration::from_secs(every))));
+    let every = state.settings.ledger_check_interval_secs;
+    let ledger = (every > 0).then(|| {
+        tokio::spawn(crate::service::ledger::run_scheduled(
+            state.db.clone(),
+            state.ledger.clone(),
+            Duration::from_secs(every),
+            Duration::from_secs(state.settings.collection.sweep_interval_secs),
+        ))
+    });
     let housekeeping = tokio::spawn(
         crate::service::housekeeping::Housekeeper {
             db: state.db.clone(),
@@ -328,9 +340,11 @@ pub async fn serve(
     )
     .with_graceful_shutdown(shutdown)
     .await?;
-    for task in [monitor, reconciler, poller, billing, sweeper, mailer]
-        .into_iter()
-        .flatten()
+    for task in [
+        monitor, reconciler, poller, billing, sweeper, mailer, ledger,
+    ]
+    .into_iter()
+    .flatten()
     {
         task.abort();
     }

@@ -63,6 +63,11 @@ enum Command {
         after_help = "Example:\n  nextpanel-bill backup --to /var/backups/bill-$(date +%F).db --include-key"
     )]
     Backup(maintenance::BackupArgs),
+    /// Check every invariant of money and state (credit balances, payments, refunds and
+    /// credit notes, plan changes, usernames, document numbers) and print each violation
+    /// with its ids; exits non-zero when one is found.
+    #[command(after_help = "Example:\n  nextpanel-bill check --database postgres://bill@db/bill")]
+    Check(maintenance::CheckArgs),
     /// Check a copy made by `backup` (integrity, schema version, the key opens its secrets)
     /// and put it in place of the database.
     #[command(
@@ -173,6 +178,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Migrate(args) => maintenance::migrate(args).await,
         Command::Backup(args) => maintenance::backup(args).await,
+        Command::Check(args) => maintenance::check(args, json).await,
         Command::Restore(args) => maintenance::restore(args).await,
         Command::Import {
             command: import::ImportCommand::Seed(args),

@@ -51,6 +51,41 @@ pub struct MigrateArgs {
     pub settings: SettingsArgs,
 }
 
+/// Arguments of `check`.
+#[derive(clap::Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+}
+
+/// Runs the ledger check on the database and prints every violation; fails (exit 1)
+/// when there is one.
+pub async fn check(args: CheckArgs, json: bool) -> anyhow::Result<()> {
+    let settings = args.settings.resolve()?;
+    let db = Db::connect(settings.database_url.expose_secret()).await?;
+    let sweep = std::time::Duration::from_secs(settings.collection.sweep_interval_secs);
+    let report = billing::service::ledger::check(&db, sweep).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        for v in &report.violations {
+            println!("VIOLATION  {}: {}", v.rule, v.detail);
+        }
+        println!(
+            "{} rules checked, {} violation(s)",
+            report.rules,
+            report.violations.len()
+        );
+    }
+    if !report.violations.is_empty() {
+        anyhow::bail!(
+            "the ledger check found {} violation(s)",
+            report.violations.len()
+        );
+    }
+    Ok(())
+}
+
 /// The master key as hex: from `key_file` when given, else as configured.
 fn master_key_hex(settings: &Settings, key_file: Option<&Path>) -> anyhow::Result<String> {
     let path = match (key_file, &settings.master_key) {

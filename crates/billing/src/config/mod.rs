@@ -105,6 +105,8 @@ pub struct Layer {
     pub master_key_file: Option<String>,
     /// Seconds between server health checks.
     pub health_interval_secs: Option<i64>,
+    /// Seconds between ledger checks (0: off).
+    pub ledger_check_interval_secs: Option<i64>,
     /// Seconds between reconciliations of every active server (0: off).
     pub reconcile_interval_secs: Option<i64>,
     /// Seconds between usage polls of every account (0: off).
@@ -284,6 +286,9 @@ pub struct Settings {
     pub master_key: MasterKeySource,
     /// Seconds between server health checks; 0 disables the background monitor.
     pub health_interval_secs: u64,
+    /// Seconds between this instance's ledger checks (every invariant of money and state,
+    /// reported by `/ready` and `/metrics`); 0 turns them off.
+    pub ledger_check_interval_secs: u64,
     /// Seconds between reconciliations of every active server (report only, no fixes);
     /// 0 disables the background job (reconciliations then run only on request).
     pub reconcile_interval_secs: u64,
@@ -546,6 +551,10 @@ impl Settings {
         let health_interval_secs = match layer.health_interval_secs {
             Some(0) => 0,
             other => positive("health_interval_secs", other, 30)?.unsigned_abs(),
+        };
+        let ledger_check_interval_secs = match layer.ledger_check_interval_secs {
+            Some(0) => 0,
+            other => positive("ledger_check_interval_secs", other, 900)?.unsigned_abs(),
         };
         let reconcile_interval_secs = match layer.reconcile_interval_secs {
             Some(0) => 0,
@@ -866,6 +875,7 @@ impl Settings {
                 .into(),
             master_key,
             health_interval_secs,
+            ledger_check_interval_secs,
             reconcile_interval_secs,
             usage_poll_interval_secs,
             usage_poll_concurrency,
@@ -900,6 +910,7 @@ impl Settings {
             log_format: LogFormat,
             master_key: String,
             health_interval_secs: u64,
+            ledger_check_interval_secs: u64,
             reconcile_interval_secs: u64,
             usage_poll_interval_secs: u64,
             usage_poll_concurrency: usize,
@@ -1028,6 +1039,7 @@ impl Settings {
                 MasterKeySource::File(path) => format!("file {}", path.display()),
             },
             health_interval_secs: self.health_interval_secs,
+            ledger_check_interval_secs: self.ledger_check_interval_secs,
             reconcile_interval_secs: self.reconcile_interval_secs,
             usage_poll_interval_secs: self.usage_poll_interval_secs,
             usage_poll_concurrency: self.usage_poll_concurrency,

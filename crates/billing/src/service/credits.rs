@@ -136,7 +136,8 @@ pub async fn adjust(
     }
     let mut tx = db.begin().await?;
     super::customers::load(&mut tx, customer_id).await?;
-    let before = store::credits::balance(&mut tx, customer_id, currency).await?;
+    // Held until the commit, so concurrent adjustments each see the one before.
+    let before = store::credits::lock_balance(&mut tx, customer_id, currency).await?;
     let after = before
         .checked_add(body.amount)
         .filter(|b| *b >= 0)

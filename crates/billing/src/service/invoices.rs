@@ -76,6 +76,8 @@ pub struct Payment {
     pub message: Option<String>,
     /// When it was recorded.
     pub created_at: DateTime<Utc>,
+    /// Whether it paid the invoice; a succeeded payment that did not is owed back.
+    pub applied: bool,
 }
 
 impl From<&PaymentRow> for Payment {
@@ -89,6 +91,7 @@ impl From<&PaymentRow> for Payment {
             currency: p.currency.clone(),
             message: p.message.clone(),
             created_at: p.created_at,
+            applied: p.applied,
         }
     }
 }
@@ -346,27 +349,24 @@ pub async fn place_order(
     if let Some(c) = &coupon {
         lines.extend(super::coupons::discount_line(c, &lines)?);
     }
-    // A second click on "order" must not become a second charge.
-    let open = store::invoices::list(
-        &mut tx,
-        Some(customer_id),
-        Some("open"),
-        None,
-        Page::first(200),
-    )
-    .await?;
-    if let Some(dup) = open
-        .rows
-        .iter()
-        .find(|i| i.kind == "order" && i.order_username.as_deref() == Some(username.as_str()))
-    {
+    // One decision about a username at a time, whoever asks: a second click on "order"
+    // must not become a second charge, nor two customers' orders one account.
+    store::hosting_accounts::lock_username(&mut tx, username.as_str()).await?;
+    if let Some(dup) = store::invoices::open_order_for(&mut tx, username.as_str()).await? {
         return Err(ServiceError::Conflict {
             field: Some("username".into()),
-            message: format!(
-                "invoice {} already orders hosting for '{}'; pay or void it first",
-                number_of(dup),
-                username.as_str()
-            ),
+            message: if dup.customer_id == customer_id {
+                format!(
+                    "invoice {} already orders hosting for '{}'; pay or void it first",
+                    number_of(&dup),
+                    username.as_str()
+                )
+            } else {
+                format!(
+                    "the hosting username '{}' is taken; choose another",
+                    username.as_str()
+                )
+            },
         });
     }
     // Refused now rather than after the customer paid for a name the fleet already uses.
@@ -554,15 +554,15 @@ struct Ready {
 }
 
 impl Issuing {
-    /// Reads the credit balances of these customers in one step (customers not read here
-    /// are read when their first invoice is added).
+    /// Locks and reads the credit balances of these customers in one step (customers not
+    /// read here are locked and read when their first invoice is added).
     pub(crate) async fn know_credit(
         &mut self,
         tx: &mut Tx,
         customer_ids: &[i64],
     ) -> Result<(), ServiceError> {
         for (customer, currency, balance) in
-            store::credits::balances_among(tx, customer_ids).await?
+            store::credits::lock_balances_among(tx, customer_ids).await?
         {
             self.credit.insert((customer, currency), balance);
         }
@@ -630,7 +630,7 @@ impl Issuing {
                 let balance = if self.credit_known.contains(&customer_id) {
                     0
                 } else {
-                    store::credits::balance(tx, customer_id, currency).await?
+                    store::credits::lock_balance(tx, customer_id, currency).await?
                 };
                 self.credit.entry(key).or_insert(balance)
             }
@@ -983,6 +983,9 @@ pub async fn void(
         500,
     )?;
     let mut tx = db.begin().await?;
+    // Held to the commit, so a payment racing the void either comes first (and the void
+    // is refused) or finds the invoice void (and is recorded as owed back).
+    store::invoices::lock(&mut tx, id).await?;
     let before = store::invoices::find(&mut tx, id)
         .await?
         .ok_or(ServiceError::NotFound("invoice"))?;

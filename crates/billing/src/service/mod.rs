@@ -30,6 +30,7 @@ pub mod housekeeping;
 pub mod imported_history;
 pub mod invoices;
 pub mod leases;
+pub mod ledger;
 pub mod license_check;
 pub mod licenses;
 pub mod notifications;
@@ -127,6 +128,10 @@ impl From<StoreError> for ServiceError {
                     field.as_deref().unwrap_or("value")
                 ),
                 field,
+            },
+            e @ (StoreError::Invariant { .. } | StoreError::Contention) => ServiceError::Conflict {
+                field: None,
+                message: e.to_string(),
             },
             other => ServiceError::Store(other),
         }

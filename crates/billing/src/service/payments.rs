@@ -217,6 +217,9 @@ pub async fn mark_paid(
     actor.require_admin()?;
     let reference = crate::domain::text::bounded("reference", &body.reference, 1, 200)?;
     let mut tx = ctx.db.begin().await?;
+    // Held from the status check to the commit: of twenty marks (or a mark and a void)
+    // racing, one pays the invoice and the others see it paid.
+    store::invoices::lock(&mut tx, id).await?;
     let row = store::invoices::find(&mut tx, id)
         .await?
         .ok_or(ServiceError::NotFound("invoice"))?;
@@ -270,9 +273,12 @@ pub(crate) async fn apply_payment(
     }
     let mismatch =
         invoice_rules::check_amount(row.total_minor, &row.currency, s.amount, &s.currency).err();
+    // The invoice is locked: an open one is paid by this payment and by no other.
+    let open = row.status == InvoiceStatus::Open.as_str();
+    let applied = open && mismatch.is_none();
     store::payments::insert(
         tx,
-        &payment_row(row.id, provider, s, "succeeded", mismatch.clone()),
+        &payment_row(row.id, provider, s, "succeeded", mismatch.clone(), applied),
     )
     .await?;
     if let Some(problem) = mismatch {
@@ -280,7 +286,7 @@ pub(crate) async fn apply_payment(
         record_note(tx, actor, row.id, "payment.mismatch", &problem).await?;
         return Ok(format!("not applied to {number}: {problem}"));
     }
-    if !store::invoices::close(tx, row.id, store::invoices::Closing::Paid, store::now()).await? {
+    if !open {
         let problem = format!(
             "{number} is {} already; payment {} needs a refund",
             row.status, s.reference
@@ -288,6 +294,11 @@ pub(crate) async fn apply_payment(
         tracing::warn!(invoice = row.id, %problem, "payment for an invoice that is not open");
         record_note(tx, actor, row.id, "payment.not_applied", &problem).await?;
         return Ok(format!("not applied: {problem}"));
+    }
+    if !store::invoices::close(tx, row.id, store::invoices::Closing::Paid, store::now()).await? {
+        return Err(ServiceError::Internal(format!(
+            "{number} was open under its lock and could not be closed"
+        )));
     }
     if s.amount > 0 {
         invoices::queue_message(
@@ -336,6 +347,7 @@ pub(crate) fn payment_row(
     s: &Settlement,
     status: &str,
     message: Option<String>,
+    applied: bool,
 ) -> PaymentRow {
     PaymentRow {
         id: 0,
@@ -347,6 +359,7 @@ pub(crate) fn payment_row(
         currency: s.currency.to_ascii_uppercase(),
         message,
         created_at: store::now(),
+        applied,
     }
 }
 

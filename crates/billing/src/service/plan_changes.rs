@@ -211,6 +211,9 @@ pub async fn request(
     body: PlanChangeRequest,
 ) -> Result<PlanChange, ServiceError> {
     let mut tx = ctx.db.begin().await?;
+    // The license is held from the checks to the commit: of racing changes one is made,
+    // the others find it made (and a downgrade's credit is given once).
+    store::licenses::lock(&mut tx, license_id).await?;
     let license = license_for(&mut tx, actor, license_id).await?;
     if license.status != LicenseStatus::Active.as_str() {
         return Err(conflict(format!(
@@ -488,6 +491,7 @@ pub async fn cancel(
     license_id: i64,
 ) -> Result<PlanChange, ServiceError> {
     let mut tx = ctx.db.begin().await?;
+    store::licenses::lock(&mut tx, license_id).await?;
     let license = license_for(&mut tx, actor, license_id).await?;
     let change = store::plan_changes::pending(&mut tx, license.id)
         .await?

@@ -285,6 +285,17 @@ pub async fn provision(
     let plan = store::plans::find(&mut tx, license.plan_id)
         .await?
         .ok_or(ServiceError::NotFound("plan"))?;
+    store::hosting_accounts::lock_username(&mut tx, username.as_str()).await?;
+    if let Some(order) = store::invoices::open_order_for(&mut tx, username.as_str()).await? {
+        return Err(ServiceError::Conflict {
+            field: Some("username".into()),
+            message: format!(
+                "the hosting username '{}' is held by the open order {}; void it or choose another username",
+                username.as_str(),
+                super::invoices::number_of(&order)
+            ),
+        });
+    }
     let server_id = match body.server_id {
         Some(id) => {
             let server = store::servers::find(&mut tx, id).await?.ok_or_else(|| Invalid::new("server_id", format!("no server with id {id}")))?;
@@ -378,6 +389,18 @@ pub(crate) async fn record(
     actor: &Actor,
     new: NewAccount,
 ) -> Result<(AccountRow, store::jobs::JobRow), ServiceError> {
+    // Usernames are unique across servers: checked under the username's lock, and the
+    // live-username index refuses a second account should a lock ever be missed.
+    store::hosting_accounts::lock_username(tx, &new.username).await?;
+    if store::hosting_accounts::username_in_use(tx, &new.username).await? {
+        return Err(ServiceError::Conflict {
+            field: Some("username".into()),
+            message: format!(
+                "the hosting username '{}' is taken; choose another",
+                new.username
+            ),
+        });
+    }
     let now = store::now();
     let account = store::hosting_accounts::insert(
         tx,

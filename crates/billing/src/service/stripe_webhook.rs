@@ -210,7 +210,7 @@ async fn record_failure(
         .unwrap_or_else(|| "the payment was declined".into());
     store::payments::insert(
         tx,
-        &payment_row(row.id, "stripe", s, "failed", Some(reason.clone())),
+        &payment_row(row.id, "stripe", s, "failed", Some(reason.clone()), false),
     )
     .await?;
     if row.status == InvoiceStatus::Open.as_str() {

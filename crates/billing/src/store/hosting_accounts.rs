@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{on_conn, AsConn, Filters, Listed, Page, StoreError, Tx};
+use super::{on_conn, AsConn, Filters, Listed, Page, RawConn, StoreError, Tx};
 
 /// A row of `hosting_accounts`.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -234,6 +234,25 @@ pub async fn under_license(
         .fetch_all(c)
         .await)?;
     Ok(rows)
+}
+
+/// Holds every decision about this hosting username (an order, the account a payment
+/// creates, an admin's account) still until the transaction ends: one lock row per
+/// username, made on first use. SQLite's transaction holds the write lock already.
+pub async fn lock_username(tx: &mut Tx, username: &str) -> Result<(), StoreError> {
+    if let RawConn::Postgres(c) = tx.raw() {
+        sqlx::query(
+            "INSERT INTO hosting_username_locks (username) VALUES ($1) ON CONFLICT DO NOTHING",
+        )
+        .bind(username)
+        .execute(&mut *c)
+        .await?;
+        sqlx::query("SELECT username FROM hosting_username_locks WHERE username = $1 FOR UPDATE")
+            .bind(username)
+            .fetch_optional(&mut *c)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Whether a live account (not terminated or failed) on any server has this username.

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{on_conn, AsConn, Filters, Listed, Page, RawConn, StoreError, Tx};
+use super::{on_conn, AsConn, Filters, Listed, Page, StoreError, Tx};
 
 /// A row of `invoices`.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -271,16 +271,22 @@ pub async fn list(
 /// Holds the invoice's row lock until the transaction ends, so two deliveries about
 /// one payment are applied one after the other (SQLite serialises writers anyway).
 pub async fn lock(tx: &mut Tx, id: i64) -> Result<(), StoreError> {
-    match tx.raw() {
-        RawConn::Sqlite(_) => {}
-        RawConn::Postgres(c) => {
-            sqlx::query("SELECT id FROM invoices WHERE id = $1 FOR UPDATE")
-                .bind(id)
-                .fetch_optional(c)
-                .await?;
-        }
-    }
-    Ok(())
+    super::lock_row(tx, "invoices", id).await
+}
+
+/// The open order, of any customer, that holds this hosting username.
+pub async fn open_order_for(
+    conn: &mut impl AsConn,
+    username: &str,
+) -> Result<Option<InvoiceRow>, StoreError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM invoices WHERE order_username = $1 AND kind = 'order' AND status = 'open'"
+    );
+    let row = on_conn!(conn, |c| sqlx::query_as::<_, InvoiceRow>(&sql)
+        .bind(username)
+        .fetch_optional(c)
+        .await)?;
+    Ok(row)
 }
 
 /// How an open invoice is closed.

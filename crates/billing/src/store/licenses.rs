@@ -103,6 +103,11 @@ pub async fn update(tx: &mut Tx, l: &LicenseRow) -> Result<LicenseRow, StoreErro
     Ok(row)
 }
 
+/// Locks the license until the transaction ends (see [`super::lock_row`]).
+pub async fn lock(tx: &mut Tx, id: i64) -> Result<(), StoreError> {
+    super::lock_row(tx, "licenses", id).await
+}
+
 /// Finds a license by id.
 pub async fn find(conn: &mut impl AsConn, id: i64) -> Result<Option<LicenseRow>, StoreError> {
     super::find_row(conn, "licenses", COLUMNS, id, None).await

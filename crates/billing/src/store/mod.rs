@@ -31,6 +31,7 @@ pub mod import_map;
 pub mod imported_history;
 pub mod invoices;
 pub mod jobs;
+pub mod ledger;
 pub mod license_callbacks;
 pub mod license_usage;
 pub mod licenses;
@@ -83,6 +84,18 @@ pub enum StoreError {
         /// The newest migration applied.
         version: i64,
     },
+    /// A check constraint refused the write: a rule that must never break (a balance
+    /// below zero) would have broken. Locks keep this from happening; the constraint is
+    /// the last line when one was missed.
+    #[error("the change would break a rule of the books ({constraint}); nothing was changed")]
+    Invariant {
+        /// The constraint (PostgreSQL) or its message (SQLite).
+        constraint: String,
+    },
+    /// PostgreSQL gave up one of two transactions waiting on each other (a deadlock or a
+    /// serialization failure); nothing of it was written and it may be sent again.
+    #[error("the change met a concurrent one and was not made; try again")]
+    Contention,
     /// Any other database failure.
     #[error("database error: {0}")]
     Database(sqlx::Error),
@@ -95,6 +108,17 @@ impl From<sqlx::Error> for StoreError {
                 return StoreError::Duplicate {
                     field: unique_field(db.as_ref()),
                 };
+            }
+            if db.is_check_violation() {
+                return StoreError::Invariant {
+                    constraint: db
+                        .constraint()
+                        .map_or_else(|| db.message().to_owned(), str::to_owned),
+                };
+            }
+            // 40001 serialization_failure, 40P01 deadlock_detected.
+            if matches!(db.code().as_deref(), Some("40001" | "40P01")) {
+                return StoreError::Contention;
             }
         }
         StoreError::Database(err)
@@ -451,6 +475,23 @@ impl Db {
         })
     }
 
+    /// Begins a read-only transaction that sees one snapshot of the whole database
+    /// (REPEATABLE READ on PostgreSQL; a deferred transaction in SQLite's WAL mode), for
+    /// reads that compare tables with each other (the ledger check). It takes no write
+    /// lock: roll it back when done.
+    pub async fn snapshot(&self) -> Result<Tx, StoreError> {
+        Ok(match self {
+            Db::Sqlite(pool) => Tx::Sqlite(pool.begin().await?, None),
+            Db::Postgres(pool, _) => {
+                let mut tx = pool.begin().await?;
+                sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                    .execute(&mut *tx)
+                    .await?;
+                Tx::Postgres(tx)
+            }
+        })
+    }
+
     /// Another pool of at most `connections` on the same database (and replica), for
     /// work that must not wait behind the HTTP handlers for a connection: a burst of
     /// requests waiting on a lock inside their transactions can hold every connection of
@@ -541,6 +582,19 @@ impl Tx {
         }
         Ok(())
     }
+}
+
+/// Locks the row of `table` with this id until the transaction ends (`FOR UPDATE` on
+/// PostgreSQL; a SQLite transaction holds the write lock already). The aggregate a use
+/// case decides on is locked before it is read, so the decision holds until the commit.
+pub(crate) async fn lock_row(tx: &mut Tx, table: &str, id: i64) -> Result<(), StoreError> {
+    if let RawConn::Postgres(c) = tx.raw() {
+        sqlx::query(&format!("SELECT id FROM {table} WHERE id = $1 FOR UPDATE"))
+            .bind(id)
+            .fetch_optional(c)
+            .await?;
+    }
+    Ok(())
 }
 
 /// A row type both engines can read (what `find_row` and `claim_next` return).

@@ -25,16 +25,19 @@ pub struct PaymentRow {
     pub message: Option<String>,
     /// When it was recorded.
     pub created_at: DateTime<Utc>,
+    /// Whether it paid its invoice (at most one per invoice); a succeeded payment that did
+    /// not (the invoice was paid or void already, or the amount was wrong) is owed back.
+    pub applied: bool,
 }
 
 const COLUMNS: &str =
-    "id, invoice_id, provider, provider_ref, status, amount_minor, currency, message, created_at";
+    "id, invoice_id, provider, provider_ref, status, amount_minor, currency, message, created_at, applied";
 
 /// Records a payment; a second succeeded payment with the same reference is a `Duplicate`.
 pub async fn insert(tx: &mut Tx, p: &PaymentRow) -> Result<PaymentRow, StoreError> {
     let sql = format!(
-        "INSERT INTO payments (invoice_id, provider, provider_ref, status, amount_minor, currency, message, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {COLUMNS}"
+        "INSERT INTO payments (invoice_id, provider, provider_ref, status, amount_minor, currency, message, created_at, applied) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {COLUMNS}"
     );
     let row = on_conn!(tx, |c| sqlx::query_as::<_, PaymentRow>(&sql)
         .bind(p.invoice_id)
@@ -45,6 +48,7 @@ pub async fn insert(tx: &mut Tx, p: &PaymentRow) -> Result<PaymentRow, StoreErro
         .bind(&p.currency)
         .bind(&p.message)
         .bind(p.created_at)
+        .bind(p.applied)
         .fetch_one(c)
         .await)?;
     Ok(row)

@@ -128,6 +128,61 @@ impl Drop for FreshDb {
     }
 }
 
+impl FreshDb {
+    /// Where to connect to this database again from another runtime (the ledger check
+    /// after a test): a SQLite file path or a PostgreSQL URL and schema.
+    fn address(&self) -> Option<(String, Option<String>)> {
+        if let Some((url, schema)) = &self.schema {
+            return Some((url.clone(), Some(schema.clone())));
+        }
+        let dir = self._dir.as_ref()?;
+        Some((
+            format!("sqlite://{}", dir.path().join("bill.db").display()),
+            None,
+        ))
+    }
+}
+
+/// Runs `nextpanel-bill check`'s checks on the database at `address` (on a thread of its
+/// own: it is called from `Drop`) and panics naming every violation.
+pub fn assert_ledger_holds(address: (String, Option<String>)) {
+    let outcome = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let (url, schema) = address;
+            let db = match schema {
+                Some(schema) => {
+                    let options = PgConnectOptions::from_str(&url)
+                        .unwrap()
+                        .options([("search_path", schema.as_str())]);
+                    Db::connect_postgres(options).await.unwrap()
+                }
+                None => Db::connect(&url).await.unwrap(),
+            };
+            let report =
+                billing::service::ledger::check(&db, std::time::Duration::from_secs(900)).await;
+            db.close().await;
+            report.map_err(|e| e.to_string())
+        })
+    })
+    .join()
+    .expect("the ledger check panicked");
+    let report = outcome.expect("the ledger check could not run");
+    let found: Vec<String> = report
+        .violations
+        .iter()
+        .map(|v| format!("{}: {}", v.rule, v.detail))
+        .collect();
+    assert!(
+        found.is_empty(),
+        "the ledger check found violations:\n{}",
+        found.join("\n")
+    );
+}
+
 fn hex_id() -> String {
     let mut bytes = [0u8; 8];
     getrandom::getrandom(&mut bytes).unwrap();
@@ -144,6 +199,9 @@ pub struct TestApp {
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
     fresh: FreshDb,
+    /// Whether the ledger check runs when the app is dropped (off only for tests that
+    /// break the books on purpose, to see them reported).
+    pub ledger_check: bool,
 }
 
 impl TestApp {
@@ -198,6 +256,7 @@ impl TestApp {
             shutdown: Some(tx),
             server: Some(server),
             fresh,
+            ledger_check: true,
         }
     }
 
@@ -433,6 +492,12 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
+        }
+        // Every test ends with the books checked: whatever it did, no invariant broke.
+        if self.ledger_check && !std::thread::panicking() {
+            if let Some(address) = self.fresh.address() {
+                assert_ledger_holds(address);
+            }
         }
     }
 }

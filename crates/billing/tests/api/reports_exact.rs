@@ -234,7 +234,10 @@ async fn paid_order(shop: &Shop, customer: i64, plan: i64, cycle: &str, username
 
 #[tokio::test]
 async fn reports_match_the_licenses_and_payments_through_every_change() {
-    let shop = shop_with(FakeStripe::start().await, Layer::default()).await;
+    let mut shop = shop_with(FakeStripe::start().await, Layer::default()).await;
+    // This test rewrites payments by hand (one "failed after all" while it paid its
+    // invoice) to see the reports follow; the books are broken on purpose.
+    shop.app.ledger_check = false;
     let db = &shop.app.db;
     let empty = check(&shop, "nothing yet").await;
     assert!(empty.is_empty(), "{empty:?}");

@@ -33,6 +33,10 @@ pub struct Health {
     /// primary meanwhile.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub replica: Option<crate::store::replica::ReplicaHealth>,
+    /// On `/ready`: the latest scheduled ledger check (every invariant of money and
+    /// state). Broken books are an alarm for people, not a reason to stop taking traffic.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ledger: Option<String>,
 }
 
 async fn check(state: &AppState) -> (StatusCode, Json<Health>) {
@@ -53,6 +57,7 @@ async fn check(state: &AppState) -> (StatusCode, Json<Health>) {
         email: None,
         payments: None,
         replica: None,
+        ledger: None,
     };
     (
         if up {
@@ -92,5 +97,16 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Health>) 
     if let Some(replica) = state.db.replica() {
         health.replica = Some(replica.health().await);
     }
+    health.ledger = Some(match state.ledger.latest() {
+        Some((0, at)) => format!("books hold (checked {})", at.to_rfc3339()),
+        Some((n, at)) => format!(
+            "{n} violation(s) at the check of {}: run `nextpanel-bill check` for the ids",
+            at.to_rfc3339()
+        ),
+        None if state.settings.ledger_check_interval_secs == 0 => {
+            "not scheduled (ledger_check_interval_secs = 0)".to_owned()
+        }
+        None => "not checked yet".to_owned(),
+    });
     (status, Json(health))
 }

@@ -155,6 +155,17 @@ pub async fn metrics(
     State(state): State<AppState>,
     StaffAuth(actor): StaffAuth,
 ) -> Result<impl IntoResponse, ApiError> {
-    let text = server_health::metrics(&state.db, &actor).await?;
+    let mut text = server_health::metrics(&state.db, &actor).await?;
+    if let Some((violations, at)) = state.ledger.latest() {
+        text.push_str(&format!(
+            "# HELP nextpanel_bill_ledger_violations Invariants of money and state broken at the latest ledger check.\n\
+             # TYPE nextpanel_bill_ledger_violations gauge\n\
+             nextpanel_bill_ledger_violations {violations}\n\
+             # HELP nextpanel_bill_ledger_checked_timestamp_seconds When the latest ledger check ran.\n\
+             # TYPE nextpanel_bill_ledger_checked_timestamp_seconds gauge\n\
+             nextpanel_bill_ledger_checked_timestamp_seconds {}\n",
+            at.timestamp()
+        ));
+    }
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text))
 }
