@@ -284,6 +284,14 @@ pub async fn serve(
     let every = state.settings.collection.sweep_interval_secs;
     let sweeper = (every > 0 && state.settings.stripe.secret_key.is_some())
         .then(|| tokio::spawn(state.payment_sweeper().run(Duration::from_secs(every))));
+    let every = state.settings.collection.sweep_interval_secs;
+    let manual_refunds = (every > 0).then(|| {
+        tokio::spawn(
+            state
+                .payment_sweeper()
+                .settle_manual_refunds(Duration::from_secs(every)),
+        )
+    });
     let every = state.settings.ledger_check_interval_secs;
     let ledger = (every > 0).then(|| {
         tokio::spawn(crate::service::ledger::run_scheduled(
@@ -341,7 +349,14 @@ pub async fn serve(
     .with_graceful_shutdown(shutdown)
     .await?;
     for task in [
-        monitor, reconciler, poller, billing, sweeper, mailer, ledger,
+        monitor,
+        reconciler,
+        poller,
+        billing,
+        sweeper,
+        mailer,
+        ledger,
+        manual_refunds,
     ]
     .into_iter()
     .flatten()

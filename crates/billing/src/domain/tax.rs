@@ -84,12 +84,14 @@ pub fn check(rate: &Rate) -> Result<(), Invalid> {
 /// A country code as stored: two upper-case letters.
 pub fn country(raw: &str) -> Result<String, Invalid> {
     let code = raw.trim().to_ascii_uppercase();
-    if code.len() == 2 && code.bytes().all(|b| b.is_ascii_uppercase()) {
+    // Assigned codes only: `XX`, `QQ` and `ZZ` are two letters but no country, and a tax
+    // rate or a buyer in one would never match anything real.
+    if code.len() == 2 && isocountry::CountryCode::for_alpha2(&code).is_ok() {
         Ok(code)
     } else {
         Err(Invalid::new(
             "country",
-            "must be a two-letter ISO 3166 country code like DE or US",
+            "must be an assigned two-letter ISO 3166-1 country code like DE or US",
         ))
     }
 }

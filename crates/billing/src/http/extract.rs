@@ -82,6 +82,20 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             "the request body is empty; send a JSON object",
         ));
     }
+    // Every body is an object. serde reads a struct from an array too, field by field in
+    // order (`[10, null, "reason"]` would be an amount, no key and a reason): refused.
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace()).copied();
+    if matches!(
+        first,
+        Some(b'[' | b'"' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n')
+    ) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            "the body must be a JSON object ({\"field\": value, ...})",
+        )
+        .with_field("body"));
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     match serde_path_to_error::deserialize::<_, T>(&mut de) {
         Ok(value) => Ok(value),

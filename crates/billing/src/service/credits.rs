@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use super::audit::{self, Change};
 use super::invoices::amount_text;
 use super::{Actor, ServiceError};
-use crate::domain::money::Currency;
+use crate::domain::money::{Currency, Money};
 use crate::domain::text;
 use crate::domain::Invalid;
 use crate::store::credits::CreditEntryRow;
@@ -134,18 +134,29 @@ pub async fn adjust(
     if body.amount == 0 {
         return Err(Invalid::new("amount", "must not be zero").into());
     }
+    if body.amount.unsigned_abs() > Money::MAX_PRICE_MINOR.unsigned_abs() {
+        return Err(Invalid::new(
+            "amount",
+            format!(
+                "must be at most {} minor units either way",
+                Money::MAX_PRICE_MINOR
+            ),
+        )
+        .into());
+    }
     let mut tx = db.begin().await?;
     super::customers::load(&mut tx, customer_id).await?;
     // Held until the commit, so concurrent adjustments each see the one before.
     let before = store::credits::lock_balance(&mut tx, customer_id, currency).await?;
     let after = before
         .checked_add(body.amount)
-        .filter(|b| *b >= 0)
+        .filter(|b| *b >= 0 && *b <= Money::MAX_PRICE_MINOR)
         .ok_or_else(|| {
             Invalid::new(
                 "amount",
                 format!(
-                    "would leave a negative balance; the customer has {}",
+                    "would leave the balance below zero or above {}; the customer has {}",
+                    amount_text(Money::MAX_PRICE_MINOR, currency),
                     amount_text(before, currency)
                 ),
             )

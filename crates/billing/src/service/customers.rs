@@ -169,7 +169,11 @@ pub async fn update(
     let billing_currency = patch
         .billing_currency
         .as_deref()
-        .map(|c| Currency::parse(c).map(|c| c.code().to_owned()))
+        .map(|c| {
+            Currency::parse(c)
+                .map(|c| c.code().to_owned())
+                .map_err(|e| Invalid::new("billing_currency", e.message))
+        })
         .transpose()?;
     let password_hash = match password {
         Some(p) => Some(passwords::hash(p.expose().to_owned()).await?),

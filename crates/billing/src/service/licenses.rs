@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -358,6 +358,9 @@ pub async fn update(
         row.expires_at = license::period_end(from, current.billing_cycle, n)?;
     }
     if let Some(at) = patch.expires_at {
+        if at.year() > 9999 {
+            return Err(Invalid::new("expires_at", "must be in the year 9999 or before").into());
+        }
         if at <= before.activated_at {
             return Err(Invalid::new("expires_at", "must be after the activation date").into());
         }

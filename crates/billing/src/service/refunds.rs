@@ -570,6 +570,36 @@ pub(crate) async fn record_from_stripe(
     Ok(format!("{recorded} refund(s) of {payment_intent} recorded"))
 }
 
+/// A manual refund pending this long was cut off between its two transactions (the
+/// process died): there is no outside party to ask, so it is completed.
+const MANUAL_PENDING_SECS: i64 = 10;
+
+/// Completes manual refunds left pending by a crash (they were recorded, the money is
+/// given back by hand): each gets its credit note once, as if the request had finished.
+pub(crate) async fn settle_manual(
+    ctx: &PaymentContext<'_>,
+    now: DateTime<Utc>,
+) -> Result<i64, ServiceError> {
+    let mut conn = ctx.db.conn().await?;
+    let stale = store::refunds::stale_pending(
+        &mut conn,
+        now - chrono::Duration::seconds(MANUAL_PENDING_SECS),
+        200,
+    )
+    .await?;
+    drop(conn);
+    let mut settled = 0;
+    for pending in stale.iter().filter(|r| r.provider == "manual") {
+        complete(ctx, pending, None).await?;
+        tracing::info!(
+            refund = pending.id,
+            "a manual refund left pending by a crash was completed"
+        );
+        settled += 1;
+    }
+    Ok(settled)
+}
+
 /// Asks Stripe again about refunds it did not answer (the payment sweep, which runs
 /// only with Stripe configured).
 pub(crate) async fn retry_pending(

@@ -180,6 +180,25 @@ pub struct PaymentSweeper {
 }
 
 impl PaymentSweeper {
+    /// Completes manual refunds a crash left pending, at once (start-up) and then every
+    /// `interval`, with or without Stripe, until the task is dropped.
+    pub async fn settle_manual_refunds(self, interval: Duration) {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            let ctx = PaymentContext {
+                db: &self.db,
+                settings: &self.settings,
+                vault: &self.vault,
+                wake: &self.wake,
+            };
+            if let Err(e) = super::refunds::settle_manual(&ctx, store::now()).await {
+                tracing::warn!(error = %e, "pending manual refunds could not be settled");
+            }
+        }
+    }
+
     /// Runs every `interval` until the task is dropped.
     pub async fn run(self, interval: Duration) {
         let mut rounds = super::periodic::Rounds::new(self.db.clone(), "payment_sweep", interval);

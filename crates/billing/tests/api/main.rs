@@ -24,6 +24,7 @@ mod periodic;
 mod plan_changes;
 mod plans;
 mod provisioning;
+mod races;
 mod reconciliation;
 mod refunds;
 mod replica;

@@ -41,9 +41,20 @@ pub enum ReportFormat {
 pub async fn report(
     State(state): State<AppState>,
     StaffAuth(actor): StaffAuth,
-    Path(name): Path<ReportName>,
+    Path(name): Path<String>,
     Params(q): Params<ReportParams>,
 ) -> Result<Response, ApiError> {
+    let name: ReportName = serde_json::from_value(serde_json::Value::String(name.clone()))
+        .map_err(|_| {
+            ApiError::new(
+                axum::http::StatusCode::NOT_FOUND,
+                "not_found",
+                format!(
+                    "no report named '{name}'; the reports are mrr, revenue, services, overdue and utilisation"
+                ),
+            )
+            .with_field("report")
+        })?;
     let report =
         reports::report(&state.db, &actor, name, &ReportQuery { months: q.months }).await?;
     Ok(match q.format.unwrap_or(ReportFormat::Json) {
