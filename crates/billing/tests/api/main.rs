@@ -8,6 +8,7 @@ mod helpers;
 mod auth;
 mod autopay;
 mod billing_run;
+mod bounds;
 mod browser;
 mod coupons;
 mod currencies;
