@@ -575,3 +575,44 @@ async fn logs_to_a_file_carry_the_request_id_and_no_colour_codes() {
         "colour codes in a log file: {log:?}"
     );
 }
+
+/// `check` passes on books that hold and names each violation, exiting 1, when they do not.
+#[tokio::test]
+async fn check_names_every_broken_invariant_and_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = format!("sqlite://{}", dir.path().join("bill.db").display());
+    let run = |args: &[&str]| {
+        bin()
+            .args(args)
+            .args(["--database", &database])
+            .env("NEXTPANEL_BILL_MASTER_KEY", "22".repeat(32))
+            .output()
+            .unwrap()
+    };
+    assert!(run(&["migrate"]).status.success());
+    let clean = run(&["check"]);
+    let said = String::from_utf8_lossy(&clean.stdout).into_owned();
+    assert!(clean.status.success(), "{said}");
+    assert!(said.contains("0 violation(s)"), "{said}");
+
+    // A ledger entry whose balance row never moved: what a write outside the store did.
+    let db = billing::store::Db::connect(&database).await.unwrap();
+    if let billing::store::Db::Sqlite(pool) = &db {
+        for sql in [
+            "INSERT INTO users (email, password_hash, full_name, role, is_active, created_at, updated_at) \
+             VALUES ('ada@example.com', 'x', 'Ada', 'customer', TRUE, '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')",
+            "INSERT INTO credit_entries (customer_id, currency, amount_minor, reason, created_by, created_at) \
+             VALUES (1, 'USD', 700, 'by hand', 'test', '2026-01-01T00:00:00Z')",
+        ] {
+            sqlx::query(sql).execute(pool).await.unwrap();
+        }
+    }
+    db.close().await;
+    let broken = run(&["check"]);
+    let said = String::from_utf8_lossy(&broken.stdout).into_owned();
+    assert!(!broken.status.success(), "{said}");
+    assert!(
+        said.contains("VIOLATION  credit balance equals its ledger: customer 1 USD: no balance row, ledger sums to 700"),
+        "{said}"
+    );
+}
