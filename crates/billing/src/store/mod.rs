@@ -374,10 +374,14 @@ impl Db {
                 StoreError::BadUrl(format!("cannot create {}: {e}", file.display()))
             })?;
         }
+        // FULL: a commit is on disk before it returns, so a payment, refund, credit or
+        // invoice survives a power loss or kernel crash too, not only a crash of the
+        // process (NORMAL in WAL mode may undo the last commits then). Writes whose loss
+        // does no harm take `relaxed_pool` instead.
         let options = options
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
+            .synchronous(SqliteSynchronous::Full)
             .busy_timeout(SQLITE_BUSY_TIMEOUT)
             .foreign_keys(true);
         let pool = pool_options::<Sqlite>(8, SQLITE_ACQUIRE_TIMEOUT)
@@ -525,13 +529,26 @@ impl Db {
     /// reach the disk (`synchronous_commit = off`): still atomic and at once visible to
     /// every other session, but a crash of the database server itself may lose the last
     /// few hundred milliseconds of them. Only for writes whose loss does no harm and that
-    /// would otherwise wait a disk flush each (remembered validation answers). SQLite in
-    /// WAL mode with `synchronous = NORMAL` already commits that way: the same pool.
+    /// would otherwise wait a disk flush each (remembered validation answers). On SQLite a
+    /// pool with `synchronous = NORMAL` (the others are FULL): its commits survive a crash
+    /// of the process, and a power loss may undo the last of them.
     /// An engine that refuses the setting (some Postgres-compatible ones) gets a pool of
     /// ordinary commits instead, with a warning.
     pub async fn relaxed_pool(&self, connections: u32) -> Result<Db, StoreError> {
-        let Db::Postgres(pool, replica) = self else {
-            return Ok(self.clone());
+        let (pool, replica) = match self {
+            Db::Postgres(pool, replica) => (pool, replica),
+            Db::Sqlite(pool) => {
+                let options = pool.connect_options();
+                let file = options.get_filename();
+                if file == Path::new(":memory:") || file.as_os_str().is_empty() {
+                    return Ok(self.clone());
+                }
+                return Ok(Db::Sqlite(
+                    pool_options::<Sqlite>(connections, SQLITE_ACQUIRE_TIMEOUT)
+                        .connect_with((*options).clone().synchronous(SqliteSynchronous::Normal))
+                        .await?,
+                ));
+            }
         };
         let relaxed = pool_options::<Postgres>(connections, PG_ACQUIRE_TIMEOUT)
             .connect_with(

@@ -17,11 +17,25 @@ async fn a_body_that_is_not_an_object_is_refused_and_changes_nothing() {
     let (customer, _) = app.customer(&admin, "ada@example.com").await;
     let before = app.count("credit_entries").await;
     // serde would read an array as the struct's fields in order.
-    for body in [json!(["USD", 777, "x"]), json!("USD"), json!(12), json!(null)] {
+    for body in [
+        json!(["USD", 777, "x"]),
+        json!("USD"),
+        json!(12),
+        json!(null),
+    ] {
         let (status, answer) = app
-            .post(&format!("/api/v1/customers/{customer}/credit"), Some(&admin), body)
+            .post(
+                &format!("/api/v1/customers/{customer}/credit"),
+                Some(&admin),
+                body,
+            )
             .await;
-        assert_error((status, answer.clone()), StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", Some("body"));
+        assert_error(
+            (status, answer.clone()),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            Some("body"),
+        );
     }
     assert_eq!(app.count("credit_entries").await, before);
 }
@@ -33,17 +47,39 @@ async fn amounts_dates_countries_and_names_are_bounded_and_named() {
     let (customer, _) = app.customer(&admin, "ada@example.com").await;
     let credit = format!("/api/v1/customers/{customer}/credit");
     let (status, body) = app
-        .post(&credit, Some(&admin), json!({"currency": "USD", "amount": i64::MAX, "reason": "x"}))
+        .post(
+            &credit,
+            Some(&admin),
+            json!({"currency": "USD", "amount": i64::MAX, "reason": "x"}),
+        )
         .await;
-    assert_error((status, body.clone()), StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", Some("amount"));
+    assert_error(
+        (status, body.clone()),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+        Some("amount"),
+    );
     let (status, body) = app
-        .post(&credit, Some(&admin), json!({"currency": "USD", "amount": 1_000_000_000_000i64, "reason": "x"}))
+        .post(
+            &credit,
+            Some(&admin),
+            json!({"currency": "USD", "amount": 1_000_000_000_000i64, "reason": "x"}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let (status, body) = app
-        .post(&credit, Some(&admin), json!({"currency": "USD", "amount": 1, "reason": "x"}))
+        .post(
+            &credit,
+            Some(&admin),
+            json!({"currency": "USD", "amount": 1, "reason": "x"}),
+        )
         .await;
-    assert_error((status, body.clone()), StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", Some("amount"));
+    assert_error(
+        (status, body.clone()),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+        Some("amount"),
+    );
 
     for country in ["XX", "QQ", "ZZ"] {
         let (status, body) = app
@@ -53,7 +89,12 @@ async fn amounts_dates_countries_and_names_are_bounded_and_named() {
                 json!({"name": "VAT", "rate_bp": 2000, "country": country, "valid_from": "2026-01-01"}),
             )
             .await;
-        assert_error((status, body.clone()), StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", Some("country"));
+        assert_error(
+            (status, body.clone()),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            Some("country"),
+        );
         let (status, body) = app
             .patch(
                 &format!("/api/v1/customers/{customer}"),
@@ -61,7 +102,12 @@ async fn amounts_dates_countries_and_names_are_bounded_and_named() {
                 json!({"billing": {"country": country}}),
             )
             .await;
-        assert_error((status, body.clone()), StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", Some("billing.country"));
+        assert_error(
+            (status, body.clone()),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            Some("billing.country"),
+        );
     }
     let (status, body) = app
         .patch(
@@ -70,7 +116,12 @@ async fn amounts_dates_countries_and_names_are_bounded_and_named() {
             json!({"billing_currency": "XXX"}),
         )
         .await;
-    assert_error((status, body.clone()), StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", Some("billing_currency"));
+    assert_error(
+        (status, body.clone()),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+        Some("billing_currency"),
+    );
 
     let plan = app.plan(&admin, "Starter").await;
     let license = app.license(&admin, customer, plan).await;
@@ -85,7 +136,12 @@ async fn amounts_dates_countries_and_names_are_bounded_and_named() {
     assert_eq!(body["error"]["field"], "expires_at", "{body}");
 
     let (status, body) = app.get("/api/v1/reports/bogus", Some(&admin)).await;
-    assert_error((status, body.clone()), StatusCode::NOT_FOUND, "not_found", Some("report"));
+    assert_error(
+        (status, body.clone()),
+        StatusCode::NOT_FOUND,
+        "not_found",
+        Some("report"),
+    );
 }
 
 /// A manual refund recorded pending and then cut off (the process died before its second
@@ -95,7 +151,10 @@ async fn a_manual_refund_cut_off_by_a_crash_is_completed_at_start_up() {
     let shop = shop_with(FakeStripe::start().await, Layer::default()).await;
     let invoice = shop.order("ada").await;
     shop.mark_paid(&invoice, "transfer ada").await;
-    let payment = shop.app.query_strings("SELECT CAST(id AS TEXT) FROM payments").await;
+    let payment = shop
+        .app
+        .query_strings("SELECT CAST(id AS TEXT) FROM payments")
+        .await;
     // What `refunds::start` leaves behind when the process dies right after its commit.
     let sql = "INSERT INTO refunds (payment_id, invoice_id, amount_minor, currency, reason, provider, \
                idempotency_key, state, service_action, created_by, created_at) \
@@ -105,10 +164,22 @@ async fn a_manual_refund_cut_off_by_a_crash_is_completed_at_start_up() {
     let payment_id: i64 = payment[0].parse().unwrap();
     match &shop.app.db {
         billing::store::Db::Sqlite(pool) => {
-            sqlx::query(sql).bind(payment_id).bind(invoice_id).bind(at).execute(pool).await.unwrap();
+            sqlx::query(sql)
+                .bind(payment_id)
+                .bind(invoice_id)
+                .bind(at)
+                .execute(pool)
+                .await
+                .unwrap();
         }
         billing::store::Db::Postgres(pool, _) => {
-            sqlx::query(sql).bind(payment_id).bind(invoice_id).bind(at).execute(pool).await.unwrap();
+            sqlx::query(sql)
+                .bind(payment_id)
+                .bind(invoice_id)
+                .bind(at)
+                .execute(pool)
+                .await
+                .unwrap();
         }
     }
     let fresh = {
