@@ -138,8 +138,8 @@ async fn amounts_dates_countries_and_names_are_bounded_and_named() {
     let (status, body) = app.get("/api/v1/reports/bogus", Some(&admin)).await;
     assert_error(
         (status, body.clone()),
-        StatusCode::NOT_FOUND,
-        "not_found",
+        StatusCode::BAD_REQUEST,
+        "bad_request",
         Some("report"),
     );
 }

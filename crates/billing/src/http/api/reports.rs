@@ -47,8 +47,8 @@ pub async fn report(
     let name: ReportName = serde_json::from_value(serde_json::Value::String(name.clone()))
         .map_err(|_| {
             ApiError::new(
-                axum::http::StatusCode::NOT_FOUND,
-                "not_found",
+                axum::http::StatusCode::BAD_REQUEST,
+                "bad_request",
                 format!(
                     "no report named '{name}'; the reports are mrr, revenue, services, overdue and utilisation"
                 ),
