@@ -570,6 +570,23 @@ pub(crate) async fn record_from_stripe(
     Ok(format!("{recorded} refund(s) of {payment_intent} recorded"))
 }
 
+/// Up to 200 refunds of `provider` pending for more than `secs`, oldest first.
+async fn stale_of(
+    ctx: &PaymentContext<'_>,
+    now: DateTime<Utc>,
+    secs: i64,
+    provider: &str,
+) -> Result<Vec<RefundRow>, ServiceError> {
+    let mut conn = ctx.db.conn().await?;
+    let stale =
+        store::refunds::stale_pending(&mut conn, now - chrono::Duration::seconds(secs), 200)
+            .await?;
+    Ok(stale
+        .into_iter()
+        .filter(|r| r.provider == provider)
+        .collect())
+}
+
 /// A manual refund pending this long was cut off between its two transactions (the
 /// process died): there is no outside party to ask, so it is completed.
 const MANUAL_PENDING_SECS: i64 = 10;
@@ -580,16 +597,8 @@ pub(crate) async fn settle_manual(
     ctx: &PaymentContext<'_>,
     now: DateTime<Utc>,
 ) -> Result<i64, ServiceError> {
-    let mut conn = ctx.db.conn().await?;
-    let stale = store::refunds::stale_pending(
-        &mut conn,
-        now - chrono::Duration::seconds(MANUAL_PENDING_SECS),
-        200,
-    )
-    .await?;
-    drop(conn);
     let mut settled = 0;
-    for pending in stale.iter().filter(|r| r.provider == "manual") {
+    for pending in &stale_of(ctx, now, MANUAL_PENDING_SECS, "manual").await? {
         complete(ctx, pending, None).await?;
         tracing::info!(
             refund = pending.id,
@@ -606,16 +615,8 @@ pub(crate) async fn retry_pending(
     ctx: &PaymentContext<'_>,
     now: DateTime<Utc>,
 ) -> Result<i64, ServiceError> {
-    let mut conn = ctx.db.conn().await?;
-    let stale = store::refunds::stale_pending(
-        &mut conn,
-        now - chrono::Duration::seconds(PENDING_RETRY_SECS),
-        200,
-    )
-    .await?;
-    drop(conn);
     let mut settled = 0;
-    for pending in stale.iter().filter(|r| r.provider == "stripe") {
+    for pending in &stale_of(ctx, now, PENDING_RETRY_SECS, "stripe").await? {
         match ask_stripe(ctx, pending).await {
             Ok(()) => settled += 1,
             Err(e) => tracing::warn!(refund = pending.id, error = %e, "refund still not answered"),
